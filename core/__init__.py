@@ -1,0 +1,1 @@
+"""StrikeIQ core: feeds, state, analytics, engines, storage and learning. Never imports Streamlit."""

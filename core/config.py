@@ -1,0 +1,241 @@
+"""Typed, frozen configuration: the only reader of the environment and `.streamlit/secrets.toml`.
+
+Every subsystem gets its own frozen config object and receives it through its constructor. A wrong
+value raises ConfigError at start with a message naming the variable and how to fix it.
+
+Environment variables (all optional; the defaults run the embedded demo):
+  DATABASE_URL               SQLAlchemy URL; default sqlite:///data/strikeiq.db
+  STRIKEIQ_FEED              sim | ws://HOST:PORT | replay:FILE | upstox | kite   (default sim)
+  STRIKEIQ_SYMBOLS           comma list, default NIFTY,BANKNIFTY
+  STRIKEIQ_SPEED             simulator / replay speed factor, default 1 (0 = as fast as possible)
+  STRIKEIQ_SEED              simulator seed, default 7
+  STRIKEIQ_SCENARIO          simulator scenario, default calm
+  STRIKEIQ_LIVE_SOURCE       process (in-process runtime) | db (render from live_chain_state)
+  STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
+  STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
+  UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KNOWN_SYMBOLS = ("NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY")
+DEFAULT_LOT_SIZE = {"NIFTY": 65, "BANKNIFTY": 30, "FINNIFTY": 60, "MIDCPNIFTY": 120}
+DEFAULT_STRIKE_STEP = {"NIFTY": 50.0, "BANKNIFTY": 100.0, "FINNIFTY": 50.0, "MIDCPNIFTY": 25.0}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """Which market feed to run and how. `kind` is sim, ws, replay, upstox or kite."""
+
+    kind: str = "sim"
+    url: str = ""  # ws://... for kind=ws; file path for replay; endpoint override for brokers
+    symbols: tuple[str, ...] = ("NIFTY", "BANKNIFTY")
+    speed: float = 1.0  # 0 = as fast as possible
+    seed: int = 7
+    scenario: str = "calm"
+    start: str = ""  # ISO datetime of simulated event start; empty = next session open
+    stale_after_s: float = 5.0
+    reconnect: bool = True
+    instruments_file: str = ""
+    strikes_each_side: int = 15  # broker ATM-window subscription
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsConfig:
+    """LiveStructuralEngine settings (event-time intervals in seconds)."""
+
+    risk_free_rate: float = 0.055
+    metrics_interval_s: float = 1.0
+    snapshot_interval_s: float = 5.0
+    chain_snapshot_interval_s: float = 60.0
+    chain_snapshot_strikes: int = 15
+
+
+@dataclass(frozen=True, slots=True)
+class LoggerConfig:
+    """SignalLogger write-behind settings."""
+
+    batch_size: int = 500
+    flush_interval_ms: int = 200
+    queue_max: int = 100_000
+    spill_path: str = ""  # default <data_dir>/signal_spill.jsonl
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine parameters: cooldown plus per-engine overrides {engine: {param: value}}."""
+
+    cooldown_s: float = 120.0
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSecrets:
+    """Broker credentials. Never logged, never shown; `repr` masks them."""
+
+    upstox_access_token: str = ""
+    kite_api_key: str = ""
+    kite_access_token: str = ""
+
+    def __repr__(self) -> str:
+        def mask(value: str) -> str:
+            return "set" if value else "unset"
+
+        return (
+            f"BrokerSecrets(upstox_access_token={mask(self.upstox_access_token)}, "
+            f"kite_api_key={mask(self.kite_api_key)}, kite_access_token={mask(self.kite_access_token)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration of one StrikeIQ process."""
+
+    database_url: str
+    data_dir: Path
+    live_source: str = "process"
+    feed: FeedConfig = FeedConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    logger: LoggerConfig = LoggerConfig()
+    engines: EngineConfig = EngineConfig()
+    secrets: BrokerSecrets = BrokerSecrets()
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+    @property
+    def spill_path(self) -> Path:
+        return Path(self.logger.spill_path) if self.logger.spill_path else self.data_dir / "signal_spill.jsonl"
+
+
+def default_sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'strikeiq.db').as_posix()}"
+
+
+def parse_feed(value: str) -> tuple[str, str]:
+    """`sim`, `ws://host:port`, `replay:FILE`, `upstox`, `kite` -> (kind, url)."""
+    v = value.strip()
+    if v in ("sim", "upstox", "kite"):
+        return v, ""
+    if v.startswith(("ws://", "wss://")):
+        return "ws", v
+    if v.startswith("replay:") and len(v) > len("replay:"):
+        return "replay", v[len("replay:") :]
+    raise ConfigError(
+        f"STRIKEIQ_FEED / --feed is {value!r}: use sim, ws://HOST:PORT, replay:FILE, upstox or kite"
+    )
+
+
+def parse_symbols(value: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in value.split(",") if s.strip())
+    if not symbols:
+        raise ConfigError("STRIKEIQ_SYMBOLS / --symbols is empty: give e.g. NIFTY,BANKNIFTY")
+    unknown = [s for s in symbols if s not in KNOWN_SYMBOLS]
+    if unknown:
+        raise ConfigError(
+            f"unknown symbol(s) {', '.join(unknown)}: StrikeIQ supports {', '.join(KNOWN_SYMBOLS)}"
+        )
+    return symbols
+
+
+def _number(name: str, raw: str, kind: type, minimum: float | None = None) -> Any:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}: set it to a number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be >= {minimum}")
+    return value
+
+
+def validate_database_url(url: str) -> str:
+    if not url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(
+            f"DATABASE_URL {mask_url(url)!r} is not supported: use sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+        )
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe to show or log."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"
+
+
+def read_secrets(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or remove it") from None
+
+
+def load_config(
+    env: Mapping[str, str] | None = None, secrets_path: Path | None = None
+) -> Config:
+    """Build the Config from `env` (default os.environ) and the secrets file."""
+    env = os.environ if env is None else env
+    secrets = read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
+
+    def get(name: str, default: str = "") -> str:
+        value = env.get(name)
+        if value is None:
+            value = secrets.get(name, default)
+        return str(value)
+
+    data_dir = Path(get("STRIKEIQ_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser()
+    database_url = validate_database_url(get("DATABASE_URL") or default_sqlite_url(data_dir))
+    kind, url = parse_feed(get("STRIKEIQ_FEED", "sim"))
+    live_source = get("STRIKEIQ_LIVE_SOURCE", "process")
+    if live_source not in ("process", "db"):
+        raise ConfigError(f"STRIKEIQ_LIVE_SOURCE={live_source!r}: use process or db")
+    feed = FeedConfig(
+        kind=kind,
+        url=url,
+        symbols=parse_symbols(get("STRIKEIQ_SYMBOLS", "NIFTY,BANKNIFTY")),
+        speed=_number("STRIKEIQ_SPEED", get("STRIKEIQ_SPEED", "1"), float, 0.0),
+        seed=_number("STRIKEIQ_SEED", get("STRIKEIQ_SEED", "7"), int),
+        scenario=get("STRIKEIQ_SCENARIO", "calm"),
+        start=get("STRIKEIQ_SIM_START", ""),
+        instruments_file=get("STRIKEIQ_INSTRUMENTS", ""),
+    )
+    analytics = AnalyticsConfig(
+        risk_free_rate=_number(
+            "STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0
+        )
+    )
+    broker = BrokerSecrets(
+        upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),
+        kite_api_key=get("KITE_API_KEY"),
+        kite_access_token=get("KITE_ACCESS_TOKEN"),
+    )
+    return Config(
+        database_url=database_url,
+        data_dir=data_dir,
+        live_source=live_source,
+        feed=feed,
+        analytics=analytics,
+        secrets=broker,
+    )

@@ -1,0 +1,60 @@
+"""Shared fixtures: database URLs (SQLite always, PostgreSQL when STRIKEIQ_TEST_PG_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+PG_ENV = "STRIKEIQ_TEST_PG_URL"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        return None
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def pg_required() -> bool:
+    """In CI the PostgreSQL tests are mandatory: a missing URL fails instead of skipping."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    admin = _pg_admin_url()
+    if admin is None:
+        if pg_required():
+            pytest.fail(f"{PG_ENV} is not set; CI must run the PostgreSQL tests")
+        pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped (export it to run them)")
+    name = f"strikeiq_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{(tmp_path / 'strikeiq.db').as_posix()}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """Run a storage test on both databases."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
