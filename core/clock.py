@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -11,13 +11,13 @@ IST = ZoneInfo("Asia/Kolkata")
 
 def to_datetime(ts: float) -> datetime:
     """Epoch seconds (UTC) to an aware UTC datetime."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def to_epoch(dt: datetime) -> float:
     """Aware datetime to epoch seconds; a naive datetime is taken as UTC (how SQLite returns it)."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

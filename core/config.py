@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from core.errors import ConfigError
 
@@ -116,7 +117,9 @@ class Config:
 
     @property
     def spill_path(self) -> Path:
-        return Path(self.logger.spill_path) if self.logger.spill_path else self.data_dir / "signal_spill.jsonl"
+        return (
+            Path(self.logger.spill_path) if self.logger.spill_path else self.data_dir / "signal_spill.jsonl"
+        )
 
 
 def default_sqlite_url(data_dir: Path) -> str:
@@ -192,9 +195,7 @@ def read_secrets(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or remove it") from None
 
 
-def load_config(
-    env: Mapping[str, str] | None = None, secrets_path: Path | None = None
-) -> Config:
+def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Config:
     """Build the Config from `env` (default os.environ) and the secrets file."""
     env = os.environ if env is None else env
     secrets = read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
@@ -222,9 +223,7 @@ def load_config(
         instruments_file=get("STRIKEIQ_INSTRUMENTS", ""),
     )
     analytics = AnalyticsConfig(
-        risk_free_rate=_number(
-            "STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0
-        )
+        risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0)
     )
     broker = BrokerSecrets(
         upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),

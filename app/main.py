@@ -1,0 +1,13 @@
+"""StrikeIQ dashboard entry point: page setup and routing only."""
+
+import streamlit as st
+
+st.set_page_config(page_title="StrikeIQ", page_icon=":bar_chart:", layout="wide")
+
+pages = [
+    st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
+    st.Page("pages/chain.py", title="Option chain", icon=":material/table_chart:"),
+    st.Page("pages/history.py", title="Signal history", icon=":material/history:"),
+    st.Page("pages/system.py", title="System", icon=":material/settings:"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,128 @@
+"""Live page for traders: headline metrics, engine tiles, signal feed and charts, refreshed each second."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import charts
+from app.components import engine_tile, feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct
+from app.runtime import get_runtime
+from core.domain import LiveMetrics
+from core.live_state import signal_dict
+
+runtime = get_runtime()
+
+st.title("Live")
+symbol = st.sidebar.selectbox("Symbol", runtime.symbols, key="live_symbol")
+
+
+def _expiry_choice(view) -> object:
+    """Inside the fragment, so the picker appears as soon as the first chain arrives."""
+    expiries = sorted(view.metrics)
+    if not expiries:
+        return None
+    default = expiries.index(view.default_expiry) if view.default_expiry in expiries else 0
+    return st.selectbox("Expiry", expiries, index=default, key=f"live_expiry_{symbol}")
+
+
+def header_cards(m: LiveMetrics) -> None:
+    change = (m.spot - m.prev_close) if (m.spot and m.prev_close) else None
+    cols = st.columns(6)
+    cols[0].metric(
+        "Spot",
+        fmt_num(m.spot),
+        delta=None if change is None else f"{change:+,.2f} ({change / m.prev_close * 100:+.2f} %)",
+    )
+    cols[1].metric("PCR (OI)", fmt_num(m.pcr_oi, 3), help=m.unavailable.get("pcr_oi"))
+    cols[2].metric("Max pain", fmt_num(m.max_pain, 0), help=m.unavailable.get("max_pain"))
+    cols[3].metric(
+        "Expected move (1σ)",
+        fmt_num(m.expected_move, 1, " pts"),
+        help="S · σ_ATM · √T to expiry; " + (m.unavailable.get("expected_move") or "ATM IV from the chain"),
+    )
+    cols[4].metric(
+        "Net GEX",
+        fmt_crore(m.net_gex),
+        delta=m.regime or None,
+        delta_color="off",
+        help=f"₹ per 1 % move, {m.gex_convention}",
+    )
+    cols[5].metric(
+        "Gamma flip",
+        fmt_num(m.gamma_flip, 0),
+        delta=None if m.distance_from_flip_pct is None else f"{m.distance_from_flip_pct:+.2f} % away",
+        delta_color="off",
+        help=m.unavailable.get("gamma_flip") or m.flip_state,
+    )
+    cols = st.columns(6)
+    cols[0].metric("ATM IV", fmt_pct(m.atm_iv), help=f"source: {m.iv_source or 'n/a'}")
+    cols[1].metric("Vol regime", m.volatility_regime or "n/a")
+    cols[2].metric("Support", fmt_num(m.support, 0))
+    cols[3].metric("Resistance", fmt_num(m.resistance, 0))
+    cols[4].metric("ATM straddle", fmt_num(m.atm_straddle, 2, " ₹"))
+    cols[5].metric("1σ breach prob.", fmt_pct(m.breach_probability, 1))
+
+
+@st.fragment(run_every=1.0)
+def live_panel() -> None:
+    view = runtime.view(symbol)
+    pill, picker = st.columns([3, 1])
+    with pill:
+        feed_pill(view.feed_mode, view.feed_state, view.feed_reason)
+    with picker:
+        expiry = _expiry_choice(view)
+    m = view.metrics.get(expiry) if expiry else None
+    if m is None:
+        st.info(
+            f"Waiting for market data for {symbol} "
+            f"(feed {view.feed_state}{': ' + view.feed_reason if view.feed_reason else ''})."
+        )
+        return
+    st.caption(
+        f"Event time {fmt_ist(m.ts, with_date=True)} · expiry {m.expiry} · ATM {fmt_num(m.atm_strike, 0)}"
+    )
+    header_cards(m)
+    st.subheader("Engines")
+    names = list(view.engine_states)
+    for row in range(0, len(names), 4):
+        cols = st.columns(4)
+        for col, name in zip(cols, names[row : row + 4], strict=False):
+            with col:
+                engine_tile(name, view.engine_states[name], m.ts)
+    signals = runtime.bus.signals(symbol, limit=200)
+    chart_left, chart_right = st.columns([3, 2])
+    chart_left.plotly_chart(charts.spot_chart(runtime.bus.spot_series(symbol), signals), key="spot_chart")
+    chart_right.plotly_chart(charts.gex_by_strike_chart(m), key="gex_chart")
+    chart_left, chart_right = st.columns([3, 2])
+    chart_left.plotly_chart(charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart")
+    chart_right.plotly_chart(charts.oi_chart(m), key="oi_chart")
+    signal_feed(signals)
+
+
+def signal_feed(signals) -> None:
+    st.subheader("Signal feed")
+    if not signals:
+        st.caption("No signals yet this session: engines fire only when their rules line up.")
+        return
+    rows = [
+        {
+            "time": fmt_ist(s.ts),
+            "engine": s.engine.replace("Engine", ""),
+            "signal": s.signal,
+            "direction": s.direction,
+            "confidence": round(s.confidence, 3),
+            "source": s.confidence_source,
+            "spot": s.spot_price,
+            "reasons": ", ".join(s.reasons),
+        }
+        for s in signals[:50]
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="signal_feed")
+    with st.expander("Reasons and features of the latest signals"):
+        for s in signals[:10]:
+            st.markdown(f"**{fmt_ist(s.ts)} {s.engine} {s.signal}** ({s.direction})")
+            st.json(signal_dict(s)["features"], expanded=False)
+
+
+live_panel()

@@ -1,0 +1,92 @@
+"""System page for operators and demos: feed, engines, logger, database, and demo controls."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.components import feed_pill, fmt_ist
+from app.runtime import get_runtime, restart_runtime
+from core.storage.database import current_revision, head_revision
+
+runtime = get_runtime()
+st.title("System")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _revisions(url: str) -> tuple[str | None, str]:
+    return current_revision(url), head_revision()
+
+
+@st.fragment(run_every=2.0)
+def health_panel() -> None:
+    h = runtime.health()
+    feed, cycle, logger = h["feed"], h["cycle"], h["logger"]
+    st.subheader("Feed")
+    feed_pill(feed["mode"], feed["status"], feed["reason"])
+    cols = st.columns(5)
+    cols[0].metric("Frames", f"{feed['frames']:,}")
+    cols[1].metric("Items", f"{feed['items']:,}")
+    cols[2].metric("Reconnects", feed["reconnects"])
+    cols[3].metric("Rejected", f"{feed['rejected_total']:,}")
+    lag = feed.get("lag_s")
+    cols[4].metric("Lag (recv − event)", "n/a" if lag is None else f"{lag:.2f} s")
+    st.caption(f"{feed['describe']} · event time {fmt_ist(h['event_time'], with_date=True)}")
+    if feed["rejected"]:
+        st.dataframe(
+            pd.DataFrame(sorted(feed["rejected"].items()), columns=["reason", "count"]),
+            hide_index=True,
+            key="rejects",
+        )
+    if feed["last_error"]:
+        st.warning(f"Last feed error: {feed['last_error']}")
+
+    st.subheader("Engines")
+    cols = st.columns(4)
+    cols[0].metric("Metrics cycles", f"{cycle['cycles']:,}")
+    cols[1].metric("Cycle ms (mean / max)", f"{cycle['mean_ms'] or 0:.2f} / {cycle['max_ms']:.2f}")
+    cols[2].metric("Signals", f"{cycle['signals']:,}")
+    cols[3].metric("Cycle failures", cycle["failures"])
+    engines = h["engines"]
+    if engines.get("engines"):
+        st.dataframe(pd.DataFrame.from_dict(engines["engines"], orient="index"), key="engine_health")
+    if cycle["last_error"]:
+        st.warning(f"Last cycle error: {cycle['last_error']}")
+
+    st.subheader("Signal logger")
+    cols = st.columns(5)
+    cols[0].metric("Queue depth", f"{logger.get('queue_depth', 0):,}")
+    cols[1].metric("Written", f"{logger.get('written', 0):,}")
+    cols[2].metric("Batches", f"{logger.get('batches', 0):,}")
+    cols[3].metric("Retries", f"{logger.get('retries', 0):,}")
+    cols[4].metric("Spill journal", f"{logger.get('spill_lines', 0):,} rows")
+    if logger.get("last_error"):
+        st.warning(f"Last database error: {logger['last_error']}")
+
+    st.subheader("Database")
+    current, head = _revisions(runtime.config.database_url)
+    st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
+
+
+health_panel()
+
+st.subheader("Demo controls")
+if runtime.feed.mode != "SIMULATED":
+    st.caption("Demo controls apply to the built-in simulator; this process runs another feed.")
+else:
+    from core.feed.scenarios import SCENARIOS
+
+    fc = runtime.config.feed
+    with st.form("demo"):
+        cols = st.columns(3)
+        names = list(SCENARIOS)
+        scenario = cols[0].selectbox(
+            "Scenario", names, index=names.index(fc.scenario) if fc.scenario in names else 0
+        )
+        speed = cols[1].number_input(
+            "Speed (× real time)", min_value=1.0, max_value=100.0, value=max(1.0, fc.speed)
+        )
+        seed = cols[2].number_input("Seed", min_value=0, value=fc.seed, step=1)
+        if st.form_submit_button("Restart simulator"):
+            restart_runtime(scenario=scenario, speed=float(speed), seed=int(seed))
+            st.rerun()

@@ -1,0 +1,67 @@
+"""One StrikeIQ runtime per Streamlit server process (st.cache_resource), plus demo restarts."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from core.config import load_config
+from core.errors import ConfigError, StrikeIQError
+from core.runtime import Runtime
+
+# Demo controls on the System page restart the runtime with these feed overrides (process-wide).
+_feed_overrides: dict[str, Any] = {}
+_started: list[Runtime] = []  # runtimes this process started, newest last
+_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Starting the StrikeIQ runtime...")
+def _runtime() -> Runtime:
+    config = load_config()
+    if _feed_overrides:
+        config = replace(config, feed=replace(config.feed, **_feed_overrides))
+    runtime = Runtime(config).start()
+    atexit.register(runtime.stop)
+    _started.append(runtime)
+    return runtime
+
+
+def get_runtime() -> Runtime:
+    """The process runtime; a configuration error stops the page with the fix in words."""
+    try:
+        return _runtime()
+    except ConfigError as exc:
+        st.error(f"Configuration error: {exc}")
+        st.stop()
+    except StrikeIQError as exc:
+        st.error(f"StrikeIQ could not start: {exc}")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def restart_runtime(**feed_overrides: Any) -> None:
+    """Stop the running runtime and start a new one with the given feed settings (demo controls)."""
+    with _lock:
+        _stop_all()
+        _feed_overrides.clear()
+        _feed_overrides.update(feed_overrides)
+        _runtime.clear()
+
+
+def shutdown_runtime() -> None:
+    """Stop and forget the process runtime (tests; a server process stops it at exit)."""
+    with _lock:
+        try:
+            _stop_all()
+        finally:
+            _runtime.clear()
+            _feed_overrides.clear()
+
+
+def _stop_all() -> None:
+    while _started:
+        _started.pop().stop(timeout=10.0)

@@ -1,0 +1,274 @@
+"""Composition root: wires feed -> state -> metrics -> engines -> bus + logger and owns the threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from core.bus import SignalBus
+from core.clock import EventClock
+from core.config import Config, mask_url
+from core.domain import ChainSnapshot, FeedItem, FeedStatus, LiveMetrics
+from core.engines.pipeline import EnginePipeline
+from core.errors import ConfigError
+from core.feed.base import Feed
+from core.state.market_state import MarketStateManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """What a live page needs for one symbol, read in one go."""
+
+    symbol: str
+    snapshot: ChainSnapshot | None
+    metrics: dict[date, LiveMetrics]
+    default_expiry: date | None
+    engine_states: dict[str, Any]
+    feed_mode: str
+    feed_state: str
+    feed_reason: str
+
+
+@dataclass
+class _SymbolTimers:
+    metrics_ts: float = float("-inf")
+    snapshot_ts: float = float("-inf")
+    chain_ts: float = float("-inf")
+
+
+@dataclass
+class _CycleStats:
+    cycles: int = 0
+    failures: int = 0
+    last_error: str = ""
+    last_ms: float = 0.0
+    max_ms: float = 0.0
+    total_ms: float = 0.0
+    signals: int = 0
+    signals_by_engine: dict[str, int] = field(default_factory=dict)
+
+
+class Runtime:
+    """One StrikeIQ process: start() is idempotent, stop(timeout) drains the logger."""
+
+    def __init__(
+        self,
+        config: Config,
+        feed: Feed | None = None,
+        *,
+        publish_live_state: bool = False,
+        migrate: bool | None = None,
+    ) -> None:
+        from core.analytics.structural import LiveStructuralEngine
+        from core.feed.factory import build_feed
+        from core.storage.database import configure_database
+        from core.storage.signal_logger import SignalLogger
+
+        self.config = config
+        self.clock = EventClock()
+        self.feed = feed or build_feed(config)
+        self.state = MarketStateManager(config.feed.symbols)
+        self.structural = LiveStructuralEngine(config.analytics)
+        self.pipeline = EnginePipeline(config.engines)
+        self.bus = SignalBus()
+        self.engine = configure_database(config.database_url)
+        from core.storage.database import SessionLocal
+
+        self.session_factory = SessionLocal
+        self.logger = SignalLogger(SessionLocal, config.logger, config.spill_path)
+        self.publish_live_state = publish_live_state
+        self._migrate = config.database_url.startswith("sqlite") if migrate is None else migrate
+        self._metrics: dict[str, dict[date, LiveMetrics]] = {}
+        self._default_expiry: dict[str, date | None] = {}
+        self._timers: dict[str, _SymbolTimers] = {s: _SymbolTimers() for s in config.feed.symbols}
+        self._cycle = _CycleStats()
+        self._feed_status = FeedStatus("connecting", "starting")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at = 0.0
+        self._lock = threading.Lock()
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Runtime:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            self._prepare_database()
+            self.logger.start()
+            self._stop.clear()
+            self._started_at = time.time()
+            self._thread = threading.Thread(target=self._run_feed, name="strikeiq-feed", daemon=True)
+            self._thread.start()
+        return self
+
+    def _prepare_database(self) -> None:
+        from core.storage.database import current_revision, head_revision, upgrade
+
+        if self._migrate:
+            upgrade(self.config.database_url)
+            return
+        current = current_revision(self.config.database_url)
+        if current != head_revision():
+            raise ConfigError(
+                f"database {mask_url(self.config.database_url)} is at migration {current or 'none'}, "
+                f"not {head_revision()}: run `python -m core db upgrade --db URL` first"
+            )
+
+    def _run_feed(self) -> None:
+        try:
+            self.feed.run(self, self._stop)
+        except Exception as exc:  # a feed must never raise; if one does, say so and stop cleanly
+            log.exception("feed thread ended with an error")
+            self._feed_status = FeedStatus("disconnected", f"feed error: {exc}", self.clock.now())
+        else:
+            if not self._stop.is_set():
+                self._feed_status = FeedStatus("stopped", "feed ended", self.clock.now())
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the feed, write a final snapshot per symbol, drain the logger. True if all flushed."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        for symbol, by_expiry in self._metrics.items():
+            expiry = self._default_expiry.get(symbol)
+            if expiry in by_expiry:
+                self.logger.log_snapshot(by_expiry[expiry], chain=False)
+        return self.logger.stop(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the feed thread ends (a replay or a --no-reconnect feed). True if it ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # FeedSink -------------------------------------------------------------------------------
+    def on_status(self, status: FeedStatus) -> None:
+        self._feed_status = status
+
+    def on_items(self, items: Sequence[FeedItem]) -> None:
+        if not self.state.apply(items):
+            return
+        for symbol, snap in self.state.publish().items():
+            now = self.clock.advance(snap.ts)
+            timers = self._timers.setdefault(symbol, _SymbolTimers())
+            if now - timers.metrics_ts >= self.config.analytics.metrics_interval_s:
+                timers.metrics_ts = now
+                self._cycle_symbol(snap, timers)
+
+    # the metrics + engines cycle ---------------------------------------------------------------
+    def _cycle_symbol(self, snap: ChainSnapshot, timers: _SymbolTimers) -> None:
+        started = time.perf_counter()
+        try:
+            metrics = self._compute_all_expiries(snap)
+            if metrics is None:
+                return
+            out = self.pipeline.evaluate(metrics)
+            self.bus.record_cycle(metrics, out.results)
+            if out.signals:
+                self.bus.publish_signals(out.signals)
+                for sig in out.signals:
+                    self.logger.log(sig)
+                    by_engine = self._cycle.signals_by_engine
+                    by_engine[sig.engine] = by_engine.get(sig.engine, 0) + 1
+                self._cycle.signals += len(out.signals)
+            self._maybe_store(metrics, out, timers)
+        except Exception as exc:  # one bad cycle must not kill the feed thread
+            self._cycle.failures += 1
+            self._cycle.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("metrics cycle failed for %s", snap.symbol)
+        finally:
+            ms = (time.perf_counter() - started) * 1000.0
+            c = self._cycle
+            c.cycles += 1
+            c.last_ms, c.total_ms, c.max_ms = ms, c.total_ms + ms, max(c.max_ms, ms)
+
+    def _compute_all_expiries(self, snap: ChainSnapshot) -> LiveMetrics | None:
+        """Metrics for the default (nearest) expiry, plus every other listed expiry for the pickers."""
+        default = self.structural.compute(snap)
+        by_expiry: dict[date, LiveMetrics] = {}
+        if default.expiry is not None:
+            by_expiry[default.expiry] = default
+        for expiry in snap.expiries:
+            if expiry not in by_expiry and expiry >= (default.expiry or expiry):
+                by_expiry[expiry] = self.structural.compute(snap, expiry)
+        self._metrics[snap.symbol] = by_expiry  # reference swap: readers see a whole dict
+        self._default_expiry[snap.symbol] = default.expiry
+        return default if default.spot is not None else None
+
+    def _maybe_store(self, metrics: LiveMetrics, out: Any, timers: _SymbolTimers) -> None:
+        a = self.config.analytics
+        if metrics.ts - timers.snapshot_ts < a.snapshot_interval_s:
+            return
+        timers.snapshot_ts = metrics.ts
+        chain = metrics.ts - timers.chain_ts >= a.chain_snapshot_interval_s
+        if chain:
+            timers.chain_ts = metrics.ts
+        self.logger.log_snapshot(metrics, chain=chain)
+        if out.smart_money is not None:
+            from core.storage.models import SmartMoneyPrediction
+
+            self.logger.log_rows([SmartMoneyPrediction.from_reading(out.smart_money)])
+        if self.publish_live_state:
+            from core.live_state import live_state_payload
+
+            payload = live_state_payload(metrics, self.bus.signals(metrics.symbol, 20), out.results)
+            self.logger.upsert_live_state(metrics.symbol, payload)
+
+    # readers ---------------------------------------------------------------------------------
+    def view(self, symbol: str) -> LiveView:
+        return LiveView(
+            symbol=symbol,
+            snapshot=self.state.snapshot(symbol),
+            metrics=dict(self._metrics.get(symbol, {})),
+            default_expiry=self._default_expiry.get(symbol),
+            engine_states=self.pipeline.states(symbol),
+            feed_mode=self.feed.mode,
+            feed_state=self._feed_status.state,
+            feed_reason=self._feed_status.reason,
+        )
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.config.feed.symbols
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def health(self) -> dict[str, Any]:
+        c = self._cycle
+        return {
+            "running": self.running,
+            "uptime_s": time.time() - self._started_at if self._started_at else 0.0,
+            "event_time": self.clock.now(),
+            "feed": {
+                "mode": self.feed.mode,
+                "describe": self.feed.describe(),
+                "status": self._feed_status.state,
+                "reason": self._feed_status.reason,
+                **self.feed.stats.as_dict(),
+            },
+            "state": self.state.stats(),
+            "cycle": {
+                "cycles": c.cycles,
+                "failures": c.failures,
+                "last_error": c.last_error,
+                "last_ms": round(c.last_ms, 3),
+                "mean_ms": round(c.total_ms / c.cycles, 3) if c.cycles else None,
+                "max_ms": round(c.max_ms, 3),
+                "signals": c.signals,
+                "signals_by_engine": dict(c.signals_by_engine),
+            },
+            "engines": self.pipeline.health(),
+            "logger": self.logger.stats(),
+            "database": mask_url(self.config.database_url),
+        }

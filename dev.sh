@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# StrikeIQ developer entry point.
+#   ./dev.sh run    set up .venv and start the dashboard (SQLite file + built-in simulator)
+#   ./dev.sh test   set up .venv and run the whole test suite
+#   ./dev.sh setup  only set up .venv (runtime + test dependencies)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON="${PYTHON:-python3}"
+VENV=".venv"
+
+setup() {
+  local reqs="$1"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat requirements.txt "$reqs" pyproject.toml | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r "$reqs"
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+    touch "$stamp"
+  fi
+}
+
+case "${1:-run}" in
+  run)
+    setup requirements.txt
+    shift || true
+    exec "$VENV/bin/python" -m streamlit run app/main.py "$@"
+    ;;
+  test)
+    setup requirements-dev.txt
+    shift || true
+    exec "$VENV/bin/python" -m pytest -q "$@"
+    ;;
+  setup)
+    setup requirements-dev.txt
+    ;;
+  *)
+    echo "usage: ./dev.sh run|test|setup" >&2
+    exit 2
+    ;;
+esac

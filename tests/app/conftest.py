@@ -1,0 +1,29 @@
+"""App fixtures: an isolated data dir and database per test, the simulator fast enough to fill pages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """Point the app's runtime at a fresh SQLite file and a 20x simulator; stop it afterwards."""
+    from app.runtime import shutdown_runtime
+
+    monkeypatch.setenv("STRIKEIQ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{(tmp_path / 'app.db').as_posix()}")
+    monkeypatch.setenv("STRIKEIQ_FEED", "sim")
+    monkeypatch.setenv("STRIKEIQ_SPEED", "20")
+    for name in ("STRIKEIQ_LIVE_SOURCE", "STRIKEIQ_SCENARIO"):
+        monkeypatch.delenv(name, raising=False)
+    yield tmp_path
+    shutdown_runtime()
+
+
+def main_script() -> str:
+    return os.fspath(APP_DIR / "main.py")

@@ -1,0 +1,81 @@
+"""Every page renders through Streamlit's AppTest, on an empty database and with live data."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import main_script
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def run_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(main_script(), default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun_until(at: AppTest, predicate, timeout: float = 30.0) -> AppTest:
+    """AppTest does not fire run_every timers: rerun until the live data is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate(at):
+            return at
+        if time.monotonic() > deadline:
+            raise AssertionError("page never showed live data")
+        time.sleep(0.3)  # wall time for the simulator thread to produce event time
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
+def test_live_page_fills_with_simulated_market():
+    at = run_page()
+    assert at.title[0].value == "Live"
+    at = rerun_until(at, lambda a: any(m.label == "Spot" for m in a.metric))
+    labels = {m.label for m in at.metric}
+    assert {"Spot", "PCR (OI)", "Max pain", "Net GEX", "Gamma flip", "Expected move (1σ)"} <= labels
+    spot = next(m for m in at.metric if m.label == "Spot")
+    assert float(spot.value.replace(",", "")) > 1000
+    assert any(s.value == "Engines" for s in at.subheader)
+
+
+def test_live_page_switches_symbol():
+    at = run_page()
+    at.sidebar.selectbox(key="live_symbol").set_value("BANKNIFTY")
+    at.run()
+    at = rerun_until(at, lambda a: any(m.label == "Spot" for m in a.metric))
+    spot = float(next(m for m in at.metric if m.label == "Spot").value.replace(",", ""))
+    assert spot > 40000  # BANKNIFTY trades far above NIFTY
+
+
+def test_history_page_on_empty_database_says_so():
+    at = run_page("pages/history.py")
+    assert at.title[0].value == "Signal history"
+    assert any("No stored signals" in i.value for i in at.info)
+
+
+def test_history_page_rejects_invalid_filter():
+    at = run_page("pages/history.py")
+    at.sidebar.text_input(key="h_signals").set_value("DROP TABLE;--")
+    at.sidebar.button[0].click()
+    at.run()
+    assert any("Invalid filter" in e.value for e in at.error)
+
+
+def test_system_page_shows_feed_logger_and_database():
+    at = run_page("pages/system.py")
+    subheaders = {s.value for s in at.subheader}
+    assert {"Feed", "Engines", "Signal logger", "Database", "Demo controls"} <= subheaders
+    assert any("sqlite:///" in m.value for m in at.markdown)
+
+
+def test_chain_page_renders():
+    at = run_page("pages/chain.py")
+    assert at.title[0].value == "Option chain"

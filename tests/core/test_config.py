@@ -1,0 +1,83 @@
+"""Configuration is loaded once, typed, and fails at start with a message that says what to fix."""
+
+from pathlib import Path
+
+import pytest
+
+from core.config import load_config, mask_url, parse_feed
+from core.errors import ConfigError
+
+
+def load(env: dict, tmp_path: Path, secrets: str | None = None):
+    path = tmp_path / "secrets.toml"
+    if secrets is not None:
+        path.write_text(secrets)
+    return load_config(env={"STRIKEIQ_DATA_DIR": str(tmp_path), **env}, secrets_path=path)
+
+
+def test_defaults_run_the_embedded_demo(tmp_path):
+    config = load({}, tmp_path)
+    assert config.database_url == f"sqlite:///{tmp_path.as_posix()}/strikeiq.db"
+    assert config.feed.kind == "sim"
+    assert config.feed.symbols == ("NIFTY", "BANKNIFTY")
+    assert config.spill_path == tmp_path / "signal_spill.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("sim", ("sim", "")),
+        ("ws://127.0.0.1:8765", ("ws", "ws://127.0.0.1:8765")),
+        ("replay:rec.jsonl.gz", ("replay", "rec.jsonl.gz")),
+        ("upstox", ("upstox", "")),
+        ("kite", ("kite", "")),
+    ],
+)
+def test_feed_choices(value, expected):
+    assert parse_feed(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"STRIKEIQ_FEED": "telnet://x"}, "use sim, ws://HOST:PORT"),
+        ({"STRIKEIQ_SYMBOLS": "NIFTY,SENSEX"}, "unknown symbol(s) SENSEX"),
+        ({"STRIKEIQ_SYMBOLS": " , "}, "is empty"),
+        ({"STRIKEIQ_SPEED": "fast"}, "STRIKEIQ_SPEED='fast' is not a valid float"),
+        ({"STRIKEIQ_SPEED": "-1"}, "must be >= 0"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "use sqlite:///PATH or postgresql"),
+        ({"STRIKEIQ_LIVE_SOURCE": "redis"}, "use process or db"),
+    ],
+)
+def test_wrong_values_fail_with_a_fix(env, fragment, tmp_path):
+    with pytest.raises(ConfigError, match=None) as err:
+        load(env, tmp_path)
+    assert fragment in str(err.value)
+
+
+def test_environment_wins_over_secrets_file(tmp_path):
+    config = load(
+        {"UPSTOX_ACCESS_TOKEN": "from-env"},
+        tmp_path,
+        secrets='UPSTOX_ACCESS_TOKEN = "from-file"\nKITE_API_KEY = "k"\n',
+    )
+    assert config.secrets.upstox_access_token == "from-env"
+    assert config.secrets.kite_api_key == "k"
+    assert "from-env" not in repr(config)
+
+
+def test_broken_secrets_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load({}, tmp_path, secrets="this is = = not toml")
+
+
+def test_postgres_url_uses_psycopg3_and_masks_password(tmp_path):
+    config = load({"DATABASE_URL": "postgresql://u:secret@db:5432/x"}, tmp_path)
+    assert config.database_url == "postgresql+psycopg://u:secret@db:5432/x"
+    assert mask_url(config.database_url) == "postgresql+psycopg://u:***@db:5432/x"
+
+
+def test_config_is_frozen(tmp_path):
+    config = load({}, tmp_path)
+    with pytest.raises(AttributeError):
+        config.database_url = "sqlite://"  # type: ignore[misc]
