@@ -1,0 +1,372 @@
+"""The embedded market simulator: a seeded, event-time option market that speaks the Feed contract."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+
+from core.clock import IST
+from core.config import DEFAULT_LOT_SIZE, DEFAULT_STRIKE_STEP, FeedConfig
+from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus, Tick
+from core.errors import ConfigError
+from core.feed import market_model as mm
+from core.feed.base import FeedSink, FeedStats
+from core.market_calendar import MarketCalendar, expiry_close_epoch
+
+STRIKES_EACH_SIDE = 40
+EXPIRIES = 2
+OI_UPDATE_S = (150.0, 210.0)  # exchange OI arrives in steps about every 3 minutes
+FULL_REFRESH_S = 60.0
+RATE = 0.055
+FAR_EXPIRY_WEIGHT = 0.45  # later expiries hold and trade less than the nearest one
+SCENARIOS = {"calm": "calm", "trending": "trending", "volatile": "volatile", "switching": None}
+REANCHOR_GAP_S = 5.0  # an event-time gap larger than this is a session jump, not paced
+
+
+@dataclass(slots=True)
+class _Book:
+    """One expiry's chain for one symbol: strikes x {CE, PE} as flat arrays."""
+
+    expiry: date
+    close_ts: float
+    K: np.ndarray
+    is_call: np.ndarray
+    weight: float
+    oi: np.ndarray
+    prev_oi: np.ndarray
+    volume: np.ndarray
+    prev_close: np.ndarray
+    price: np.ndarray
+
+
+class _SymbolSim:
+    """The evolving market of one index: spot, regime, IV level and its option books."""
+
+    def __init__(self, symbol: str, seed: int, scenario: mm.Scenario, rate: float) -> None:
+        self.symbol = symbol
+        self.profile = mm.PROFILES.get(symbol, mm.PROFILES["NIFTY"])
+        self.lot = DEFAULT_LOT_SIZE.get(symbol, 1)
+        self.step = DEFAULT_STRIKE_STEP.get(symbol, 50.0)
+        self.rng = np.random.default_rng([seed, zlib.crc32(symbol.encode())])
+        self.scenario = scenario
+        self.rate = rate
+        start = scenario.fixed_regime or "calm"
+        self.regimes = mm.RegimeChain(self.rng, start, fixed=scenario.fixed_regime is not None)
+        self.spot = self.profile.spot * math.exp(0.01 * self.rng.standard_normal())
+        self.spot_prev_close = self.spot * math.exp(-0.004 * self.rng.standard_normal())
+        self.iv_level = self.profile.atm_iv
+        self.books: list[_Book] = []
+        self.state = self.regimes.fill(mm.REGIMES[self.regimes.current])
+        self.next_oi_ts = 0.0
+        self.session_open = 0.0
+
+    def start_session(
+        self, calendar: MarketCalendar, day: date, open_ts: float, now: float, first: bool
+    ) -> None:
+        """Roll the day: yesterday's closes become prev_close/prev_oi, volume resets, expiries roll.
+
+        `now` is when the simulation (re)starts: the open, or a mid-session `config.start`.
+        """
+        if not first:
+            for b in self.books:
+                b.prev_close, b.prev_oi = mm.to_tick(b.price), b.oi.copy()
+                b.volume = np.zeros_like(b.volume)
+            self.spot_prev_close = self.spot
+            self.spot *= math.exp(0.004 * self.rng.standard_normal())  # overnight gap
+        kept = {b.expiry: b for b in self.books}
+        expiries = calendar.expiries(self.symbol, day, EXPIRIES)
+        self.books = [
+            kept.get(e) or self._new_book(e, now, FAR_EXPIRY_WEIGHT if i else 1.0)
+            for i, e in enumerate(expiries)
+        ]
+        for i, b in enumerate(self.books):
+            b.weight = FAR_EXPIRY_WEIGHT if i else 1.0
+        self.session_open = open_ts
+        self.next_oi_ts = now + self.rng.uniform(*OI_UPDATE_S)
+
+    def _new_book(self, expiry: date, ts: float, weight: float) -> _Book:
+        atm = round(self.spot / self.step) * self.step
+        strikes = atm + self.step * np.arange(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)
+        K = np.repeat(strikes, 2)
+        is_call = np.tile([True, False], len(strikes))
+        close = expiry_close_epoch(expiry)
+        target = self._oi_target(K, is_call, weight, 0.0)
+        oi = self._lots(target * np.exp(0.05 * self.rng.standard_normal(len(K))))
+        prev_oi = self._lots(oi * np.exp(0.08 * self.rng.standard_normal(len(K))))
+        # Yesterday's close: yesterday's spot with one more day to expiry.
+        prev_close = mm.to_tick(self._fair(K, is_call, close, ts - 86400.0, self.spot_prev_close))
+        price = mm.to_tick(self._fair(K, is_call, close, ts, self.spot))
+        return _Book(expiry, close, K, is_call, weight, oi, prev_oi, np.zeros(len(K)), prev_close, price)
+
+    def _lots(self, units: np.ndarray) -> np.ndarray:
+        return np.maximum(0.0, np.rint(units / self.lot)) * self.lot
+
+    def _oi_target(self, K: np.ndarray, is_call: np.ndarray, weight: float, session_frac: float):
+        peak = self.profile.oi_peak_lots * self.lot * weight * (1.0 + 0.6 * session_frac)
+        return peak * mm.oi_profile(K, self.spot, self.step, is_call)
+
+    def _fair(self, K: np.ndarray, is_call: np.ndarray, close_ts: float, ts: float, spot: float):
+        T = max((close_ts - ts) / mm.CALENDAR_YEAR_S, mm.MIN_T_YEARS)
+        F = spot * math.exp(self.rate * T)
+        atm = mm.atm_iv(self.iv_level, T, self.state)
+        return mm.black76(is_call, F, K, T, self.rate, mm.smile(K, F, T, atm))
+
+    def advance(self, ts: float, dt: float) -> bool:
+        """Move spot, IV, OI and volume to `ts`; True when OI was updated this step."""
+        self.state = self.regimes.fill(self.regimes.step(dt))
+        self.scenario.adjust(self.symbol, ts, self.spot, self.state)
+        ret = mm.spot_log_return(self.rng, self.state, dt)
+        self.spot *= math.exp(ret)
+        # IV mean-reverts to the symbol's level and rises when spot falls (leverage effect).
+        base = self.profile.atm_iv
+        self.iv_level += (base - self.iv_level) * dt / 1800.0 - 1.5 * ret * self.iv_level
+        self.iv_level = min(max(self.iv_level, 0.5 * base), 3.0 * base)
+        oi_step = ts >= self.next_oi_ts
+        if oi_step:
+            self.next_oi_ts = ts + self.rng.uniform(*OI_UPDATE_S)
+        for b in self.books:
+            if oi_step:
+                self._update_oi(b, ts)
+            liq = mm.liquidity(b.K, self.spot, self.step)
+            rate = self.profile.volume_lots_per_s * b.weight * self.state.activity * liq * dt
+            b.volume += self.rng.poisson(rate) * self.lot
+            b.price = self._fair(b.K, b.is_call, b.close_ts, ts, self.spot)
+        return oi_step
+
+    def _update_oi(self, b: _Book, ts: float) -> None:
+        frac = min(1.0, (ts - self.session_open) / mm.SESSION_SECONDS)
+        target = self._oi_target(b.K, b.is_call, b.weight, frac)
+        noise = 0.015 * self.rng.standard_normal(len(b.K))
+        s = self.state
+        scripted = np.where(b.is_call, s.call_oi_flow, s.put_oi_flow)
+        if s.oi_focus is not None:
+            scripted = scripted * np.exp(-0.5 * ((b.K - s.oi_focus) / (1.5 * self.step)) ** 2)
+        base = np.maximum(b.oi, 100.0 * self.lot)
+        b.oi = self._lots(b.oi + 0.06 * (target - b.oi) + b.oi * noise + base * scripted)
+
+    def ticks(self, ts: float, full: bool) -> list[Tick]:
+        """The underlying tick and the option legs that traded (all legs when `full`)."""
+        prev = round(self.spot_prev_close, 2)
+        out = [Tick(symbol=self.symbol, ts=ts, ltp=round(self.spot, 2), recv_ts=ts, prev_close=prev)]
+        for b in self.books:
+            out.extend(self._leg_ticks(b, ts, full))
+        return out
+
+    def _leg_ticks(self, b: _Book, ts: float, full: bool) -> list[Tick]:
+        liq = mm.liquidity(b.K, self.spot, self.step)
+        if full:
+            idx = np.arange(len(b.K))
+        else:
+            idx = np.flatnonzero(self.rng.random(len(b.K)) < np.minimum(1.0, 0.6 * liq * b.weight))
+        price = np.maximum(b.price[idx], mm.TICK_SIZE)
+        bid, ask = mm.quote(price, b.K[idx], self.spot, self.step, self.state)
+        buyer = self.rng.random(len(idx)) < 0.5
+        ltp = np.where(buyer, ask, bid)
+        depth = mm.depth_lots(self.rng, np.repeat(liq[idx], 2).reshape(-1, 2), self.state) * self.lot
+        cols = zip(
+            b.K[idx].tolist(),
+            b.is_call[idx].tolist(),
+            ltp.tolist(),
+            bid.tolist(),
+            ask.tolist(),
+            depth.tolist(),
+            b.oi[idx].tolist(),
+            b.volume[idx].tolist(),
+            b.prev_close[idx].tolist(),
+            b.prev_oi[idx].tolist(),
+            strict=True,
+        )
+        return [
+            Tick(
+                symbol=self.symbol,
+                ts=ts,
+                ltp=lt,
+                recv_ts=ts,
+                expiry=b.expiry,
+                strike=k,
+                right="CE" if call else "PE",
+                oi=oi,
+                volume=vol,
+                bid=bd,
+                ask=ak,
+                bid_qty=dq[0],
+                ask_qty=dq[1],
+                prev_close=pc,
+                prev_oi=poi,
+            )
+            for k, call, lt, bd, ak, dq, oi, vol, pc, poi in cols
+        ]
+
+    def info(self) -> InstrumentInfo:
+        return InstrumentInfo(self.symbol, self.lot, self.step, tuple(b.expiry for b in self.books))
+
+
+def scenario_for(name: str) -> mm.Scenario:
+    """The built-in regime scenarios: calm, trending, volatile (fixed) or switching (Markov)."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"unknown simulator scenario {name!r}: use one of {', '.join(SCENARIOS)}")
+    return mm.RegimeScenario(name, SCENARIOS[name])
+
+
+class Simulator:
+    """A deterministic simulated NSE index-options market (SPEC 3.2).
+
+    `batches()` is a pure generator of event-time batches (no sleeping); `run` paces it at
+    `config.speed` x wall time (0 = as fast as possible) and delivers to a FeedSink.
+    """
+
+    mode = "SIMULATED"
+
+    def __init__(
+        self,
+        config: FeedConfig,
+        calendar: MarketCalendar | None = None,
+        *,
+        today: date | None = None,
+        scenario: mm.Scenario | None = None,
+        step_s: float = 0.5,
+    ) -> None:
+        if step_s <= 0:
+            raise ConfigError(f"simulator step must be positive, got {step_s}")
+        self.config = config
+        self.calendar = calendar or MarketCalendar.default()
+        self.scenario = scenario or scenario_for(config.scenario)
+        self.step_s = step_s
+        self.stats = FeedStats()
+        self.start_ts = self._start_ts(config.start, today)
+
+    def _start_ts(self, start: str, today: date | None) -> float:
+        """config.start (naive = IST) moved into a session, else the next session open from `today`."""
+        if start:
+            try:
+                dt = datetime.fromisoformat(start)
+            except ValueError:
+                raise ConfigError(f"simulator start {start!r} is not an ISO datetime") from None
+            dt = dt.replace(tzinfo=IST) if dt.tzinfo is None else dt
+            ts = dt.timestamp()
+            if self.calendar.is_open(ts):
+                return ts
+            day = dt.astimezone(IST).date()
+            opens = self.calendar.session_bounds(day)[0].timestamp()
+            if self.calendar.is_trading_day(day) and ts < opens:
+                return opens
+            return self.calendar.session_bounds(self.calendar.next_trading_day(day))[0].timestamp()
+        # Wall time chooses only the default start day; the model itself never reads the clock.
+        day = today or datetime.now(IST).date()
+        if not self.calendar.is_trading_day(day):
+            day = self.calendar.next_trading_day(day)
+        return self.calendar.session_bounds(day)[0].timestamp()
+
+    def batches(self, until_ts: float | None = None) -> Iterator[list[FeedItem]]:
+        """Event-time batches, one per step, from `start_ts` until `until_ts` (None = forever)."""
+        sims = [_SymbolSim(s, self.config.seed, self.scenario, RATE) for s in self.config.symbols]
+        ts = self.start_ts
+        first = True
+        while until_ts is None or ts <= until_ts:
+            day = datetime.fromtimestamp(ts, IST).date()
+            open_ts, close_ts = (x.timestamp() for x in self.calendar.session_bounds(day))
+            for sim in sims:
+                sim.start_session(self.calendar, day, open_ts, ts, first)
+            yield from self._session(sims, ts, close_ts, until_ts)
+            first = False
+            if until_ts is not None and close_ts > until_ts:
+                return
+            yield [MarketStatus("CLOSED", close_ts)]
+            ts = self.calendar.session_bounds(self.calendar.next_trading_day(day))[0].timestamp()
+
+    def _session(
+        self, sims: list[_SymbolSim], ts: float, close_ts: float, until_ts: float | None
+    ) -> Iterator[list[FeedItem]]:
+        batch: list[FeedItem] = [sim.info() for sim in sims]
+        batch.append(MarketStatus("OPEN", ts))
+        for sim in sims:
+            batch.extend(sim.ticks(ts, full=True))
+        yield batch
+        next_full = ts + FULL_REFRESH_S
+        end = close_ts if until_ts is None else min(close_ts, until_ts + self.step_s)
+        step = 1
+        while True:
+            now = ts + step * self.step_s
+            if now >= end:
+                return
+            refresh = now >= next_full
+            if refresh:
+                next_full = now + FULL_REFRESH_S
+            batch = []
+            for sim in sims:
+                oi_step = sim.advance(now, self.step_s)
+                batch.extend(sim.ticks(now, full=refresh or oi_step))
+            yield batch
+            step += 1
+
+    def run(self, sink: FeedSink, stop: threading.Event) -> None:
+        """Deliver batches to `sink`, pacing event time at `speed` x wall time, until `stop` is set."""
+        pacer = Pacer(self.config.speed)
+        self.stats.state = "connected"
+        sink.on_status(FeedStatus("connected", self.describe(), self.start_ts))
+        last_ts = self.start_ts
+        try:
+            for batch in self.batches():
+                if stop.is_set():
+                    break
+                ts = _batch_ts(batch, last_ts)
+                delay = pacer.delay(ts)
+                if delay > 0 and stop.wait(delay):
+                    break
+                last_ts = ts
+                sink.on_items(batch)
+                self._count(batch, ts)
+        finally:
+            self.stats.state = "stopped"
+            sink.on_status(FeedStatus("stopped", "simulator stopped", last_ts))
+
+    def _count(self, batch: list[FeedItem], ts: float) -> None:
+        self.stats.frames += 1
+        self.stats.items += len(batch)
+        # No network: receive time equals event time, so the System page shows zero lag.
+        self.stats.last_event_ts = self.stats.last_recv_ts = ts
+
+    def describe(self) -> str:
+        c = self.config
+        start = datetime.fromtimestamp(self.start_ts, IST).isoformat(timespec="seconds")
+        speed = "max" if c.speed == 0 else f"{c.speed:g}x"
+        return (
+            f"simulator symbols={','.join(c.symbols)} scenario={self.scenario.name} seed={c.seed} "
+            f"speed={speed} start={start}"
+        )
+
+
+class Pacer:
+    """Maps event time to wall time at `speed` x; a jump in event time (overnight) is not waited out."""
+
+    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self.clock = clock
+        self._anchor_wall = 0.0
+        self._anchor_event: float | None = None
+        self._last_event = 0.0
+
+    def delay(self, event_ts: float) -> float:
+        """Seconds of wall time to wait before delivering the item stamped `event_ts` (0 = now)."""
+        if self.speed <= 0:
+            return 0.0
+        if self._anchor_event is None or event_ts - self._last_event > REANCHOR_GAP_S:
+            self._anchor_wall, self._anchor_event = self.clock(), event_ts
+        self._last_event = event_ts
+        due = self._anchor_wall + (event_ts - self._anchor_event) / self.speed
+        return max(0.0, due - self.clock())
+
+
+def _batch_ts(batch: list[FeedItem], default: float) -> float:
+    for item in batch:
+        ts = getattr(item, "ts", None)
+        if ts is not None:
+            return ts
+    return default
