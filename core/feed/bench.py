@@ -1,0 +1,149 @@
+"""Feed ingest benchmark: protocol-v1 decode + MarketStateManager apply, in-process and over loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from datetime import date
+
+from core.config import FeedConfig
+from core.domain import FeedItem, FeedStatus
+from core.feed.base import FeedStats
+from core.feed.protocol import decode_frame, dumps, ts_to_ms
+from core.feed.server import FeedServer
+from core.feed.websocket import WebSocketFeed
+from core.state.market_state import MarketStateManager
+
+BENCH_SYMBOL = "NIFTY"
+BENCH_START_TS = 1_764_560_700.0  # 2025-12-01 09:15 IST
+BENCH_EXPIRIES = (date(2026, 12, 1), date(2026, 12, 29))
+
+
+def chain_frames(n_ticks: int, frame_size: int = 50, strikes_each_side: int = 40) -> list[str]:
+    """`n_ticks` protocol-v1 ticks of one NIFTY chain (2 expiries x 81 strikes x CE/PE = 324 legs,
+    plus the underlying every 10th tick) as JSON array frames, event time 1 ms apart.
+
+    Prices follow a deterministic drift so every leg keeps changing; the numbers are load, not a
+    market model (the simulator is the market model).
+    """
+    strikes = [25000.0 + 50.0 * k for k in range(-strikes_each_side, strikes_each_side + 1)]
+    legs = [(e.isoformat(), k, r) for e in BENCH_EXPIRIES for k in strikes for r in ("CE", "PE")]
+    frames, batch = [], []
+    for i in range(n_ticks):
+        ts_ms = ts_to_ms(BENCH_START_TS) + i
+        spot = 25000.0 + (i % 400) * 0.05
+        if i % 10 == 0:
+            obj = {"type": "tick", "symbol": BENCH_SYMBOL, "ts": ts_ms, "ltp": spot, "prev_close": 24950.0}
+        else:
+            expiry, strike, right = legs[i % len(legs)]
+            intrinsic = max(0.0, spot - strike) if right == "CE" else max(0.0, strike - spot)
+            ltp = round(intrinsic + 40.0 + (i % 97) * 0.05, 2)
+            obj = {
+                "type": "tick", "symbol": BENCH_SYMBOL, "expiry": expiry, "strike": strike, "right": right,
+                "ts": ts_ms, "ltp": ltp, "oi": 650_000 + 65 * (i % 1000), "volume": 65 * i,
+                "bid": ltp - 0.05, "ask": ltp + 0.05, "bid_qty": 650, "ask_qty": 1300,
+                "prev_close": ltp - 1.0, "prev_oi": 650_000, "iv": 0.12 + (i % 50) * 0.0005,
+            }  # fmt: skip
+        batch.append(obj)
+        if len(batch) == frame_size:
+            frames.append(dumps(batch))
+            batch = []
+    if batch:
+        frames.append(dumps(batch))
+    return frames
+
+
+def _in_process(frames: Sequence[str], publish_each_frame: bool) -> tuple[float, FeedStats]:
+    stats = FeedStats()
+    state = MarketStateManager([BENCH_SYMBOL])
+    clock = time.time
+    start = time.perf_counter()
+    for frame in frames:
+        state.apply(decode_frame(frame, stats, clock()))
+        if publish_each_frame:
+            state.publish()
+    state.publish()
+    return time.perf_counter() - start, stats
+
+
+def _decode_only(frames: Sequence[str]) -> float:
+    stats = FeedStats()
+    start = time.perf_counter()
+    for frame in frames:
+        decode_frame(frame, stats, 0.0)
+    return time.perf_counter() - start
+
+
+class _CountingStateSink:
+    """The runtime's sink in miniature: apply + publish per frame, signal when `total` ticks arrived."""
+
+    def __init__(self, total: int) -> None:
+        self.state = MarketStateManager([BENCH_SYMBOL])
+        self.total = total
+        self.count = 0
+        self.done = threading.Event()
+
+    def on_items(self, items: Sequence[FeedItem]) -> None:
+        self.state.apply(items)
+        self.state.publish()
+        self.count += len(items)
+        if self.count >= self.total:
+            self.done.set()
+
+    def on_status(self, status: FeedStatus) -> None:
+        pass
+
+
+def _loopback(batches: Sequence[Sequence[FeedItem]], timeout_s: float) -> tuple[float, int]:
+    """Server -> WebSocketFeed -> state sink on 127.0.0.1; returns (seconds, ticks received)."""
+    total = sum(len(b) for b in batches)
+    server = FeedServer("127.0.0.1", 0, heartbeat_s=60.0).start()
+    sink = _CountingStateSink(total)
+    stop = threading.Event()
+    feed = WebSocketFeed(FeedConfig(kind="ws", url=server.url, symbols=(BENCH_SYMBOL,)))
+    thread = threading.Thread(target=feed.run, args=(sink, stop), name="bench-client", daemon=True)
+    thread.start()
+    try:
+        if not server.wait_for_subscribers(1, 10.0):
+            raise RuntimeError("benchmark client did not subscribe to the loopback server")
+        start = time.perf_counter()
+        for batch in batches:
+            server.publish(batch)
+        sink.done.wait(timeout_s)
+        return time.perf_counter() - start, sink.count
+    finally:
+        stop.set()
+        thread.join(5.0)
+        server.stop()
+
+
+def bench_ingest(n: int = 200_000, frame_size: int = 50, loopback_n: int | None = None) -> dict:
+    """Ticks per second for decode alone, decode + apply (+ publish per frame), and end to end over a
+    loopback WebSocket (server and client in this process, so they share one interpreter)."""
+    frames = chain_frames(n, frame_size)
+    _in_process(frames[:200], publish_each_frame=True)  # warm caches and allocator before timing
+    decode_s = _decode_only(frames)
+    apply_s, stats = _in_process(frames, publish_each_frame=False)
+    publish_s, _ = _in_process(frames, publish_each_frame=True)
+    loop_n = n if loopback_n is None else loopback_n
+    loop_frames = chain_frames(loop_n, frame_size)
+    batches = [decode_frame(f, FeedStats(), 0.0) for f in loop_frames]
+    loop_s, received = _loopback(batches, timeout_s=max(30.0, loop_n / 5_000))
+    return {
+        "ticks": n,
+        "frame_size": frame_size,
+        "rejected": sum(stats.rejected.values()),
+        "decode_ticks_per_s": round(n / decode_s),
+        "decode_apply_ticks_per_s": round(n / apply_s),
+        "decode_apply_publish_ticks_per_s": round(n / publish_s),
+        "loopback_ticks": loop_n,
+        "loopback_received": received,
+        "loopback_ticks_per_s": round(received / loop_s),
+        "target_in_process_ticks_per_s": 100_000,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(bench_ingest(), indent=2))

@@ -1,0 +1,155 @@
+"""Replay a recording (gzip or plain JSONL of protocol-v1 objects) as a Feed, at any speed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo
+from core.feed.base import FeedSink, FeedStats
+from core.feed.protocol import decode_object
+
+log = logging.getLogger(__name__)
+
+
+def _open(path: Path) -> IO[str]:
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return path.open("r", encoding="utf-8", errors="replace")
+
+
+def _lines(fh: IO[str], stats: FeedStats) -> Iterator[str]:
+    """Lines of the file; a recording cut short (no gzip trailer, e.g. after a crash) ends cleanly."""
+    try:
+        yield from fh
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        stats.reject("truncated_file", str(exc))
+
+
+def _batch_key(obj: Any, item: FeedItem) -> Any:
+    # Recordings carry the original frame number; plain JSONL files batch by equal event time.
+    frame = obj.get("frame")
+    if type(frame) is int:
+        return ("frame", frame)
+    return ("ts", getattr(item, "ts", None))
+
+
+def iter_batches(path: str | Path, stats: FeedStats) -> Iterator[list[FeedItem]]:
+    """The recording's batches, in order; malformed lines are counted in `stats` and skipped."""
+    with _open(Path(path)) as fh:
+        batch: list[FeedItem] = []
+        key: Any = None
+        for line in _lines(fh, stats):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, RecursionError):
+                stats.reject("invalid_json", line[:200])
+                continue
+            item = decode_object(obj, stats, time.time())
+            if item is None:
+                continue
+            item_key = _batch_key(obj, item)
+            if batch and item_key != key:
+                yield batch
+                batch = []
+            key = item_key
+            batch.append(item)
+        if batch:
+            yield batch
+
+
+def _batch_ts(batch: list[FeedItem]) -> float | None:
+    times = [item.ts for item in batch if type(item) is not InstrumentInfo]  # type: ignore[union-attr]
+    return max(times) if times else None
+
+
+class ReplayFeed:
+    """A REPLAY feed: plays a recording at `speed` x event time (0 = as fast as possible).
+
+    Pacing waits on `stop`, so stopping is immediate. Items carry the replay's own receive time
+    (`recv_ts` is local time by definition); their event times are the recorded ones.
+    """
+
+    mode = "REPLAY"
+
+    def __init__(self, path: str | Path, speed: float = 1.0) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0 (0 = as fast as possible)")
+        self.path = Path(path)
+        self.speed = speed
+        self.stats = FeedStats()
+
+    def describe(self) -> str:
+        pace = "as fast as possible" if self.speed == 0 else f"{self.speed:g}x"
+        return f"replay {self.path.name} at {pace}"
+
+    def run(self, sink: FeedSink, stop: threading.Event) -> None:
+        self._status(sink, "connecting", str(self.path))
+        if not self.path.is_file():
+            self.stats.last_error = f"cannot read recording: {self.path} is not a file"
+            self._status(sink, "disconnected", self.stats.last_error)
+            return
+        try:
+            batches = iter_batches(self.path, self.stats)
+            self._status(sink, "connected", "replaying")
+            self._play(batches, sink, stop)
+        except OSError as exc:
+            self.stats.last_error = f"cannot read recording: {exc}"
+            self._status(sink, "disconnected", self.stats.last_error)
+            return
+        except Exception as exc:  # a feed never raises into the runtime
+            log.exception("replay failed")
+            self.stats.last_error = f"replay failed {type(exc).__name__}: {exc}"
+            self._status(sink, "disconnected", self.stats.last_error)
+            return
+        self._status(sink, "stopped", "stop requested" if stop.is_set() else "end of recording")
+
+    def _play(self, batches: Iterator[list[FeedItem]], sink: FeedSink, stop: threading.Event) -> None:
+        wall0: float | None = None
+        event0 = 0.0
+        for batch in batches:
+            if stop.is_set():
+                return
+            ts = _batch_ts(batch)
+            if self.speed > 0 and ts is not None:
+                if wall0 is None:
+                    wall0, event0 = time.monotonic(), ts
+                delay = wall0 + (ts - event0) / self.speed - time.monotonic()
+                if delay > 0:
+                    if stop.wait(delay):
+                        return
+                    # Items were stamped when read; after a pacing wait they are received now.
+                    now = time.time()
+                    batch = [_with_recv_ts(item, now) for item in batch]
+            now = time.time()
+            self.stats.frames += 1
+            self.stats.items += len(batch)
+            self.stats.last_recv_ts = now
+            if ts is not None and ts > self.stats.last_event_ts:
+                self.stats.last_event_ts = ts
+            try:
+                sink.on_items(batch)
+            except Exception as exc:  # a sink bug must not end the replay
+                self.stats.last_error = f"sink error {type(exc).__name__}: {exc}"
+                log.exception("feed sink raised; one batch dropped")
+
+    def _status(self, sink: FeedSink, state: FeedState, reason: str) -> None:
+        self.stats.state = state
+        sink.on_status(FeedStatus(state, reason, time.time()))
+
+
+def _with_recv_ts(item: FeedItem, recv_ts: float) -> FeedItem:
+    return replace(item, recv_ts=recv_ts) if hasattr(item, "recv_ts") else item
