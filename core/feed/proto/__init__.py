@@ -1,0 +1,1 @@
+"""Upstox's published MarketDataFeedV3 schema and the Python module generated from it."""
