@@ -1,0 +1,134 @@
+"""LiquidityEngine: a level swept and reclaimed (SWEEP_UP below support, SWEEP_DOWN above resistance)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from core.domain import LiveMetrics
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num, vol_weight
+from core.engines.history import EngineHistory, Pierce, nearest_strike
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityParams(EngineParams):
+    """SPEC section 6 defaults: pierce by >= 0.1 % and close back within 3 minutes."""
+
+    threshold: float = 0.5
+    window_s: float = 180.0  # pierce and reclaim within this many seconds
+    min_pierce_pct: float = 0.001  # trade through the level by at least 0.1 %
+    recent_extreme_s: float = 1800.0  # the "recent 30-min low/high" level
+    reclaim_frac: float = 0.5  # close back beyond the level by >= 50 % of the pierce depth
+    volume_spike_mult: float = 2.0  # pierce-minute volume vs median minute volume (30 min)
+    w_pierce: float = 0.40
+    w_reclaim: float = 0.20
+    w_volume: float = 0.15
+    w_vol_elevated: float = 0.10
+    w_vol_extreme: float = 0.15
+    w_oi_defend: float = 0.15
+
+
+class LiquidityEngine:
+    """Stops below a level were taken and price came straight back: expect the opposite move."""
+
+    name: ClassVar[str] = "LiquidityEngine"
+    params_type: ClassVar[type[EngineParams]] = LiquidityParams
+
+    def evaluate(
+        self, metrics: LiveMetrics, history: EngineHistory, params: LiquidityParams | None = None
+    ) -> EngineResult:
+        p = params or LiquidityParams()
+        spot = metrics.spot
+        if spot is None:
+            return EngineResult.inactive({"spot": None})
+        card = Scorecard()
+        features: dict[str, Any] = {"spot": num(spot), "volatility_regime": metrics.volatility_regime}
+        # Stops under support fuel a sweep that points UP; stops over resistance point DOWN.
+        for side, through in (("up", "below"), ("down", "above")):
+            found = _find_sweep(metrics, history, p, through)
+            if found is not None:
+                _score_sweep(card, side, found[0], found[1], metrics, history, p, features)
+        return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features)
+
+
+def _levels(metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: str) -> list:
+    recent = history.min_max(p.recent_extreme_s, end_offset_s=p.window_s)
+    if through == "below":
+        return [
+            ("support", metrics.support),
+            ("put_wall", metrics.put_wall),
+            ("recent_low", recent and recent[0]),
+        ]
+    return [
+        ("resistance", metrics.resistance),
+        ("call_wall", metrics.call_wall),
+        ("recent_high", recent and recent[1]),
+    ]
+
+
+def _find_sweep(
+    metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: str
+) -> tuple[str, Pierce] | None:
+    """The first level (in priority order) pierced within the window and now reclaimed."""
+    spot = metrics.spot
+    for kind, level in _levels(metrics, history, p, through):
+        if level is None:
+            continue
+        pierce = history.pierce(float(level), through, p.window_s, p.min_pierce_pct)  # type: ignore[arg-type]
+        if pierce is None:
+            continue
+        reclaimed = spot > pierce.level if through == "below" else spot < pierce.level
+        if reclaimed:
+            return kind, pierce
+    return None
+
+
+def _score_sweep(
+    card: Scorecard,
+    side: Side,
+    kind: str,
+    pierce: Pierce,
+    metrics: LiveMetrics,
+    history: EngineHistory,
+    p: LiquidityParams,
+    features: dict[str, Any],
+) -> None:
+    spot = float(metrics.spot)  # type: ignore[arg-type]
+    depth_pts = abs(pierce.level - pierce.extreme)
+    reclaim = abs(spot - pierce.level) / depth_pts if depth_pts > 0 else 0.0
+    card.add(side, f"pierce_reclaim_{kind}", p.w_pierce)
+    card.add(side, "reclaim_half", p.w_reclaim, reclaim >= p.reclaim_frac)
+
+    minute = history.volume_between(pierce.extreme_ts - 30.0, pierce.extreme_ts + 30.0)
+    typical = history.median_minute_volume(pierce.cross_ts)
+    spike = minute is not None and bool(typical) and minute >= p.volume_spike_mult * typical  # type: ignore[operator]
+    card.add(side, "volume_spike", p.w_volume, spike)
+    tag, weight = vol_weight(metrics.volatility_regime, p.w_vol_elevated, p.w_vol_extreme)
+    card.add(side, tag, weight, bool(tag))
+    level_oi = _level_oi_change(metrics, history, pierce)
+    card.add(side, "oi_defending_level", p.w_oi_defend, level_oi is not None and level_oi > 0)
+
+    features.update(
+        {
+            f"{side}_level_kind": kind,
+            f"{side}_level": num(pierce.level),
+            f"{side}_extreme": num(pierce.extreme),
+            f"{side}_pierce_pct": num(pierce.depth_pct),
+            f"{side}_reclaim_ratio": num(reclaim),
+            f"{side}_pierce_age_s": num((history.last_ts or pierce.extreme_ts) - pierce.extreme_ts),
+            f"{side}_minute_volume": num(minute),
+            f"{side}_median_minute_volume": num(typical),
+            f"{side}_level_oi_change": num(level_oi),
+        }
+    )
+
+
+def _level_oi_change(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> float | None:
+    """Put OI change at a swept support strike (call OI at resistance) since the pierce began;
+    writers adding there are defending the level."""
+    strike = nearest_strike(metrics, pierce.level)
+    if strike is None:
+        return None
+    right = "PE" if pierce.side == "below" else "CE"
+    flow = history.oi_flow(metrics, right, strike, strike, pierce.cross_ts)
+    return flow.d_oi if flow is not None else None

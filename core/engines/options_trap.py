@@ -1,0 +1,130 @@
+"""OptionsTrapEngine: a breakout that fails back through its level (BULL_TRAP points DOWN, BEAR_TRAP UP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from core.domain import LiveMetrics
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num
+from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
+from core.engines.smart_money import SmartMoneyEngine
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsTrapParams(EngineParams):
+    """SPEC section 6 defaults: breakout >= 0.2 % beyond the level that falls back within 10 minutes."""
+
+    threshold: float = 0.5
+    window_s: float = 600.0
+    min_breakout_pct: float = 0.002
+    flow_min_rel: float = 0.002  # OI growth at the breakout strike that counts as writing
+    volume_baseline_s: float = 600.0  # volume rate before the breakout, for "falling volume"
+    w_failed_breakout: float = 0.35
+    w_flow_contradicts: float = 0.25
+    w_falling_volume: float = 0.15
+    w_weak_smart_money: float = 0.10
+    w_positive_gex: float = 0.15
+
+
+class OptionsTrapEngine:
+    """Buyers of a breakout above resistance are trapped when it falls back (BULL_TRAP, DOWN); the
+    mirror at support is a BEAR_TRAP (UP). The failed breakout is the pattern; the other rules only
+    add to a side that has it. Smart-money bias comes from SmartMoneyEngine with default params."""
+
+    name: ClassVar[str] = "OptionsTrapEngine"
+    params_type: ClassVar[type[EngineParams]] = OptionsTrapParams
+
+    def evaluate(
+        self, metrics: LiveMetrics, history: EngineHistory, params: OptionsTrapParams | None = None
+    ) -> EngineResult:
+        p = params or OptionsTrapParams()
+        if metrics.spot is None:
+            return EngineResult.inactive({"spot": None})
+        features: dict[str, Any] = {"spot": num(metrics.spot), "net_gex": num(metrics.net_gex)}
+        card = Scorecard()
+        bias = None
+        # A failed break above resistance traps bulls (down); a failed break below support traps bears.
+        for side, through in (("down", "above"), ("up", "below")):
+            pierce = _failed_breakout(metrics, history, p, through)
+            if pierce is None:
+                continue
+            if bias is None:
+                bias = SmartMoneyEngine().evaluate(metrics, history).signal
+            _score_trap(card, side, pierce, bias, metrics, history, p, features)
+        features["smart_money_bias"] = bias
+        return card.decide(p.threshold, "BEAR_TRAP", "BULL_TRAP", features)
+
+
+def _failed_breakout(
+    metrics: LiveMetrics, history: EngineHistory, p: OptionsTrapParams, through: str
+) -> Pierce | None:
+    if through == "above":
+        levels = [metrics.resistance, *(k for k, _ in metrics.resistance_walls)]
+    else:
+        levels = [metrics.support, *(k for k, _ in metrics.support_walls)]
+    spot = float(metrics.spot)  # type: ignore[arg-type]
+    for level in dict.fromkeys(lv for lv in levels if lv is not None):
+        pierce = history.pierce(float(level), through, p.window_s, p.min_breakout_pct)  # type: ignore[arg-type]
+        if pierce is not None and (spot < pierce.level if through == "above" else spot > pierce.level):
+            return pierce
+    return None
+
+
+def _score_trap(
+    card: Scorecard,
+    side: Side,
+    pierce: Pierce,
+    bias: str,
+    metrics: LiveMetrics,
+    history: EngineHistory,
+    p: OptionsTrapParams,
+    features: dict[str, Any],
+) -> None:
+    bull_trap = pierce.side == "above"
+    card.add(side, "failed_breakout" if bull_trap else "failed_breakdown", p.w_failed_breakout)
+
+    flow = _strike_flow(metrics, history, pierce)
+    tag = "call_writing_at_breakout" if bull_trap else "put_writing_at_breakdown"
+    card.add(side, tag, p.w_flow_contradicts, flow is not None and flow.writing(p.flow_min_rel))
+    during, before = _volume_rates(history, pierce, p)
+    falling = during is not None and before is not None and during < before
+    card.add(side, "falling_volume", p.w_falling_volume, falling)
+    weak = bias != ("BULLISH" if bull_trap else "BEARISH")
+    card.add(side, "weak_smart_money", p.w_weak_smart_money, weak)
+    gex = metrics.net_gex
+    card.add(side, "positive_gex", p.w_positive_gex, gex is not None and gex > 0)
+    features.update(
+        {
+            f"{side}_level": num(pierce.level),
+            f"{side}_extreme": num(pierce.extreme),
+            f"{side}_breakout_pct": num(pierce.depth_pct),
+            f"{side}_breakout_age_s": num((history.last_ts or pierce.extreme_ts) - pierce.cross_ts),
+            f"{side}_strike_oi_change": num(flow.d_oi) if flow else None,
+            f"{side}_strike_premium_change": num(flow.d_premium) if flow else None,
+            f"{side}_volume_rate_breakout": num(during),
+            f"{side}_volume_rate_before": num(before),
+        }
+    )
+
+
+def _strike_flow(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> StrikeFlow | None:
+    """Calls at the broken resistance strike (puts at support) since the breakout began; writers
+    selling there do not believe the breakout."""
+    strike = nearest_strike(metrics, pierce.level)
+    if strike is None:
+        return None
+    right = "CE" if pierce.side == "above" else "PE"
+    return history.oi_flow(metrics, right, strike, strike, pierce.cross_ts)
+
+
+def _volume_rates(
+    history: EngineHistory, pierce: Pierce, p: OptionsTrapParams
+) -> tuple[float | None, float | None]:
+    """Units per minute during the breakout leg (at least one minute) and before it."""
+    end = max(pierce.extreme_ts, pierce.cross_ts + 60.0)
+    during = history.volume_between(pierce.cross_ts, end)
+    before = history.volume_between(pierce.cross_ts - p.volume_baseline_s, pierce.cross_ts)
+    rate_during = during / ((end - pierce.cross_ts) / 60.0) if during is not None else None
+    rate_before = before / (p.volume_baseline_s / 60.0) if before is not None else None
+    return rate_during, rate_before

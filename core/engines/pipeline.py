@@ -1,0 +1,260 @@
+"""EnginePipeline: runs the seven engines per symbol on each metrics update and turns verdicts into Signals.
+
+Owns per-symbol EngineHistory, episodes and cooldowns (event time), failure isolation and timing
+telemetry. Called from one thread (the metrics thread); `states()` and `health()` are safe to call
+from readers because they only read dictionaries that are replaced whole, or take the stats lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from core.config import EngineConfig
+from core.domain import LiveMetrics, Signal
+from core.engines.base import Engine, EngineParams, EngineResult
+from core.engines.dealer_gamma import DealerGammaEngine
+from core.engines.gamma_squeeze import GammaSqueezeEngine
+from core.engines.history import EngineHistory
+from core.engines.liquidity import LiquidityEngine
+from core.engines.liquidity_vacuum import LiquidityVacuumEngine
+from core.engines.options_trap import OptionsTrapEngine
+from core.engines.smart_money import SmartMoneyEngine, SmartMoneyReading, reading
+from core.engines.stoploss_hunt import StoplossHuntEngine
+from core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENGINE_CLASSES: tuple[type, ...] = (
+    LiquidityEngine,
+    StoplossHuntEngine,
+    SmartMoneyEngine,
+    GammaSqueezeEngine,
+    OptionsTrapEngine,
+    DealerGammaEngine,
+    LiquidityVacuumEngine,
+)
+ENGINE_NAMES: tuple[str, ...] = tuple(cls.name for cls in ENGINE_CLASSES)
+
+# (engine, signal, symbol, raw_score) -> (confidence 0-1, source "raw" | "calibrated")
+Calibrator = Callable[[str, str, str, float], tuple[float, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """What an engine tile shows: the latest verdict and the last signal actually emitted."""
+
+    engine: str
+    result: EngineResult | None
+    updated_ts: float | None
+    last_signal: Signal | None = None
+
+    @property
+    def last_signal_ts(self) -> float | None:
+        return self.last_signal.ts if self.last_signal else None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOutput:
+    """Everything one metrics update produced for one symbol."""
+
+    signals: tuple[Signal, ...] = ()
+    smart_money: SmartMoneyReading | None = None
+    results: Mapping[str, EngineResult] = field(default_factory=dict)
+
+
+@dataclass
+class _EngineStats:
+    evaluations: int = 0
+    failures: int = 0
+    last_error: str = ""
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+
+
+class _SymbolState:
+    """Per-symbol memory: one symbol's episodes and cooldowns never touch another's."""
+
+    def __init__(self, symbol: str) -> None:
+        self.history = EngineHistory(symbol)
+        self.episode: dict[str, str | None] = {}  # engine -> signal of the ongoing active verdict
+        self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
+        self.states: dict[str, EngineState] = {}
+
+
+class EnginePipeline:
+    """The seven engines (or `engines`, for tests) with params from `config.overrides[engine]`."""
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        calibrator: Calibrator | None = None,
+        engines: Sequence[Engine] | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.calibrator = calibrator
+        self.engines: tuple[Engine, ...] = (
+            tuple(engines) if engines is not None else tuple(c() for c in ENGINE_CLASSES)
+        )
+        self.params = _engine_params(self.engines, self.config.overrides)
+        self._symbols: dict[str, _SymbolState] = {}
+        self._stats = {e.name: _EngineStats() for e in self.engines}
+        self._counters = dict.fromkeys(
+            ("updates", "stale_updates", "history_failures", "signals", "calibrator_failures"), 0
+        )
+        self._lock = threading.Lock()
+
+    def evaluate(self, metrics: LiveMetrics) -> PipelineOutput:
+        """Update the symbol's history, run every engine, emit the signals that start an episode."""
+        sym = self._symbols.get(metrics.symbol)
+        if sym is None:
+            sym = self._symbols[metrics.symbol] = _SymbolState(metrics.symbol)
+        if not self._remember(sym, metrics):
+            return PipelineOutput()
+        results: dict[str, EngineResult] = {}
+        signals: list[Signal] = []
+        states = dict(sym.states)
+        for engine in self.engines:
+            result = self._run(engine, metrics, sym.history)
+            if result is None:
+                continue
+            results[engine.name] = result
+            signal = self._episode(sym, engine.name, result, metrics)
+            if signal is not None:
+                signals.append(signal)
+            previous = states.get(engine.name)
+            last = signal or (previous.last_signal if previous else None)
+            states[engine.name] = EngineState(engine.name, result, metrics.ts, last)
+        sym.states = states  # reference swap: readers see the old or the new dict, never a mix
+        with self._lock:
+            self._counters["updates"] += 1
+            self._counters["signals"] += len(signals)
+        smart = results.get(SmartMoneyEngine.name)
+        return PipelineOutput(tuple(signals), reading(metrics, smart) if smart else None, results)
+
+    def _remember(self, sym: _SymbolState, metrics: LiveMetrics) -> bool:
+        """Advance the symbol's history; False when this update must not be evaluated."""
+        try:
+            accepted = sym.history.update(metrics)
+        except Exception:  # malformed arrays must cost one update, not the metrics thread
+            log.warning("engine history rejected an update for %s", metrics.symbol, exc_info=True)
+            accepted, counter = False, "history_failures"
+        else:
+            # An update older than one already seen would rewind windows and cooldowns.
+            counter = "stale_updates"
+        if not accepted:
+            with self._lock:
+                self._counters[counter] += 1
+        return accepted
+
+    def _run(self, engine: Engine, metrics: LiveMetrics, history: EngineHistory) -> EngineResult | None:
+        start = time.perf_counter()  # operational telemetry only, never an input to analytics
+        error = ""
+        try:
+            result = engine.evaluate(metrics, history, self.params[engine.name])
+        except Exception as exc:  # one engine's bug must not silence the other six
+            result, error = None, f"{type(exc).__name__}: {exc} (symbol {metrics.symbol}, ts {metrics.ts})"
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        with self._lock:
+            stats = self._stats[engine.name]
+            stats.evaluations += 1
+            stats.total_ms += elapsed_ms
+            stats.max_ms = max(stats.max_ms, elapsed_ms)
+            if error:
+                if stats.last_error.split(" (symbol")[0] != error.split(" (symbol")[0]:
+                    log.warning("engine %s failed: %s", engine.name, error)
+                stats.failures += 1
+                stats.last_error = error
+        return result
+
+    def _episode(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> Signal | None:
+        """Emit when a verdict becomes active (or changes signal) and its key is out of cooldown."""
+        ongoing = sym.episode.get(name)
+        sym.episode[name] = result.signal if result.active else None
+        if not result.active or result.signal == ongoing:
+            return None
+        key = (name, result.signal)
+        last = sym.last_emit.get(key)
+        if last is not None and m.ts - last < self.config.cooldown_s:
+            return None
+        sym.last_emit[key] = m.ts
+        return self._signal(name, result, m)
+
+    def _signal(self, name: str, result: EngineResult, m: LiveMetrics) -> Signal:
+        confidence, source = self._calibrate(name, result.signal, m.symbol, result.raw_score)
+        return Signal(
+            ts=m.ts,
+            symbol=m.symbol,
+            engine=name,
+            signal=result.signal,
+            direction=result.direction,
+            confidence=confidence,
+            raw_score=result.raw_score,
+            strength=result.strength,
+            spot_price=m.spot,
+            expiry=m.expiry,
+            reasons=result.reasons,
+            features=dict(result.features),
+            confidence_source=source,
+        )
+
+    def _calibrate(self, engine: str, signal: str, symbol: str, raw: float) -> tuple[float, str]:
+        if self.calibrator is None:
+            return raw, "raw"
+        try:
+            confidence, source = self.calibrator(engine, signal, symbol, raw)
+            confidence = float(confidence)
+        except Exception:  # a broken calibration table must not stop signals; raw is honest
+            log.warning("calibrator failed for %s/%s", engine, signal, exc_info=True)
+            with self._lock:
+                self._counters["calibrator_failures"] += 1
+            return raw, "raw"
+        if not (math.isfinite(confidence) and 0.0 <= confidence <= 1.0):
+            with self._lock:
+                self._counters["calibrator_failures"] += 1
+            return raw, "raw"
+        return confidence, str(source)
+
+    def states(self, symbol: str) -> dict[str, EngineState]:
+        """Latest state per engine for one symbol (empty before its first update)."""
+        sym = self._symbols.get(symbol)
+        return dict(sym.states) if sym else {}
+
+    def history(self, symbol: str) -> EngineHistory | None:
+        sym = self._symbols.get(symbol)
+        return sym.history if sym else None
+
+    def health(self) -> dict:
+        """Counters and per-engine timings for the System page."""
+        with self._lock:
+            engines = {
+                name: {
+                    "evaluations": s.evaluations,
+                    "failures": s.failures,
+                    "last_error": s.last_error,
+                    "mean_ms": s.total_ms / s.evaluations if s.evaluations else None,
+                    "max_ms": s.max_ms if s.evaluations else None,
+                }
+                for name, s in self._stats.items()
+            }
+            counters = dict(self._counters)
+        return {
+            **counters,
+            "symbols": sorted(self._symbols),
+            "cooldown_s": self.config.cooldown_s,
+            "engines": engines,
+        }
+
+
+def _engine_params(engines: Sequence[Engine], overrides: Mapping[str, Mapping]) -> dict[str, EngineParams]:
+    names = {e.name for e in engines}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(
+            f"engine overrides for unknown engine(s) {', '.join(unknown)}; engines: {', '.join(ENGINE_NAMES)}"
+        )
+    return {e.name: e.params_type.params_from(overrides.get(e.name)) for e in engines}

@@ -1,0 +1,170 @@
+"""SmartMoneyEngine: institutional positioning from writing flow, PCR and dealer gamma (BULLISH/BEARISH/NEUTRAL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from core.domain import LiveMetrics
+from core.engines.base import EngineParams, EngineResult, Scorecard, num
+from core.engines.history import EngineHistory
+
+
+@dataclass(frozen=True, slots=True)
+class SmartMoneyParams(EngineParams):
+    """SPEC section 6 defaults; the flow, z-score and straddle windows are event seconds."""
+
+    threshold: float = 0.5
+    atm_band_strikes: int = 5  # writing counted at/below (puts) or at/above (calls) ATM, this many strikes
+    flow_window_s: float = 600.0  # OI/premium change measured against the OI snapshot this old
+    flow_min_rel: float = 0.002  # OI must grow by >= 0.2 % of the band's OI to count as writing
+    pcr_strong_high: float = 1.3
+    pcr_strong_low: float = 0.7
+    pcr_mild_high: float = 1.1
+    pcr_mild_low: float = 0.9
+    pcr_z_window_s: float = 1800.0
+    pcr_z_min: float = 1.0
+    pcr_z_min_samples: int = 10
+    pcr_z_min_std: float = 0.01  # PCR moves in OI steps; a floor keeps a flat baseline from dividing by ~0
+    straddle_window_s: float = 900.0
+    straddle_change_min: float = 0.02  # relative change of the ATM straddle over the window
+    oi_accel_step_s: float = 300.0
+    w_writing: float = 0.30
+    w_pcr_strong: float = 0.20
+    w_pcr_mild: float = 0.10
+    w_pcr_shift: float = 0.20
+    w_gex: float = 0.15
+    w_straddle: float = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class SmartMoneyReading:
+    """One smart-money evaluation; the runtime stores it as a SmartMoneyPrediction row."""
+
+    ts: float
+    symbol: str
+    bias: str  # BULLISH | BEARISH | NEUTRAL
+    confidence: float
+    pcr: float | None
+    pcr_shift_z: float | None
+    atm_straddle: float | None
+    straddle_change: float | None  # relative change over straddle_window_s
+    oi_acceleration: float | None  # units per minute squared, total OI
+    iv_regime: str | None
+
+
+class SmartMoneyEngine:
+    """Writers are the informed side in index options: put writing is bullish, call writing bearish.
+
+    Rules: put writing near/below ATM (call writing above) 0.30; PCR > 1.3 / < 0.7 0.20 (1.1 / 0.9:
+    0.10); PCR shift z over 30 min beyond +-1 0.20; net GEX positive / negative 0.15; ATM straddle
+    falling (sellers in control) bullish / rising bearish 0.15. Below threshold the verdict is
+    NEUTRAL, active whenever PCR is known, with raw score 1 - the stronger side's score.
+    """
+
+    name: ClassVar[str] = "SmartMoneyEngine"
+    params_type: ClassVar[type[EngineParams]] = SmartMoneyParams
+
+    def evaluate(
+        self, metrics: LiveMetrics, history: EngineHistory, params: SmartMoneyParams | None = None
+    ) -> EngineResult:
+        p = params or SmartMoneyParams()
+        card = Scorecard()
+        features: dict[str, Any] = {"pcr": num(metrics.pcr_oi), "iv_regime": metrics.volatility_regime}
+        _writing_rules(card, metrics, history, p, features)
+        _pcr_rules(card, metrics, history, p, features)
+        gex = metrics.net_gex
+        card.add("up", "net_gex_positive", p.w_gex, gex is not None and gex > 0)
+        card.add("down", "net_gex_negative", p.w_gex, gex is not None and gex < 0)
+        _straddle_rule(card, metrics, history, p, features)
+        features["net_gex"] = num(gex)
+        features["oi_acceleration"] = num(oi_acceleration(history, p.oi_accel_step_s))
+        result = card.decide(p.threshold, "BULLISH", "BEARISH", features)
+        if result.active:
+            return result
+        calm = round(1.0 - result.raw_score, 9)
+        return EngineResult(
+            "NEUTRAL", "NONE", calm, calm, ("no_dominant_bias",), result.features, metrics.pcr_oi is not None
+        )
+
+
+def reading(metrics: LiveMetrics, result: EngineResult) -> SmartMoneyReading:
+    """The SmartMoneyPrediction payload of one evaluation."""
+    f = result.features
+    return SmartMoneyReading(
+        ts=metrics.ts,
+        symbol=metrics.symbol,
+        bias=result.signal or "NEUTRAL",
+        confidence=result.raw_score,
+        pcr=f.get("pcr"),
+        pcr_shift_z=f.get("pcr_shift_z"),
+        atm_straddle=num(metrics.atm_straddle),
+        straddle_change=f.get("straddle_change"),
+        oi_acceleration=f.get("oi_acceleration"),
+        iv_regime=metrics.volatility_regime,
+    )
+
+
+def oi_acceleration(history: EngineHistory, step_s: float) -> float | None:
+    """Change of the total-OI rate between the last two steps, in units per minute squared."""
+    a, b, c = (history.value_ago("total_oi", k * step_s) for k in (0, 1, 2))
+    if a is None or b is None or c is None:
+        return None
+    minutes = step_s / 60.0
+    return ((a - b) - (b - c)) / (minutes * minutes)
+
+
+def _writing_rules(
+    card: Scorecard, m: LiveMetrics, history: EngineHistory, p: SmartMoneyParams, features: dict[str, Any]
+) -> None:
+    if m.atm_strike is None or history.last_ts is None:
+        return
+    band = p.atm_band_strikes * m.strike_step
+    base_ts = history.last_ts - p.flow_window_s
+    puts = history.oi_flow(m, "PE", m.atm_strike - band, m.atm_strike, base_ts)
+    calls = history.oi_flow(m, "CE", m.atm_strike, m.atm_strike + band, base_ts)
+    card.add("up", "put_writing", p.w_writing, puts is not None and puts.writing(p.flow_min_rel))
+    card.add("down", "call_writing", p.w_writing, calls is not None and calls.writing(p.flow_min_rel))
+    features["put_oi_change"] = num(puts.d_oi) if puts else None
+    features["put_premium_change"] = num(puts.d_premium) if puts else None
+    features["call_oi_change"] = num(calls.d_oi) if calls else None
+    features["call_premium_change"] = num(calls.d_premium) if calls else None
+
+
+def _pcr_rules(
+    card: Scorecard, m: LiveMetrics, history: EngineHistory, p: SmartMoneyParams, features: dict[str, Any]
+) -> None:
+    pcr = m.pcr_oi
+    if pcr is not None:
+        if not card.add("up", "pcr_above_1.3", p.w_pcr_strong, pcr > p.pcr_strong_high):
+            card.add("up", "pcr_above_1.1", p.w_pcr_mild, pcr > p.pcr_mild_high)
+        if not card.add("down", "pcr_below_0.7", p.w_pcr_strong, pcr < p.pcr_strong_low):
+            card.add("down", "pcr_below_0.9", p.w_pcr_mild, pcr < p.pcr_mild_low)
+    z = pcr_shift_z(history, p)
+    features["pcr_shift_z"] = num(z)
+    card.add("up", "pcr_rising", p.w_pcr_shift, z is not None and z > p.pcr_z_min)
+    card.add("down", "pcr_falling", p.w_pcr_shift, z is not None and z < -p.pcr_z_min)
+
+
+def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
+    """z-score of the latest PCR against the preceding window's PCR samples."""
+    _, values = history.window("pcr_oi", p.pcr_z_window_s)
+    if len(values) < p.pcr_z_min_samples + 1:
+        return None
+    base, now = values[:-1], float(values[-1])
+    std = max(float(np.std(base)), p.pcr_z_min_std)
+    return (now - float(np.mean(base))) / std
+
+
+def _straddle_rule(
+    card: Scorecard, m: LiveMetrics, history: EngineHistory, p: SmartMoneyParams, features: dict[str, Any]
+) -> None:
+    now = m.atm_straddle
+    then = history.value_ago("atm_straddle", p.straddle_window_s)
+    change = (now - then) / then if now is not None and then else None
+    features["straddle_change"] = num(change)
+    # Option sellers in control bleed the straddle; a rising straddle is demand for protection.
+    card.add("up", "straddle_falling", p.w_straddle, change is not None and change <= -p.straddle_change_min)
+    card.add("down", "straddle_rising", p.w_straddle, change is not None and change >= p.straddle_change_min)

@@ -1,0 +1,91 @@
+"""OptionsTrapEngine rules: failed breakout core, contradicting flow, volume, smart money, GEX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.engines.history import EngineHistory
+from core.engines.options_trap import OptionsTrapEngine
+from tests.core.engines.builders import chain, make_metrics, ramp, run, volume_per_step
+
+ENGINE = OptionsTrapEngine()
+BASE = make_metrics(resistance=25000.0, resistance_walls=((25000.0, 2e6), (25200.0, 1.5e6)), support=24700.0)
+PRE = 1200
+
+
+def trap_path(peak: float = 25060.0, hold: int = 180) -> np.ndarray:
+    """Below resistance, 120 s break to `peak`, `hold` s above, 120 s back below to 24970."""
+    return np.r_[
+        np.full(PRE, 24960.0), ramp(24960.0, peak, 120), np.full(hold, peak), ramp(peak, 24970.0, 120)
+    ]
+
+
+def test_failed_breakout_with_weak_bias_alone_is_below_threshold():
+    result, _, _ = run(ENGINE, trap_path(), base=BASE)
+    assert not result.active and result.raw_score == pytest.approx(0.45)
+    assert result.features["down_rules"] == ["failed_breakout", "weak_smart_money"]
+    assert result.features["smart_money_bias"] == "NEUTRAL"
+
+
+def test_positive_gex_completes_a_bull_trap():
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=3e9)
+    assert result.signal == "BULL_TRAP" and result.direction == "DOWN"
+    assert result.reasons == ("failed_breakout", "weak_smart_money", "positive_gex")
+    assert result.raw_score == pytest.approx(0.60)
+
+
+def test_call_writing_at_the_breakout_strike_contradicts_it():
+    def step(i: int, _spot: float) -> dict:
+        return chain(call_oi={25000.0: 1.3e6}, call_ltp={25000.0: 70.0}) if i >= PRE + 200 else chain()
+
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, per_step=step)
+    assert result.signal == "BULL_TRAP"
+    assert result.reasons == ("failed_breakout", "call_writing_at_breakout", "weak_smart_money")
+    assert result.features["down_strike_oi_change"] == pytest.approx(300_000.0)
+
+
+def test_breakout_on_falling_volume():
+    step = volume_per_step(1000.0, spike_from=0, spike_to=PRE, mult=3.0)  # busier before the break
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, per_step=step)
+    assert "falling_volume" in result.features["down_rules"]
+    steady, _, _ = run(ENGINE, trap_path(), base=BASE, per_step=volume_per_step(1000.0))
+    assert "falling_volume" not in steady.features["down_rules"]
+
+
+def test_bullish_smart_money_removes_the_weak_bias_rule():
+    puts = {k: 1.2e6 for k in (24750.0, 24800.0, 24850.0, 24900.0, 24950.0)}
+
+    def step(i: int, _spot: float) -> dict:
+        return chain(put_oi=puts, put_ltp={k: 80.0 for k in puts}) if i >= PRE + 300 else chain()
+
+    base = make_metrics(resistance=25000.0, atm_strike=24950.0)
+    result, _, _ = run(ENGINE, trap_path(), base=base, per_step=step, pcr_oi=1.35, net_gex=3e9)
+    assert result.features["smart_money_bias"] == "BULLISH"
+    assert result.reasons == ("failed_breakout", "positive_gex")
+
+
+@pytest.mark.parametrize("path", [trap_path(peak=25040.0), trap_path(hold=420)])
+def test_small_or_slow_breakouts_are_not_traps(path):
+    result, _, _ = run(ENGINE, path, base=BASE, net_gex=3e9)
+    assert not result.active and result.features["down_score"] == 0
+
+
+def test_failed_breakdown_below_support_is_a_bear_trap():
+    base = make_metrics(support=25000.0, net_gex=3e9)
+    path = np.r_[np.full(PRE, 25040.0), ramp(25040.0, 24940.0, 120), ramp(24940.0, 25030.0, 120)]
+    result, _, _ = run(ENGINE, path, base=base)
+    assert result.signal == "BEAR_TRAP" and result.direction == "UP"
+    assert result.reasons == ("failed_breakdown", "weak_smart_money", "positive_gex")
+
+
+def test_missing_fields_never_crash():
+    assert not ENGINE.evaluate(make_metrics(spot=None), EngineHistory("NIFTY")).active
+    h = EngineHistory("NIFTY")
+    h.update(make_metrics())
+    assert not ENGINE.evaluate(make_metrics(resistance=None, support=None), h).active
+
+
+def test_negative_gex_does_not_count_as_mean_reversion():
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=-3e9)
+    assert "positive_gex" not in result.features["down_rules"] and not result.active

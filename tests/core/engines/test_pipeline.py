@@ -1,0 +1,206 @@
+"""EnginePipeline: episodes and cooldown in event time, per-symbol isolation, failure isolation, output."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+import pytest
+
+from core.config import EngineConfig
+from core.domain import LiveMetrics
+from core.engines.base import EngineParams, EngineResult
+from core.engines.dealer_gamma import DealerGammaEngine
+from core.engines.pipeline import ENGINE_NAMES, EnginePipeline
+from core.engines.smart_money import SmartMoneyReading
+from core.errors import ConfigError
+from tests.core.engines.builders import EXPIRY, T0, make_metrics
+
+
+class Threshold:
+    """Active while spot is above 25000 (UP_SIG) or below 24000 (DOWN_SIG): a pure scripted engine."""
+
+    name: ClassVar[str] = "Threshold"
+    params_type: ClassVar[type[EngineParams]] = EngineParams
+
+    def evaluate(self, metrics: LiveMetrics, history, params=None) -> EngineResult:
+        if metrics.spot > 25000:
+            return EngineResult("UP_SIG", "UP", 0.7, 0.4, ("above",), {"spot": metrics.spot}, True)
+        if metrics.spot < 24000:
+            return EngineResult("DOWN_SIG", "DOWN", 0.6, 0.6, ("below",), {}, True)
+        return EngineResult.inactive({})
+
+
+class Boom:
+    name: ClassVar[str] = "Boom"
+    params_type: ClassVar[type[EngineParams]] = EngineParams
+
+    def evaluate(self, metrics, history, params=None) -> EngineResult:
+        raise ZeroDivisionError("bad metrics")
+
+
+def at(ts_offset: float, spot: float, symbol: str = "NIFTY") -> LiveMetrics:
+    return make_metrics(ts=T0 + ts_offset, spot=spot, symbol=symbol)
+
+
+def emitted(
+    pipe: EnginePipeline, steps: list[tuple[float, float]], symbol: str = "NIFTY"
+) -> list[tuple[float, str]]:
+    out = []
+    for offset, spot in steps:
+        out += [(s.ts - T0, s.signal) for s in pipe.evaluate(at(offset, spot, symbol)).signals]
+    return out
+
+
+def test_engine_names_in_spec_order():
+    assert ENGINE_NAMES == (
+        "LiquidityEngine",
+        "StoplossHuntEngine",
+        "SmartMoneyEngine",
+        "GammaSqueezeEngine",
+        "OptionsTrapEngine",
+        "DealerGammaEngine",
+        "LiquidityVacuumEngine",
+    )
+
+
+def test_episode_emits_once_and_cooldown_is_event_time():
+    pipe = EnginePipeline(engines=[Threshold()])
+    steps = [
+        (0, 25100),
+        (1, 25100),
+        (10, 24500),
+        (20, 25100),
+        (30, 24500),
+        (130, 25100),
+        (131, 25200),
+        (400, 25100),
+    ]
+    assert emitted(pipe, steps) == [(0, "UP_SIG"), (130, "UP_SIG")]
+
+
+def test_cooldown_is_configurable_and_ends_exactly_at_cooldown_s():
+    pipe = EnginePipeline(EngineConfig(cooldown_s=10.0), engines=[Threshold()])
+    steps = [(0, 25100), (5, 24500), (9, 25100), (9.5, 24500), (10, 25100)]
+    assert emitted(pipe, steps) == [(0, "UP_SIG"), (10, "UP_SIG")]
+
+
+def test_each_signal_has_its_own_cooldown():
+    pipe = EnginePipeline(engines=[Threshold()])
+    # DOWN_SIG is not muted by UP_SIG; UP_SIG at 8 s is still inside its own cooldown.
+    assert emitted(pipe, [(0, 25100), (5, 23900), (8, 25100)]) == [(0, "UP_SIG"), (5, "DOWN_SIG")]
+
+
+def test_one_symbol_never_mutes_another():
+    pipe = EnginePipeline(engines=[Threshold()])
+    assert emitted(pipe, [(0, 25100)], "NIFTY") == [(0, "UP_SIG")]
+    assert emitted(pipe, [(5, 25100)], "BANKNIFTY") == [(5, "UP_SIG")]
+    assert emitted(pipe, [(6, 24500), (7, 25100)], "NIFTY") == []
+
+
+def test_a_raising_engine_is_isolated_and_counted():
+    pipe = EnginePipeline(engines=[Boom(), Threshold()])
+    out = pipe.evaluate(at(0, 25100))
+    assert [s.engine for s in out.signals] == ["Threshold"] and "Boom" not in out.results
+    pipe.evaluate(at(1, 25100))
+    health = pipe.health()
+    assert health["engines"]["Boom"]["failures"] == 2
+    assert health["engines"]["Boom"]["last_error"].startswith("ZeroDivisionError: bad metrics")
+    assert health["engines"]["Threshold"] == {
+        **health["engines"]["Threshold"],
+        "failures": 0,
+        "evaluations": 2,
+    }
+    assert health["engines"]["Threshold"]["max_ms"] >= health["engines"]["Threshold"]["mean_ms"] >= 0
+
+
+def test_signal_fields():
+    pipe = EnginePipeline(engines=[Threshold()])
+    (sig,) = pipe.evaluate(at(0, 25100)).signals
+    assert uuid.UUID(sig.id).version == 4
+    assert (sig.ts, sig.symbol, sig.expiry, sig.engine, sig.signal, sig.direction) == (
+        T0,
+        "NIFTY",
+        EXPIRY,
+        "Threshold",
+        "UP_SIG",
+        "UP",
+    )
+    assert (sig.raw_score, sig.strength, sig.confidence, sig.confidence_source) == (0.7, 0.4, 0.7, "raw")
+    assert sig.spot_price == 25100 and sig.reasons == ("above",) and sig.features == {"spot": 25100}
+
+
+def test_calibrator_sets_confidence_and_its_failures_fall_back_to_raw():
+    seen = []
+
+    def calibrate(engine, signal, symbol, raw):
+        seen.append((engine, signal, symbol, raw))
+        return 0.73, "calibrated"
+
+    (sig,) = EnginePipeline(calibrator=calibrate, engines=[Threshold()]).evaluate(at(0, 25100)).signals
+    assert (sig.confidence, sig.confidence_source, sig.raw_score) == (0.73, "calibrated", 0.7)
+    assert seen == [("Threshold", "UP_SIG", "NIFTY", 0.7)]
+
+    def broken(*_):
+        raise KeyError("table")
+
+    for bad in (broken, lambda *_: (1.7, "calibrated")):
+        pipe = EnginePipeline(calibrator=bad, engines=[Threshold()])
+        (sig,) = pipe.evaluate(at(0, 25100)).signals
+        assert (sig.confidence, sig.confidence_source) == (0.7, "raw")
+        assert pipe.health()["calibrator_failures"] == 1
+
+
+def test_states_keep_the_last_emitted_signal():
+    pipe = EnginePipeline(engines=[Threshold()])
+    assert pipe.states("NIFTY") == {}
+    pipe.evaluate(at(0, 25100))
+    pipe.evaluate(at(3, 24500))
+    state = pipe.states("NIFTY")["Threshold"]
+    assert not state.result.active and state.updated_ts == T0 + 3
+    assert state.last_signal.signal == "UP_SIG" and state.last_signal_ts == T0
+
+
+def test_out_of_order_update_is_skipped():
+    pipe = EnginePipeline(engines=[Threshold()])
+    pipe.evaluate(at(10, 24500))
+    assert pipe.evaluate(at(5, 25100)).signals == ()
+    assert pipe.health()["stale_updates"] == 1
+
+
+def test_overrides_reach_the_engines_and_unknown_names_fail():
+    pipe = EnginePipeline(EngineConfig(overrides={"LiquidityEngine": {"w_pierce": 0.5}}))
+    assert (
+        pipe.params["LiquidityEngine"].w_pierce == 0.5 and pipe.params["StoplossHuntEngine"].w_spike == 0.35
+    )
+    with pytest.raises(ConfigError, match="LiquidityEngin\\b"):
+        EnginePipeline(EngineConfig(overrides={"LiquidityEngin": {}}))
+    with pytest.raises(ConfigError, match="w_pierse"):
+        EnginePipeline(EngineConfig(overrides={"LiquidityEngine": {"w_pierse": 0.4}}))
+
+
+def test_smart_money_reading_every_evaluation():
+    pipe = EnginePipeline()
+    for i in range(3):
+        out = pipe.evaluate(make_metrics(ts=T0 + i, pcr_oi=1.2))
+        assert isinstance(out.smart_money, SmartMoneyReading) and out.smart_money.ts == T0 + i
+        assert set(out.results) == set(ENGINE_NAMES)
+
+
+def test_dealer_gamma_emits_only_on_regime_change():
+    pipe = EnginePipeline(engines=[DealerGammaEngine()])
+    regimes = [3e9] * 50 + [0.5e9] * 200 + [-4e9] * 200 + [-4.5e9] * 50
+    out = []
+    for i, net in enumerate(regimes):
+        out += [
+            (i, s.signal) for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
+        ]
+    assert out == [(0, "LONG_GAMMA"), (50, "GAMMA_NEUTRAL"), (250, "SHORT_GAMMA")]
+
+
+def test_an_update_the_history_cannot_take_is_counted_not_raised():
+    pipe = EnginePipeline(engines=[Threshold()])
+    broken = make_metrics(ts=T0, spot=25100.0, strikes=None)  # not an array: len() fails inside history
+    assert pipe.evaluate(broken).signals == ()
+    assert pipe.health()["history_failures"] == 1 and pipe.history("NIFTY").last_ts is None
+    assert [s.signal for s in pipe.evaluate(at(1, 25100)).signals] == ["UP_SIG"]
