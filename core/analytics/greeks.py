@@ -1,0 +1,287 @@
+"""Black-76 pricing, greeks, implied volatility and dealer gamma exposure, numpy-vectorised.
+
+Conventions (py_vollib style, every argument broadcasts against the others):
+- `flag`: +1 call / -1 put, or "CE"/"PE" (also "c"/"p", "call"/"put"), scalar or array;
+- `F` forward price and `K` strike in rupees; `T` time to expiry in years (365-day);
+- `r` continuously compounded annual rate (0.055 = 5.5 %); `sigma` annual volatility as a decimal.
+Prices are discounted premiums in rupees. Invalid inputs give NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+SIGMA_MIN = 0.01
+SIGMA_MAX = 3.0
+DAYS_PER_YEAR = 365.0
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+# Dealer positioning convention for GEX on (2, n) call/put arrays: dealers long calls (+), short puts (-).
+SIGN = np.array([[1.0], [-1.0]])
+FLIP_RANGE = 0.05  # the gamma-flip grid spans spot -+ 5 %
+MAX_GRID_POINTS = 2001  # bounds the work when spot and strike step are out of proportion
+
+# Reason codes of implied_vol, one per leg ("" = solved).
+OK = ""
+NO_PRICE = "no_price"  # price missing, zero, negative or NaN; or F/K/T not usable
+BELOW_INTRINSIC = "below_intrinsic"  # below the discounted intrinsic value (arbitrage)
+ABOVE_BOUND = "above_bound"  # above the no-arbitrage upper bound (e^-rT F call, e^-rT K put)
+OUT_OF_RANGE = "out_of_range"  # arbitrage-free, but its vol is outside [SIGMA_MIN, SIGMA_MAX]
+NO_CONVERGENCE = "no_convergence"
+
+_CALL_NAMES = ("CE", "C", "CALL")
+_PUT_NAMES = ("PE", "P", "PUT")
+
+
+def flag_sign(flag: Any) -> np.ndarray:
+    """+1.0 for calls and -1.0 for puts; accepts +1/-1 or CE/PE-style strings. Unknown -> ValueError."""
+    arr = np.asarray(flag)
+    if arr.dtype.kind in "USO":
+        upper = np.char.upper(arr.astype(str))
+        sign = np.where(np.isin(upper, _CALL_NAMES), 1.0, np.where(np.isin(upper, _PUT_NAMES), -1.0, 0.0))
+    else:
+        sign = np.sign(arr.astype(float))
+    if np.any(sign == 0.0):
+        raise ValueError(f"option flag must be +1/-1 or CE/PE, got {flag!r}")
+    return sign
+
+
+def _d1_d2(F: Any, K: Any, T: Any, sigma: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """d1, d2 and sigma*sqrt(T) (dimensionless); NaN where F, K, T or sigma is not positive."""
+    F, K, T, sigma = (np.asarray(x, dtype=float) for x in (F, K, T, sigma))
+    valid = (F > 0) & (K > 0) & (T > 0) & (sigma > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol_t = np.where(valid, sigma * np.sqrt(np.where(valid, T, 1.0)), np.nan)
+        d1 = (np.log(np.where(valid, F / K, np.nan)) + 0.5 * vol_t * vol_t) / vol_t
+    return d1, d1 - vol_t, vol_t
+
+
+def _pdf(x: np.ndarray) -> np.ndarray:
+    # Tails clamped at exp(-700): the result is still ~0, and denormal floats are an order slower.
+    return _INV_SQRT_2PI * np.exp(np.maximum(-0.5 * x * x, -700.0))
+
+
+def black76_price(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
+    """Discounted Black-76 premium in rupees: e^-rT [w F N(w d1) - w K N(w d2)], w = +1 call / -1 put."""
+    w = flag_sign(flag)
+    d1, d2, _ = _d1_d2(F, K, T, sigma)
+    disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
+    return disc * w * (np.asarray(F, dtype=float) * ndtr(w * d1) - np.asarray(K, dtype=float) * ndtr(w * d2))
+
+
+def delta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
+    """dPrice/dF (per rupee of forward): e^-rT N(d1) for calls, -e^-rT N(-d1) for puts."""
+    w = flag_sign(flag)
+    d1, _, _ = _d1_d2(F, K, T, sigma)
+    return w * np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float)) * ndtr(w * d1)
+
+
+def gamma(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
+    """d2Price/dF2 (per rupee squared), same for calls and puts: e^-rT phi(d1) / (F sigma sqrt(T))."""
+    flag_sign(flag)
+    d1, _, vol_t = _d1_d2(F, K, T, sigma)
+    disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
+    return disc * _pdf(d1) / (np.asarray(F, dtype=float) * vol_t)
+
+
+def vega(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
+    """dPrice/dsigma in rupees per 1.00 of sigma (divide by 100 for per vol point): e^-rT F phi(d1) sqrt(T)."""
+    flag_sign(flag)
+    d1, _, _ = _d1_d2(F, K, T, sigma)
+    T = np.asarray(T, dtype=float)
+    disc = np.exp(-np.asarray(r, dtype=float) * T)
+    return disc * np.asarray(F, dtype=float) * _pdf(d1) * np.sqrt(np.where(T > 0, T, np.nan))
+
+
+def theta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
+    """Price change in rupees per calendar day that passes (F fixed): -dPrice/dT / 365."""
+    price = black76_price(flag, F, K, T, r, sigma)
+    d1, _, vol_t = _d1_d2(F, K, T, sigma)
+    T = np.asarray(T, dtype=float)
+    disc = np.exp(-np.asarray(r, dtype=float) * T)
+    # dV/dT = -r V + e^-rT F phi(d1) sigma / (2 sqrt T); sigma / sqrt(T) = vol_t / T.
+    decay = disc * np.asarray(F, dtype=float) * _pdf(d1) * vol_t / (2.0 * T)
+    return (np.asarray(r, dtype=float) * price - decay) / DAYS_PER_YEAR
+
+
+def _undiscounted(w: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: np.ndarray):
+    """Undiscounted Black-76 price and vega (per 1.00 sigma), for the solver."""
+    vol_t = sigma * np.sqrt(T)
+    d1 = (np.log(F / K) + 0.5 * vol_t * vol_t) / vol_t
+    d2 = d1 - vol_t
+    price = w * (F * ndtr(w * d1) - K * ndtr(w * d2))
+    return price, F * _pdf(d1) * np.sqrt(T)
+
+
+def implied_vol(
+    price: Any, F: Any, K: Any, T: Any, r: Any, flag: Any, rtol: float = 1e-10, max_iter: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """Black-76 implied volatility (decimal) of discounted premiums, in [SIGMA_MIN, SIGMA_MAX].
+
+    Returns (iv, reason): iv is NaN where the leg cannot be solved and `reason` holds the code
+    (NO_PRICE, BELOW_INTRINSIC, ABOVE_BOUND, OUT_OF_RANGE, NO_CONVERGENCE; "" when solved).
+    Newton steps inside a shrinking bisection bracket, so every leg converges or is flagged.
+    `rtol` is the relative price error accepted (relative, so deep out-of-the-money legs worth
+    fractions of a paisa still solve accurately).
+    """
+    w = flag_sign(flag)
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (price, F, K, T, r)), w)
+    price, F, K, T, r, w = (np.array(a, dtype=float).ravel() for a in arrays)
+    shape = arrays[0].shape
+    iv = np.full(price.shape, np.nan)
+    reason = np.full(price.shape, NO_PRICE, dtype=object)
+    usable = np.isfinite(price) & (price > 0) & (F > 0) & (K > 0) & (T > 0) & np.isfinite(F * K * T * r)
+    target = np.where(usable, price * np.exp(np.where(usable, r * T, 0.0)), np.nan)
+    intrinsic = np.maximum(w * (F - K), 0.0)
+    upper = np.where(w > 0, F, K)
+    with np.errstate(invalid="ignore"):
+        below, above = usable & (target < intrinsic), usable & (target >= upper)
+    reason[below], reason[above] = BELOW_INTRINSIC, ABOVE_BOUND
+    todo = np.flatnonzero(usable & ~below & ~above)
+    if todo.size:
+        sol, code = _solve(target[todo], F[todo], K[todo], T[todo], w[todo], rtol, max_iter)
+        iv[todo], reason[todo] = sol, code
+    return iv.reshape(shape), reason.astype(str).reshape(shape)
+
+
+_START_GRID = np.array([SIGMA_MIN, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, SIGMA_MAX])
+_SOLVED, _OUT_OF_RANGE, _NO_CONVERGENCE = 0, 1, 2
+_CODES = np.array([OK, OUT_OF_RANGE, NO_CONVERGENCE], dtype=object)
+
+
+def _start(target, F, K, T, w, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Price every leg on a coarse vol grid at once: out-of-range mask, bracket and a start inside it.
+
+    The start interpolates ln(price) linearly in sigma between the bracketing grid points, which
+    leaves Newton two or three steps.
+    """
+    grid = _START_GRID[:, None]
+    with np.errstate(all="ignore"):
+        prices = _undiscounted(w, F, K, T, grid)[0]
+        below = np.count_nonzero(prices < target, axis=0)
+        j = np.clip(below - 1, 0, len(_START_GRID) - 2)
+        cols = np.arange(len(target))
+        p_lo, p_hi = prices[j, cols], prices[j + 1, cols]
+        lo, hi = _START_GRID[j], _START_GRID[j + 1]
+        frac = np.log(target / p_lo) / np.log(p_hi / p_lo)
+        sigma = np.where(np.isfinite(frac) & (frac > 0) & (frac < 1), lo + frac * (hi - lo), 0.5 * (lo + hi))
+    tol = rtol * target
+    out = (target <= 0) | (target < prices[0] - tol) | (target > prices[-1] + tol)
+    return out, lo, hi, sigma
+
+
+def _solve(target, F, K, T, w, rtol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bracketed Newton; inputs are 1-D, undiscounted and arbitrage-free.
+
+    Every leg is first turned into its out-of-the-money twin by parity (C - P = F - K undiscounted),
+    whose price is small and log-price nearly linear in sigma, so Newton on ln(price) converges in a
+    few steps even for deep legs; a step leaving the bracket falls back to bisection. Legs drop out
+    of the working arrays as they finish.
+    """
+    target = target - np.maximum(w * (F - K), 0.0)
+    w = np.where(K >= F, 1.0, -1.0)
+    code = np.full(target.shape, _NO_CONVERGENCE)
+    sigma_out = np.full(target.shape, np.nan)
+    out, lo, hi, sigma = _start(target, F, K, T, w, rtol)
+    code[out] = _OUT_OF_RANGE
+    pos = np.flatnonzero(~out)
+    t, F, K, T, w, lo, hi, sigma = (x[pos] for x in (target, F, K, T, w, lo, hi, sigma))
+    for _ in range(max_iter):
+        if not pos.size:
+            break
+        p, v = _undiscounted(w, F, K, T, sigma)
+        done = np.abs(p - t) <= rtol * t
+        hi = np.where(p > t, sigma, hi)
+        lo = np.where(p < t, sigma, lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = sigma - np.log(p / t) * p / v
+        inside = np.isfinite(step) & (step > lo) & (step < hi)
+        sigma = np.where(done, sigma, np.where(inside, step, 0.5 * (lo + hi)))
+        # A bracket narrower than 1e-12 vol is converged even if the price tolerance is unreachable.
+        finished = done | (hi - lo < 1e-12)
+        if finished.any():
+            code[pos[finished]], sigma_out[pos[finished]] = _SOLVED, sigma[finished]
+            keep = ~finished
+            pos, t, F, K, T, w, lo, hi, sigma = (x[keep] for x in (pos, t, F, K, T, w, lo, hi, sigma))
+    return sigma_out, _CODES[code]
+
+
+def parity_forward(
+    strikes: np.ndarray, call_px: np.ndarray, put_px: np.ndarray, anchor: float, T: float, r: float
+) -> float | None:
+    """Median of K + e^{rT}(C - P) over the 3 strikes nearest `anchor` that have both premiums."""
+    both = np.flatnonzero(np.isfinite(call_px) & np.isfinite(put_px))
+    if not both.size:
+        return None
+    nearest = both[np.argsort(np.abs(strikes[both] - anchor), kind="stable")[:3]]
+    value = float(np.median(strikes[nearest] + math.exp(r * T) * (call_px[nearest] - put_px[nearest])))
+    return value if value > 0 else None
+
+
+def parity_anchor(strikes: np.ndarray, premium: np.ndarray) -> float | None:
+    """Without spot or ATM, the strike where call and put premiums are closest sits nearest the forward."""
+    gap = np.abs(premium[0] - premium[1])
+    return float(strikes[np.nanargmin(gap)]) if np.isfinite(gap).any() else None
+
+
+def breach_probability(S: float, F: float, sigma: float, T: float, move: float) -> float | None:
+    """P(S_T outside [S - move, S + move]) with ln S_T ~ N(ln F - sigma^2 T/2, sigma^2 T).
+
+    Lognormal around the forward, so carry and skew of the terminal distribution are counted;
+    with move = S sigma sqrt(T) it stays near 2(1 - N(1)) = 0.317 but moves with sigma sqrt(T) and F/S.
+    """
+    sd = sigma * math.sqrt(T)
+    if not (sd > 0 and math.isfinite(sd) and math.isfinite(S + move) and F > 0 and math.isfinite(F)):
+        return None
+    mean = math.log(F) - 0.5 * sd * sd
+    upper = 1.0 - ndtr((math.log(S + move) - mean) / sd)
+    lower = ndtr((math.log(S - move) - mean) / sd) if move < S else 0.0
+    return float(upper + lower)
+
+
+def gex_per_leg(gamma: np.ndarray, oi: np.ndarray, spot: float) -> np.ndarray:
+    """Rupees per 1 % spot move: gamma * OI_units * S^2 * 0.01, calls +, puts -; 0 where unknown."""
+    gex = SIGN * gamma * oi * spot * spot * 0.01
+    return np.where(np.isfinite(gex), gex, 0.0)
+
+
+def gex_profile(
+    strikes: np.ndarray, iv: np.ndarray, oi: np.ndarray, F: float, S: float, T: float, r: float, step: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(grid spots, net GEX in rupees per 1 % move at each) on S*(1 +- 5 %), at most `step` apart.
+
+    Each leg keeps its IV and T; the forward moves with spot (F/S basis kept). Legs without IV or
+    OI contribute nothing.
+    """
+    with np.errstate(all="ignore"):
+        intervals = 2 * FLIP_RANGE * S / step if step > 0 else math.inf
+        points = int(math.ceil(intervals)) + 1 if intervals < MAX_GRID_POINTS else MAX_GRID_POINTS
+        grid = np.linspace(S * (1 - FLIP_RANGE), S * (1 + FLIP_RANGE), max(points, 3))
+        use = np.isfinite(iv) & (iv > 0) & (oi > 0) & (strikes > 0)
+        rows, cols = np.nonzero(use)
+        vol_t = iv[rows, cols] * math.sqrt(T)
+        fwd = F * grid / S
+        # One (grid x legs) matrix, updated in place: it is the hot loop of the whole engine.
+        z = np.subtract.outer(np.log(fwd), np.log(strikes[cols]) - 0.5 * vol_t * vol_t)
+        z /= vol_t
+        np.square(z, out=z)
+        # Clamp far tails at exp(-700) (negligible, still a normal float): denormals are ~10x slower.
+        np.minimum(z, 1400.0, out=z)
+        z *= -0.5
+        np.exp(z, out=z)
+        profile = z @ (SIGN[rows, 0] * oi[rows, cols] / vol_t)
+        profile *= math.exp(-r * T) / math.sqrt(2 * math.pi) * grid * grid * 0.01 / fwd
+    return grid, profile
+
+
+def gamma_flip(grid: np.ndarray, profile: np.ndarray, spot: float) -> tuple[float | None, str]:
+    """Linearly interpolated zero of the GEX profile nearest spot, or (None, 'all positive'/'all negative')."""
+    a, b = profile[:-1], profile[1:]
+    cross = np.flatnonzero((a * b < 0) | ((a == 0) & (b != 0)))
+    if not cross.size:
+        return None, "all positive" if np.nansum(profile) >= 0 else "all negative"
+    points = grid[cross] - a[cross] * (grid[cross + 1] - grid[cross]) / (b[cross] - a[cross])
+    return float(points[np.argmin(np.abs(points - spot))]), "crossing"

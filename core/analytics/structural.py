@@ -1,0 +1,421 @@
+"""LiveStructuralEngine: a ChainSnapshot plus bounded per-symbol history -> LiveMetrics for one expiry.
+
+The numeric kernels below are pure functions of numpy arrays; the engine only builds the arrays
+once per call, keeps the ring buffers the stateful metrics need, and assembles LiveMetrics.
+Arrays shaped (2, n) hold calls in row 0 and puts in row 1, columns on ascending strikes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from operator import attrgetter
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from core.analytics import flow, greeks, regime
+from core.clock import IST
+from core.config import AnalyticsConfig
+from core.domain import ChainSnapshot, LiveMetrics, Tick, frozen_array
+from core.market_calendar import MarketCalendar, expiry_close_epoch
+from core.state.history import RingBuffer
+
+MINUTES_PER_YEAR = 365 * 24 * 60.0
+MIN_T_YEARS = 60.0 / MINUTES_PER_YEAR  # T is floored at one hour so expiry-day greeks stay finite
+# Tick fields copied into the (2, n) arrays, in this order.
+FIELDS = ("ltp", "bid", "ask", "bid_qty", "ask_qty", "oi", "prev_oi", "volume", "prev_close")
+FIELDS += ("iv", "delta", "gamma")
+_FIELD_GETTER = attrgetter(*FIELDS)
+_ROW = {"CE": 0, "PE": 1}
+FLOW_STRIKES, MICRO_STRIKES = 5, 3
+MICRO_WINDOW_S, MICRO_MIN_SAMPLES = 600.0, 5
+SPOT_SAMPLE_S, IV_SAMPLE_S = 1.0, 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChainArrays:
+    """One expiry's legs as (2, n) float arrays per FIELDS name; NaN where a leg or value is missing."""
+
+    strikes: np.ndarray
+    data: np.ndarray  # (len(FIELDS), 2, n)
+
+    @classmethod
+    def from_legs(cls, legs: list[Tick]) -> ChainArrays:
+        legs = [t for t in legs if t.strike is not None and t.right in _ROW]
+        strikes = np.unique(np.array([t.strike for t in legs], dtype=float))
+        data = np.full((len(FIELDS), 2, len(strikes)), np.nan)
+        if legs:
+            cols = np.searchsorted(strikes, [t.strike for t in legs])
+            rows = np.array([_ROW[t.right] for t in legs])
+            values = np.array([_FIELD_GETTER(t) for t in legs], dtype=float)
+            data[:, rows, cols] = values.T
+        return cls(strikes, data)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[FIELDS.index(name)]
+
+    def premium(self) -> np.ndarray:
+        """Quote mid where both sides are positive and uncrossed, else LTP; NaN if neither is positive."""
+        bid, ask, ltp = self["bid"], self["ask"], self["ltp"]
+        with np.errstate(invalid="ignore"):
+            quoted = (bid > 0) & (ask > 0) & (ask >= bid)
+            return np.where(quoted, 0.5 * (bid + ask), np.where(ltp > 0, ltp, np.nan))
+
+
+def time_to_expiry_years(ts: float, expiry: date) -> float:
+    """Minutes from ts to 15:30 IST on expiry, over 525 600, floored at one hour."""
+    return max((expiry_close_epoch(expiry) - ts) / 60.0 / MINUTES_PER_YEAR, MIN_T_YEARS)
+
+
+class _ExpiryState:
+    """History the engine keeps per (symbol, expiry): OI steps, liquidity, ATM IV, regime."""
+
+    __slots__ = ("oi_steps", "spread", "depth", "atm_iv", "debounce", "previous")
+
+    def __init__(self) -> None:
+        self.oi_steps = flow.OiFlowTracker()
+        self.spread = RingBuffer(1024)
+        self.depth = RingBuffer(1024)
+        self.atm_iv = RingBuffer(5000)  # one sample a minute: about 13 sessions
+        self.debounce = regime.RegimeDebounce()
+        self.previous: regime.RegimeInputs | None = None
+
+
+def _append_spaced(buf: RingBuffer, ts: float, value: float, spacing: float) -> None:
+    last = buf.last()
+    if last is None or ts - last[0] >= spacing:
+        buf.append(ts, value)
+
+
+class LiveStructuralEngine:
+    """Computes LiveMetrics; one instance per runtime, called from one thread (not thread-safe)."""
+
+    def __init__(self, config: AnalyticsConfig | None = None, calendar: MarketCalendar | None = None) -> None:
+        self.config = config or AnalyticsConfig()
+        self.calendar = calendar or MarketCalendar.default()
+        self._spot: dict[str, RingBuffer] = {}
+        self._expiry: dict[tuple[str, date], _ExpiryState] = {}
+
+    def select_expiry(self, snapshot: ChainSnapshot) -> date | None:
+        """The nearest expiry whose 15:30 IST close is still ahead of the snapshot's event time."""
+        known = set(snapshot.expiries) or {k[0] for k in snapshot.legs}
+        alive = sorted(e for e in known if e is not None and expiry_close_epoch(e) > snapshot.ts)
+        return alive[0] if alive else None
+
+    def compute(self, snapshot: ChainSnapshot, expiry: date | None = None) -> LiveMetrics:
+        """All SPEC §5 metrics for `expiry` (default: nearest unexpired); never raises on market data."""
+        expiry = expiry or self.select_expiry(snapshot)
+        # Missing legs are NaN by design and absurd feed values may overflow; every such case is
+        # handled explicitly below, so numpy's warnings would only flood the runtime log.
+        with np.errstate(all="ignore"):
+            return _Run(self, snapshot, expiry).metrics()
+
+    def _spot_history(self, snapshot: ChainSnapshot) -> tuple[np.ndarray, np.ndarray]:
+        buf = self._spot.setdefault(snapshot.symbol, RingBuffer(4096))
+        spot, ts = snapshot.spot, snapshot.ts
+        if spot is None or not math.isfinite(spot) or spot <= 0:
+            return buf.arrays()
+        _append_spaced(buf, ts, spot, SPOT_SAMPLE_S)
+        times, values = buf.arrays()
+        if times[-1] != ts:  # the current spot always counts, even between spaced samples
+            times, values = np.append(times, ts), np.append(values, spot)
+        return times, values
+
+    def _state(self, symbol: str, expiry: date, ts: float) -> _ExpiryState:
+        state = self._expiry.get((symbol, expiry))
+        if state is None:
+            # A new expiry is the moment to forget expired ones, so memory stays bounded over weeks.
+            for key in [k for k in self._expiry if expiry_close_epoch(k[1]) < ts]:
+                del self._expiry[key]
+            state = self._expiry[(symbol, expiry)] = _ExpiryState()
+        return state
+
+    def in_session(self, ts: float) -> bool:
+        return self.calendar.is_open(ts)
+
+
+class _Run:
+    """One compute call: fills `out` (LiveMetrics fields) and `missing` (reasons) section by section."""
+
+    def __init__(self, engine: LiveStructuralEngine, snap: ChainSnapshot, expiry: date | None) -> None:
+        self.engine, self.snap, self.expiry = engine, snap, expiry
+        self.r = engine.config.risk_free_rate
+        spot = snap.spot if snap.spot is not None and math.isfinite(snap.spot) and snap.spot > 0 else None
+        self.S = spot
+        self.missing: dict[str, str] = {}
+        self.out: dict[str, Any] = {"symbol": snap.symbol, "expiry": expiry, "ts": snap.ts, "spot": spot}
+        self.out.update(prev_close=snap.spot_prev_close, lot_size=snap.lot_size, rate=self.r)
+
+    def skip(self, reason: str, *names: str) -> None:
+        for name in names:
+            self.missing.setdefault(name, reason)
+
+    def metrics(self) -> LiveMetrics:
+        self.spot_times, self.spot_values = self.engine._spot_history(self.snap)
+        if self.S is None:
+            self.skip("no spot price", "spot")
+        if self.expiry is None:
+            self.skip("no unexpired expiry in snapshot", "expiry")
+            return self._finish()
+        self.chain = ChainArrays.from_legs(self.snap.legs_for(self.expiry))
+        if not len(self.chain.strikes):
+            self.skip("no option legs for this expiry", "chain")
+            return self._finish()
+        self.state = self.engine._state(self.snap.symbol, self.expiry, self.snap.ts)
+        for section in (self._setup, self._volatility, self._open_interest, self._gex, self._flow):
+            section()
+        self._regime()
+        return self._finish()
+
+    def _finish(self) -> LiveMetrics:
+        self.out["unavailable"] = MappingProxyType(self.missing)
+        return LiveMetrics(**self.out)
+
+    def _setup(self) -> None:
+        c, snap = self.chain, self.snap
+        step = snap.strike_step if snap.strike_step > 0 else float(np.min(np.diff(c.strikes), initial=50.0))
+        self.T = time_to_expiry_years(snap.ts, self.expiry)
+        self.premium = c.premium()
+        anchor = self.S or snap.atm_strike or greeks.parity_anchor(c.strikes, self.premium)
+        fwd = greeks.parity_forward(
+            c.strikes, self.premium[0], self.premium[1], anchor or 0.0, self.T, self.r
+        )
+        source = "parity"
+        if fwd is None and self.S is not None:
+            fwd, source = self.S * math.exp(self.r * self.T), "spot_carry"
+        self.F = fwd
+        ref = self.S or fwd or anchor
+        atm = snap.atm_strike if snap.atm_strike in c.strikes else None
+        if atm is None and ref:
+            atm = float(c.strikes[np.argmin(np.abs(c.strikes - ref))])
+        self.atm, self.step = atm, step
+        self.atm_col = int(np.flatnonzero(c.strikes == atm)[0]) if atm is not None else None
+        self.out.update(strike_step=step, time_to_expiry_years=self.T, atm_strike=atm)
+        if fwd is None:
+            self.skip("no parity pair and no spot price", "forward")
+        else:
+            self.out.update(forward=fwd, forward_source=source)
+
+    def near_atm(self, strikes_each_side: int) -> np.ndarray:
+        if self.atm is None:
+            return np.zeros(len(self.chain.strikes), dtype=bool)
+        return np.abs(self.chain.strikes - self.atm) <= strikes_each_side * self.step * (1 + 1e-9)
+
+    def _volatility(self) -> None:
+        c = self.chain
+        feed_iv = c["iv"]
+        has_feed = np.isfinite(feed_iv) & (feed_iv > 0)
+        solved = np.full(feed_iv.shape, np.nan)
+        if self.F is not None and not has_feed.all():
+            solved, reason = greeks.implied_vol(self.premium, self.F, c.strikes, self.T, self.r, greeks.SIGN)
+            self._note_unsolved(reason[np.isfinite(c["ltp"]) & ~has_feed])
+        self.iv = np.where(has_feed, feed_iv, solved)
+        got = np.isfinite(self.iv)
+        from_feed, solved_n = int((has_feed & got).sum()), int((~has_feed & got).sum())
+        source = "mixed" if from_feed and solved_n else "feed" if from_feed else "solved" if solved_n else ""
+        self.out["iv_source"] = source
+        args = (greeks.SIGN, self.F or np.nan, c.strikes, self.T, self.r, self.iv)
+        self.delta = np.where(np.isfinite(c["delta"]), c["delta"], greeks.delta(*args))
+        self.gamma = np.where(np.isfinite(c["gamma"]), c["gamma"], greeks.gamma(*args))
+        self.out.update(call_iv=frozen_array(self.iv[0]), put_iv=frozen_array(self.iv[1]))
+        self.out.update(call_delta=frozen_array(self.delta[0]), put_delta=frozen_array(self.delta[1]))
+        self._atm_iv()
+
+    def _note_unsolved(self, reasons: np.ndarray) -> None:
+        """Per-leg IV failures, counted by reason, under unavailable["leg_iv"] (for the System page)."""
+        failed = reasons[reasons != greeks.OK]
+        if failed.size:
+            codes, counts = np.unique(failed, return_counts=True)
+            detail = ", ".join(f"{code} {n}" for code, n in zip(codes, counts, strict=True))
+            self.skip(f"{failed.size} of {reasons.size} legs without IV: {detail}", "leg_iv")
+
+    def _atm_iv(self) -> None:
+        col = self.atm_col
+        atm_ivs = self.iv[:, col] if col is not None else np.array([np.nan])
+        if not np.isfinite(atm_ivs).any():
+            self.skip("no implied vol at the ATM strike", "atm_iv", "volatility_regime", "iv_percentile")
+            self.skip("no ATM implied vol", "expected_move", "em_bands", "breach_probability")
+            self.atm_iv = None
+        else:
+            self.atm_iv = float(np.nanmean(atm_ivs))
+            self.out.update(atm_iv=self.atm_iv, volatility_regime=regime.volatility_regime(self.atm_iv))
+            if self.engine.in_session(self.snap.ts):  # off-session quotes are stale: keep them out
+                _append_spaced(self.state.atm_iv, self.snap.ts, self.atm_iv, IV_SAMPLE_S)
+            pct = regime.iv_percentile(self.state.atm_iv.arrays()[1], self.atm_iv)
+            self.out["iv_percentile"] = pct
+            if pct is None:
+                self.skip("not enough ATM IV history yet", "iv_percentile")
+        straddle = self.premium[:, col].sum() if col is not None else np.nan
+        if np.isfinite(straddle):
+            self.out["atm_straddle"] = float(straddle)
+        else:
+            self.skip("ATM call or put has no price", "atm_straddle")
+        if self.atm_iv is not None and self.S is not None and self.F is not None:
+            em = self.S * self.atm_iv * math.sqrt(self.T)
+            bands = (self.S - 2 * em, self.S - em, self.S + em, self.S + 2 * em)
+            prob = greeks.breach_probability(self.S, self.F, self.atm_iv, self.T, em)
+            self.out.update(expected_move=em, em_bands=bands, breach_probability=prob)
+            if prob is None:
+                self.skip("degenerate ATM vol or forward", "breach_probability")
+        elif self.atm_iv is not None:
+            self.skip("no spot price", "expected_move", "em_bands", "breach_probability")
+
+    def _open_interest(self) -> None:
+        c, strikes = self.chain, self.chain.strikes
+        oi, vol = c["oi"], c["volume"]
+        day_change = oi - c["prev_oi"]
+        self._pcr(oi, vol, day_change)
+        self.out["max_pain"] = flow.max_pain(strikes, oi[0], oi[1])
+        if self.out["max_pain"] is None:
+            self.skip("no open interest", "max_pain")
+        per_strike = {"strikes": strikes, "call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
+        per_strike.update(put_volume=vol[1], call_ltp=c["ltp"][0], put_ltp=c["ltp"][1])
+        per_strike.update(call_oi_change=day_change[0], put_oi_change=day_change[1])
+        self.out.update({k: frozen_array(v) for k, v in per_strike.items()})
+        total = np.nansum(oi, axis=0)
+        self.max_oi_strike = float(strikes[np.argmax(total)]) if total.max(initial=0) > 0 else None
+        self._walls(oi)
+        classes = flow.buildup_classes(c["ltp"] - c["prev_close"], day_change)
+        self.out["buildup_counts"] = MappingProxyType(flow.buildup_counts(classes))
+
+    def _pcr(self, oi: np.ndarray, vol: np.ndarray, day_change: np.ndarray) -> None:
+        """Totals and put/call ratios; a total with no reported leg is None, not a silent 0."""
+        totals = {}
+        for name, arr in (("oi", oi), ("volume", vol), ("oi_change", day_change)):
+            known = np.isfinite(arr).any(axis=1)
+            sums = np.nansum(arr, axis=1)
+            totals[name] = [float(sums[i]) if known[i] else None for i in (0, 1)]
+        for side, i in (("call", 0), ("put", 1)):
+            for name in ("oi", "volume"):
+                self.out[f"total_{side}_{name}"] = totals[name][i]
+                if totals[name][i] is None:
+                    self.skip(f"no {side} leg reports {name}", f"total_{side}_{name}")
+        for field, name in (("pcr_oi", "oi"), ("pcr_volume", "volume"), ("pcr_oi_change", "oi_change")):
+            calls, puts = totals[name]
+            self.out[field] = flow.ratio(puts, calls) if calls is not None and puts is not None else None
+            if self.out[field] is None:
+                self.skip(f"call {name.replace('_', ' ')} is zero or unreported", field)
+
+    def _walls(self, oi: np.ndarray) -> None:
+        if self.S is None:
+            self.skip("no spot price", "support", "resistance")
+            return
+        strikes = self.chain.strikes
+        support = flow.oi_walls(strikes, oi[1], strikes <= self.S)
+        resistance = flow.oi_walls(strikes, oi[0], strikes >= self.S)
+        self.out.update(support_walls=support, resistance_walls=resistance)
+        self.out["support"] = support[0][0] if support else None
+        self.out["resistance"] = resistance[0][0] if resistance else None
+        if not support:
+            self.skip("no put OI at or below spot", "support")
+        if not resistance:
+            self.skip("no call OI at or above spot", "resistance")
+
+    def _gex(self) -> None:
+        names = ("net_gex", "gross_gex", "call_wall", "put_wall", "gamma_flip")
+        names += ("distance_from_flip_pts", "distance_from_flip_pct")
+        if self.S is None or self.F is None:
+            self.skip("no spot price" if self.S is None else "no forward", *names)
+            return
+        oi, strikes = self.chain["oi"], self.chain.strikes
+        legs = greeks.gex_per_leg(self.gamma, oi, self.S)
+        if not (np.isfinite(self.gamma) & (oi > 0)).any():
+            self.skip("no leg has both gamma and OI", *names)
+            return
+        self.out.update(net_gex=float(legs.sum()), gross_gex=float(np.abs(legs).sum()))
+        self.out.update(call_gex=frozen_array(legs[0]), put_gex=frozen_array(legs[1]))
+        self.out["gex_by_strike"] = frozen_array(legs.sum(axis=0))
+        self.out["call_wall"] = float(strikes[np.argmax(legs[0])]) if legs[0].max() > 0 else None
+        self.out["put_wall"] = float(strikes[np.argmin(legs[1])]) if legs[1].min() < 0 else None
+        if self.out["call_wall"] is None:
+            self.skip("no positive call GEX", "call_wall")
+        if self.out["put_wall"] is None:
+            self.skip("no negative put GEX", "put_wall")
+        self._flip(oi)
+
+    def _flip(self, oi: np.ndarray) -> None:
+        """Gamma flip from the net-GEX profile on a spot grid (step <= strike step / 5)."""
+        names = ("gamma_flip", "distance_from_flip_pts", "distance_from_flip_pct")
+        if not (np.isfinite(self.iv) & (oi > 0)).any():
+            self.skip("no leg has both IV and OI to re-price", *names)
+            return
+        step = min(self.step / 5.0, self.S * 0.002)
+        grid, profile = greeks.gex_profile(
+            self.chain.strikes, self.iv, oi, self.F, self.S, self.T, self.r, step
+        )
+        flip, state = greeks.gamma_flip(grid, profile, self.S)
+        self.out.update(gex_profile_spot=frozen_array(grid), gex_profile=frozen_array(profile))
+        self.out.update(gamma_flip=flip, flip_state=state)
+        if flip is None:
+            self.skip(f"no sign change within +-5 % of spot ({state})", *names)
+        else:
+            self.out["distance_from_flip_pts"] = self.S - flip
+            self.out["distance_from_flip_pct"] = 100.0 * (self.S - flip) / self.S
+
+    def _flow(self) -> None:
+        c, st, ts = self.chain, self.state, self.snap.ts
+        legs = st.oi_steps.update(ts, c.strikes, c["oi"], self.premium)
+        summary = flow.summarize_flow(legs, self.near_atm(FLOW_STRIKES))
+        self.out.update(call_oi_velocity=summary.call_velocity, put_oi_velocity=summary.put_velocity)
+        self.out.update(flow_imbalance=summary.imbalance, flow_direction=summary.direction)
+        if summary.imbalance is None:
+            self.skip(
+                "no OI change near ATM since the previous OI update", "flow_imbalance", "flow_direction"
+            )
+        for side in ("call", "put"):
+            if getattr(summary, f"{side}_velocity") is None:
+                self.skip("waiting for two OI updates near ATM", f"{side}_oi_velocity")
+        self._liquidity()
+
+    def _liquidity(self) -> None:
+        """Near-ATM spread and depth, and their ratios to the rolling 10-minute median."""
+        c, st, ts = self.chain, self.state, self.snap.ts
+        near = self.near_atm(MICRO_STRIKES)
+        spread, depth = flow.near_atm_liquidity(
+            c["bid"][:, near], c["ask"][:, near], c["bid_qty"][:, near], c["ask_qty"][:, near]
+        )
+        if spread is None:
+            self.skip("no two-sided quotes near ATM", "spread_rel", "depth", "spread_ratio", "depth_ratio")
+            return
+        self.out.update(spread_rel=spread, depth=depth)
+        for name, buf, value in (("spread_ratio", st.spread, spread), ("depth_ratio", st.depth, depth)):
+            _append_spaced(buf, ts, value, 1e-9)
+            _, hist = buf.window(MICRO_WINDOW_S, now=ts)
+            median = float(np.median(hist)) if len(hist) >= MICRO_MIN_SAMPLES else 0.0
+            self.out[name] = value / median if median > 0 else None
+            if self.out[name] is None:
+                self.skip("rolling 10-minute median not established yet", name)
+
+    def _regime(self) -> None:
+        if self.S is None:
+            self.skip("no spot price", "ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
+            self.skip("no spot price", "regime", "regime_confidence")
+            return
+        feats = regime.spot_features(self.spot_times, self.spot_values, self.snap.ts)
+        self.out.update(ret_1m=feats.ret_1m, ret_5m=feats.ret_5m, range_5m=feats.range_5m)
+        self.out.update(realized_vol_30m=feats.realized_vol_30m, vol_spike_ratio=feats.vol_spike_ratio)
+        for name, reason in feats.missing.items():
+            self.skip(reason, name)
+        o = self.out
+        expiry_day = datetime.fromtimestamp(self.snap.ts, IST).date() == self.expiry
+        minutes = (expiry_close_epoch(self.expiry) - self.snap.ts) / 60.0 if expiry_day else None
+        x = regime.RegimeInputs(
+            ts=self.snap.ts, spot=self.S, net_gex=o.get("net_gex"), gamma_flip=o.get("gamma_flip"),
+            flow_imbalance=o.get("flow_imbalance"), flow_direction=o.get("flow_direction"),
+            ret_5m=feats.ret_5m, vol_spike_ratio=feats.vol_spike_ratio,
+            volatility_regime=o.get("volatility_regime"), support=o.get("support"),
+            resistance=o.get("resistance"), max_pain=o.get("max_pain"), max_oi_strike=self.max_oi_strike,
+            expected_move=o.get("expected_move"), minutes_to_close=minutes,
+        )  # fmt: skip
+        found = regime.classify_regime(x)
+        if found is None:
+            self.skip("needs net GEX or a 5-minute return", "regime", "regime_confidence")
+        else:
+            o.update(regime=found[0], regime_confidence=found[1])
+        alerts = regime.structural_alerts(x, self.state.previous)
+        change = self.state.debounce.update(self.snap.ts, found[0] if found else None)
+        o["alerts"] = tuple(alerts + ([change] if change else []))
+        self.state.previous = x
