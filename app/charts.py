@@ -39,7 +39,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> go.Fig
     x = _times([p.ts for p in points])
     bands = [p.em_bands for p in points]
     if any(b is not None for b in bands):
-        for idx, name in ((0, "-2σ"), (1, "-1σ"), (2, "+1σ"), (3, "+2σ")):
+        for idx, name in ((1, "-1σ"), (2, "+1σ")):
             y = [b[idx] if b else None for b in bands]
             fig.add_scatter(x=x, y=y, name=f"EM {name}", line={"width": 1, "dash": "dot"}, opacity=0.5)
     for attr, colour in (

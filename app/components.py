@@ -79,7 +79,7 @@ def engine_tile(name: str, state: Any, now_ts: float) -> None:
             st.caption("waiting for the first metrics cycle")
             return
         colour = DIRECTION_COLOURS.get(result.direction, "#94a3b8")
-        label = result.signal if result.active else f"quiet ({result.signal})"
+        label = result.signal if result.active else "quiet"
         st.markdown(
             f'<span style="color:{colour};font-weight:600">{html.escape(label)}</span> '
             f'<span style="color:#94a3b8">{result.direction} · score {result.raw_score:.2f}</span>',

@@ -49,7 +49,7 @@ def run_worker(config: Config, duration: float | None, publish_live_state: bool 
         "mode": feed["mode"],
         "database": mask_url(config.database_url),
         "wall_seconds": round(time.monotonic() - started, 2),
-        "ticks": health["state"].get("ticks", 0),
+        "ticks": sum(v["ticks"] for v in health["state"]["symbols"].values()),
         "frames": feed["frames"],
         "rejected_frames": feed["rejected_total"],
         "rejected_by_reason": feed["rejected"],
@@ -93,7 +93,7 @@ def record_feed(config: Config, out: Path, duration: float) -> dict:
         _wait(stop, duration, done=lambda: not thread.is_alive())
         stop.set()
         thread.join(10)
-    return {"out": str(out), "feed": feed.describe(), **recorder.counts()}
+    return {"out": str(out), "feed": feed.describe(), "frames": recorder.frames, "items": recorder.items}
 
 
 def export_signals(url: str, args: Any) -> int:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-from core.engines.pipeline import ENGINE_NAMES
-from core.storage.queries import SignalFilter, iter_signals_csv, query_signals, signals_per_day
 
 from app.runtime import get_runtime
 from core.clock import IST
+from core.engines.pipeline import ENGINE_NAMES
+from core.storage.queries import SignalFilter, iter_signals_csv, query_signals, signals_per_day
 
 runtime = get_runtime()
 PAGE_SIZE = 50
+SIGNAL_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 st.title("Signal history")
 
@@ -65,6 +67,9 @@ flt = SignalFilter(
     horizon_s=horizon,
 )
 try:
+    bad = [s for s in flt.signals if not SIGNAL_NAME.fullmatch(s)]
+    if bad:
+        raise ValueError(f"signal names are words like SWEEP_UP or BULLISH, not {', '.join(bad)}")
     flt.validate()
 except ValueError as exc:
     st.error(f"Invalid filter: {exc}")

@@ -41,13 +41,7 @@ def header_cards(m: LiveMetrics) -> None:
         fmt_num(m.expected_move, 1, " pts"),
         help="S · σ_ATM · √T to expiry; " + (m.unavailable.get("expected_move") or "ATM IV from the chain"),
     )
-    cols[4].metric(
-        "Net GEX",
-        fmt_crore(m.net_gex),
-        delta=m.regime or None,
-        delta_color="off",
-        help=f"₹ per 1 % move, {m.gex_convention}",
-    )
+    cols[4].metric("Net GEX", fmt_crore(m.net_gex), help=f"₹ per 1 % move, {m.gex_convention}")
     cols[5].metric(
         "Gamma flip",
         fmt_num(m.gamma_flip, 0),
@@ -55,7 +49,9 @@ def header_cards(m: LiveMetrics) -> None:
         delta_color="off",
         help=m.unavailable.get("gamma_flip") or m.flip_state,
     )
-    cols = st.columns(6)
+    cols = st.columns(7)
+    regime = f"{m.regime} ({m.regime_confidence:.0%})" if m.regime and m.regime_confidence else m.regime
+    cols[6].metric("Structural regime", regime or "n/a", help=m.unavailable.get("regime"))
     cols[0].metric("ATM IV", fmt_pct(m.atm_iv), help=f"source: {m.iv_source or 'n/a'}")
     cols[1].metric("Vol regime", m.volatility_regime or "n/a")
     cols[2].metric("Support", fmt_num(m.support, 0))
@@ -83,6 +79,9 @@ def live_panel() -> None:
         f"Event time {fmt_ist(m.ts, with_date=True)} · expiry {m.expiry} · ATM {fmt_num(m.atm_strike, 0)}"
     )
     header_cards(m)
+    if m.unavailable:
+        with st.expander(f"{len(m.unavailable)} metric(s) unavailable right now"):
+            st.table({"metric": list(m.unavailable), "reason": list(m.unavailable.values())})
     st.subheader("Engines")
     names = list(view.engine_states)
     for row in range(0, len(names), 4):
