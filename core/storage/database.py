@@ -1,0 +1,170 @@
+"""Engines, the process-wide `SessionLocal`, and Alembic migrations driven from code."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+# The repository root holds alembic.ini and migrations/; found from this file, so any cwd works.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+# expire_on_commit=False: rows read in a session stay usable after it closes (the UI reads them).
+SessionLocal = sessionmaker(expire_on_commit=False)
+
+_configured: Engine | None = None
+
+
+def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        # WAL lets the UI read while the writer thread commits; NORMAL is durable under WAL except
+        # for the last commits on power loss, which the spill journal does not cover either.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An Engine for a SQLite file (WAL, foreign keys, parent directory created) or PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        connect_args = {"connect_timeout": 5, **kwargs.pop("connect_args", {})}
+        kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(parsed, connect_args=connect_args, **kwargs)
+    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _dialect_insert(session: Session) -> Callable[..., Any]:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], key: list[str]
+) -> None:
+    """INSERT `rows` (one multi-row statement per page) skipping rows whose `key` already exists."""
+    session.execute(_dialect_insert(session)(table).on_conflict_do_nothing(index_elements=key), rows)
+
+
+def upsert(session: Session, table: sa.Table, values: dict[str, Any], key: list[str]) -> None:
+    """INSERT `values`, or UPDATE the other columns of the row whose `key` already exists."""
+    stmt = _dialect_insert(session)(table).values(**values)
+    changed = {name: stmt.excluded[name] for name in values if name not in key}
+    session.execute(stmt.on_conflict_do_update(index_elements=key, set_=changed))
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the database (not the row) is the problem, so a writer keeps the batch and retries.
+
+    Data and integrity errors are the row's fault and retrying cannot help; anything else (lost
+    connection, locked SQLite file, missing table before migration, pool timeout) can heal.
+    """
+    if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError):
+        return False
+    return isinstance(exc, sa.exc.DBAPIError | sa.exc.TimeoutError | OSError)
+
+
+def configure_database(url: str) -> Engine:
+    """Bind `SessionLocal` to a new engine for `url` (disposing the previous one) and return it."""
+    global _configured
+    engine = make_engine(url)
+    SessionLocal.configure(bind=engine)
+    if _configured is not None:
+        _configured.dispose()
+    _configured = engine
+    return engine
+
+
+def get_engine() -> Engine | None:
+    """The engine `configure_database` bound, or None before it was called."""
+    return _configured
+
+
+def alembic_config(url: str | None = None) -> AlembicConfig:
+    """The Alembic config for this repository, with absolute paths and `url` as the target."""
+    cfg = AlembicConfig(str(ALEMBIC_INI)) if ALEMBIC_INI.exists() else AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # configparser interpolates %, so a password containing % must be doubled.
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False  # the app owns logging, not alembic.ini
+    return cfg
+
+
+def _run(url: str, action: Any, revision: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            action(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` up to `revision`."""
+    _run(url, command.upgrade, revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at `url` down to `revision` ("base" removes every table)."""
+    _run(url, command.downgrade, revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at `url` is at, or None if it was never migrated."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision in migrations/ (there is exactly one head)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migration revisions found in {MIGRATIONS_DIR}")
+    return head
+
+
+__all__ = [
+    "SessionLocal",
+    "configure_database",
+    "current_revision",
+    "downgrade",
+    "get_engine",
+    "head_revision",
+    "insert_ignoring_conflicts",
+    "is_outage",
+    "make_engine",
+    "upgrade",
+    "upsert",
+]
