@@ -54,12 +54,18 @@ def health_panel() -> None:
         st.warning(f"Last cycle error: {cycle['last_error']}")
 
     st.subheader("Signal logger")
-    cols = st.columns(5)
-    cols[0].metric("Queue depth", f"{logger.get('queue_depth', 0):,}")
-    cols[1].metric("Written", f"{logger.get('written', 0):,}")
-    cols[2].metric("Batches", f"{logger.get('batches', 0):,}")
-    cols[3].metric("Retries", f"{logger.get('retries', 0):,}")
-    cols[4].metric("Spill journal", f"{logger.get('spill_lines', 0):,} rows")
+    cols = st.columns(6)
+    cols[0].metric("Database", "up" if logger.get("db_up") else "DOWN")
+    cols[1].metric("Queue depth", f"{logger.get('queue_depth', 0):,}")
+    cols[2].metric("Written", f"{logger.get('written', 0):,}")
+    cols[3].metric("Batches / retries", f"{logger.get('batches', 0):,} / {logger.get('retries', 0):,}")
+    spill = logger.get("spill_size", {})
+    cols[4].metric("Spill journal", f"{spill.get('lines', 0):,} rows", help=f"{spill.get('bytes', 0):,} bytes")
+    cols[5].metric("Rejected rows", f"{logger.get('rejected', 0):,}")
+    st.caption(
+        f"last batch {logger.get('last_batch_ms') or 0:.1f} ms · snapshots written "
+        f"{logger.get('snapshots_written', 0):,} · dropped snapshots {logger.get('dropped_snapshots', 0):,}"
+    )
     if logger.get("last_error"):
         st.warning(f"Last database error: {logger['last_error']}")
 

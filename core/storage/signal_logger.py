@@ -110,7 +110,7 @@ class SignalLogger:
         self._retry_at = 0.0
         self._retry_delay = config.retry_initial_s
         counters = ("enqueued", "written", "batches", "retries", "spilled", "replayed", "rejected",
-                    "snapshots_written", "dropped_snapshots")  # fmt: skip
+                    "snapshots_written", "rows_written", "dropped_snapshots")  # fmt: skip
         self._counts = dict.fromkeys(counters, 0)
         self._last_error = ""
         self._last_batch_ms = 0.0
@@ -393,7 +393,8 @@ class SignalLogger:
         try:
             with self._session_factory() as session, session.begin():
                 self._apply(session, task)
-            self._counts["snapshots_written"] += 1
+            kind = "snapshots_written" if isinstance(task, LogSnapshot) else "rows_written"
+            self._counts[kind] += 1
         except Exception as exc:
             self._counts["dropped_snapshots"] += 1
             if is_outage(exc):
