@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
@@ -16,7 +15,6 @@ from core.storage.queries import SignalFilter, iter_signals_csv, query_signals, 
 
 runtime = get_runtime()
 PAGE_SIZE = 50
-SIGNAL_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 st.title("Signal history")
 
@@ -67,9 +65,6 @@ flt = SignalFilter(
     horizon_s=horizon,
 )
 try:
-    bad = [s for s in flt.signals if not SIGNAL_NAME.fullmatch(s)]
-    if bad:
-        raise ValueError(f"signal names are words like SWEEP_UP or BULLISH, not {', '.join(bad)}")
     flt.validate()
 except ValueError as exc:
     st.error(f"Invalid filter: {exc}")

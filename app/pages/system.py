@@ -60,7 +60,9 @@ def health_panel() -> None:
     cols[2].metric("Written", f"{logger.get('written', 0):,}")
     cols[3].metric("Batches / retries", f"{logger.get('batches', 0):,} / {logger.get('retries', 0):,}")
     spill = logger.get("spill_size", {})
-    cols[4].metric("Spill journal", f"{spill.get('lines', 0):,} rows", help=f"{spill.get('bytes', 0):,} bytes")
+    cols[4].metric(
+        "Spill journal", f"{spill.get('lines', 0):,} rows", help=f"{spill.get('bytes', 0):,} bytes"
+    )
     cols[5].metric("Rejected rows", f"{logger.get('rejected', 0):,}")
     st.caption(
         f"last batch {logger.get('last_batch_ms') or 0:.1f} ms · snapshots written "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,8 @@ SessionFactory = Callable[[], Session]
 PENDING = "PENDING"  # outcome filter: no outcome stored yet (at `horizon_s` if given)
 MAX_PAGE_SIZE = 1000
 MAX_LIST_ITEMS = 200
+# Symbols, engine and signal names are identifiers: letters, digits and underscores.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 S = AiSignalLog
 O = SignalOutcome  # noqa: E741 - short alias used throughout the SQL below
@@ -239,8 +242,11 @@ def _check_names(name: str, values: Any) -> None:
     if len(values) > MAX_LIST_ITEMS:
         raise ValueError(f"{name} has {len(values)} entries; at most {MAX_LIST_ITEMS} are allowed")
     for value in values:
-        if not isinstance(value, str) or not value.strip() or len(value) > 64:
-            raise ValueError(f"{name} entries must be non-empty names up to 64 characters, got {value!r}")
+        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"{name} entries must be names of letters, digits and underscores (e.g. SWEEP_UP), "
+                f"got {value!r}"
+            )
 
 
 def _conditions(f: SignalFilter) -> list[sa.ColumnElement[bool]]:

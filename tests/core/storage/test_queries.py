@@ -11,6 +11,7 @@ from core.clock import to_epoch
 from core.storage.models import AiSignalLog, SignalOutcome
 from core.storage.queries import (
     SignalFilter,
+    _history_select,
     get_recent_signals,
     get_signal_statistics,
     iter_signals_csv,
@@ -186,7 +187,8 @@ def test_counts_per_ist_day_and_engine(session_factory) -> None:
         (SignalFilter(start=NOW, end=NOW - timedelta(days=1)), "is after end"),
         (SignalFilter(start=datetime(2026, 1, 1)), "timezone-aware"),
         (SignalFilter(symbols="NIFTY"), "must be a list of names"),  # type: ignore[arg-type]
-        (SignalFilter(engines=("",)), "non-empty names"),
+        (SignalFilter(engines=("",)), "letters, digits and underscores"),
+        (SignalFilter(signals=("DROP TABLE;--",)), "letters, digits and underscores"),
         (SignalFilter(signals=tuple(f"S{i}" for i in range(201))), "at most 200"),
         (SignalFilter(direction="SIDEWAYS"), "direction must be one of UP, DOWN, NONE"),
         (SignalFilter(min_confidence=1.5), "min_confidence must be a number from 0 to 1"),
@@ -208,6 +210,9 @@ def test_invalid_paging_is_refused(session_factory) -> None:
 
 def test_user_text_is_bound_not_spliced_into_sql(session_factory, uids) -> None:
     evil = SignalFilter(symbols=("NIFTY'; DROP TABLE ai_signal_logs; --",))
-    assert query_signals(evil, session_factory=session_factory) == ([], 0)
+    with pytest.raises(ValueError, match="letters, digits and underscores"):
+        query_signals(evil, session_factory=session_factory)
+    sql = str(_history_select(SignalFilter(symbols=("NIFTY",), signals=("SWEEP_UP",), min_confidence=0.5)))
+    assert "NIFTY" not in sql and "SWEEP_UP" not in sql and "0.5" not in sql  # all bound parameters
     with session_factory() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(AiSignalLog)).scalar_one() == 5
