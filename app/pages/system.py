@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -18,13 +20,26 @@ def _revisions(url: str) -> tuple[str | None, str]:
     return current_revision(url), head_revision()
 
 
+def _rate(items: int) -> str:
+    """Items per wall second between two refreshes of this panel (operational telemetry)."""
+    now = time.monotonic()
+    before = st.session_state.get("_feed_rate_sample")
+    st.session_state["_feed_rate_sample"] = (now, items)
+    if not before or now <= before[0] or items < before[1]:
+        return "n/a"
+    return f"{(items - before[1]) / (now - before[0]):,.0f}"
+
+
 @st.fragment(run_every=2.0)
 def health_panel() -> None:
     h = runtime.health()
     feed, cycle, logger = h["feed"], h["cycle"], h["logger"]
     st.subheader("Feed")
     feed_pill(feed["mode"], feed["status"], feed["reason"])
-    cols = st.columns(5)
+    cols = st.columns(6)
+    cols[5].metric(
+        "Items/s", _rate(feed["items"]), help="feed items (ticks) per wall second since last refresh"
+    )
     cols[0].metric("Frames", f"{feed['frames']:,}")
     cols[1].metric("Items", f"{feed['items']:,}")
     cols[2].metric("Reconnects", feed["reconnects"])
