@@ -8,6 +8,7 @@ pages = [
     st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
     st.Page("pages/chain.py", title="Option chain", icon=":material/table_chart:"),
     st.Page("pages/history.py", title="Signal history", icon=":material/history:"),
+    st.Page("pages/performance.py", title="Performance", icon=":material/insights:"),
     st.Page("pages/system.py", title="System", icon=":material/settings:"),
 ]
 st.navigation(pages).run()

@@ -1,4 +1,4 @@
-"""Headless jobs behind the CLI: the worker, the simulator server, record, export."""
+"""Headless jobs behind the CLI: the worker, the simulator server, record, export, evaluate."""
 
 from __future__ import annotations
 
@@ -128,3 +128,33 @@ def export_signals(url: str, args: Any) -> int:
         if out is not sys.stdout:
             out.close()
     return max(0, lines - 1)
+
+
+def evaluate_outcomes(url: str, progress: bool = True) -> dict:
+    """Score every pending signal, prediction and smart-money row in the database at `url` and update
+    formula_experience; returns the counts the CLI prints. SQLite is migrated first, as on start; a
+    PostgreSQL database must already be at the head revision (`python -m core db upgrade`)."""
+    from core.errors import ConfigError
+    from core.learning.evaluator import run_pass
+    from core.storage.database import (
+        SessionLocal,
+        configure_database,
+        current_revision,
+        head_revision,
+        upgrade,
+    )
+
+    if url.startswith("sqlite"):
+        upgrade(url)
+    elif current_revision(url) != head_revision():
+        raise ConfigError(
+            f"database {mask_url(url)} is not at migration {head_revision()}: "
+            "run `python -m core db upgrade --db URL` first"
+        )
+    engine = configure_database(url)
+    started = time.monotonic()
+    try:
+        stats = run_pass(SessionLocal, progress=progress)
+    finally:
+        engine.dispose()
+    return {"database": mask_url(url), **stats, "wall_seconds": round(time.monotonic() - started, 2)}

@@ -302,6 +302,8 @@ class SignalOutcome(Base):
     mfe_pct: Mapped[float | None]
     mae_pct: Mapped[float | None]
     outcome: Mapped[str] = mapped_column(sa.String(8))
+    # The horizon ran past the session close, so the verdict is against the close (SPEC section 8).
+    at_close: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class FormulaExperience(Base):
