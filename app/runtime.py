@@ -1,4 +1,8 @@
-"""One StrikeIQ runtime per Streamlit server process (st.cache_resource), plus demo restarts."""
+"""One StrikeIQ runtime per Streamlit server process (st.cache_resource), plus demo restarts.
+
+With STRIKEIQ_LIVE_SOURCE=db there is no in-process runtime: pages read what a headless worker
+publishes to `live_chain_state` (core.live_source.DbLiveSource), so replicas can scale out.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ _lock = threading.Lock()
 @st.cache_resource(show_spinner="Starting the StrikeIQ runtime...")
 def _runtime() -> Runtime:
     config = load_config()
+    if config.live_source == "db":
+        from core.live_source import DbLiveSource
+
+        source = DbLiveSource(config)
+        _started.append(source)
+        return source
     if _feed_overrides:
         config = replace(config, feed=replace(config.feed, **_feed_overrides))
     runtime = Runtime(config).start()

@@ -17,6 +17,9 @@ from core.domain import ChainSnapshot, FeedItem, FeedStatus, LiveMetrics
 from core.engines.pipeline import EnginePipeline
 from core.errors import ConfigError
 from core.feed.base import Feed
+from core.learning.calibration import ConfidenceCalibrator, LearningConfig
+from core.learning.evaluator import LearningLoop
+from core.learning.prediction_service import build_prediction
 from core.state.market_state import MarketStateManager
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ class Runtime:
         *,
         publish_live_state: bool = False,
         migrate: bool | None = None,
+        learning: LearningConfig | None = None,
     ) -> None:
         from core.analytics.structural import LiveStructuralEngine
         from core.feed.factory import build_feed
@@ -76,13 +80,16 @@ class Runtime:
         self.feed = feed or build_feed(config)
         self.state = MarketStateManager(config.feed.symbols)
         self.structural = LiveStructuralEngine(config.analytics)
-        self.pipeline = EnginePipeline(config.engines)
+        # The calibrator is an in-memory table the learning thread refreshes: engines never query.
+        self.calibrator = ConfidenceCalibrator(learning)
+        self.pipeline = EnginePipeline(config.engines, calibrator=self.calibrator)
         self.bus = SignalBus()
         self.engine = configure_database(config.database_url)
         from core.storage.database import SessionLocal
 
         self.session_factory = SessionLocal
         self.logger = SignalLogger(SessionLocal, config.logger, config.spill_path)
+        self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator)
         self.publish_live_state = publish_live_state
         self._migrate = config.database_url.startswith("sqlite") if migrate is None else migrate
         self._metrics: dict[str, dict[date, LiveMetrics]] = {}
@@ -102,6 +109,7 @@ class Runtime:
                 return self
             self._prepare_database()
             self.logger.start()
+            self.learning.start()
             self._stop.clear()
             self._started_at = time.time()
             self._thread = threading.Thread(target=self._run_feed, name="strikeiq-feed", daemon=True)
@@ -141,7 +149,19 @@ class Runtime:
             expiry = self._default_expiry.get(symbol)
             if expiry in by_expiry:
                 self.logger.log_snapshot(by_expiry[expiry], chain=False)
-        return self.logger.stop(timeout)
+        self.learning.stop(timeout)
+        flushed = self.logger.stop(timeout)
+        self._final_learning_pass()
+        return flushed
+
+    def _final_learning_pass(self) -> None:
+        """Score what the drained logger just wrote, so a worker run ends with its outcomes stored."""
+        if self._thread is None:
+            return
+        try:
+            self.learning.run_once()
+        except Exception:  # stopping must not fail because the database went away
+            log.warning("final learning pass failed", exc_info=True)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the feed thread ends (a replay or a --no-reconnect feed). True if it ended."""
@@ -217,11 +237,25 @@ class Runtime:
             from core.storage.models import SmartMoneyPrediction
 
             self.logger.log_rows([SmartMoneyPrediction.from_reading(out.smart_money)])
+        if out.results:  # no engine ran (a stale update): there is nothing to aggregate
+            skill = self.calibrator.engine_skill(metrics.symbol)
+            self.logger.log_rows([build_prediction(metrics, out.results, skill)])
         if self.publish_live_state:
             from core.live_state import live_state_payload
 
-            payload = live_state_payload(metrics, self.bus.signals(metrics.symbol, 20), out.results)
-            self.logger.upsert_live_state(metrics.symbol, payload)
+            symbol = metrics.symbol
+            payload = live_state_payload(
+                self._metrics.get(symbol, {}),
+                self._default_expiry.get(symbol),
+                self.pipeline.states(symbol),
+                self.bus.signals(symbol, 50),
+                {
+                    "mode": self.feed.mode,
+                    "state": self._feed_status.state,
+                    "reason": self._feed_status.reason,
+                },
+            )
+            self.logger.upsert_live_state(symbol, payload)
 
     # readers ---------------------------------------------------------------------------------
     def view(self, symbol: str) -> LiveView:
@@ -270,5 +304,6 @@ class Runtime:
             },
             "engines": self.pipeline.health(),
             "logger": self.logger.stats(),
+            "learning": self.learning.stats(),
             "database": mask_url(self.config.database_url),
         }

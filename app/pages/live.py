@@ -9,7 +9,7 @@ from app import charts
 from app.components import engine_tile, feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct
 from app.runtime import get_runtime
 from core.domain import LiveMetrics
-from core.live_state import signal_dict
+from core.live_state import signal_to_dict
 
 runtime = get_runtime()
 
@@ -121,7 +121,7 @@ def signal_feed(signals) -> None:
     with st.expander("Reasons and features of the latest signals"):
         for s in signals[:10]:
             st.markdown(f"**{fmt_ist(s.ts)} {s.engine} {s.signal}** ({s.direction})")
-            st.json(signal_dict(s)["features"], expanded=False)
+            st.json(signal_to_dict(s)["features"], expanded=False)
 
 
 live_panel()

@@ -91,6 +91,33 @@ def health_panel() -> None:
     st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
 
 
+@st.fragment(run_every=2.0)
+def replica_panel() -> None:
+    """STRIKEIQ_LIVE_SOURCE=db: this process renders what a worker publishes; show its freshness."""
+    h = runtime.health()
+    st.subheader("Live source: database")
+    st.caption(
+        "This dashboard has no feed of its own: it reads live_chain_state, which "
+        "`python -m core worker --live-state` publishes. Feed, engine and logger telemetry live in "
+        "that worker (its JSON summary and logs)."
+    )
+    rows = [
+        {
+            "symbol": s,
+            "last update (UTC)": v["updated_at"] if v else "never",
+            "age s": v["age_s"] if v else None,
+        }
+        for s, v in h["symbols"].items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="replica_symbols")
+    st.subheader("Database")
+    current, head = _revisions(runtime.config.database_url)
+    st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
+
+
+if runtime.config.live_source == "db":
+    replica_panel()
+    st.stop()
 health_panel()
 
 st.subheader("Demo controls")

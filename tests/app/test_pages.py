@@ -79,3 +79,20 @@ def test_system_page_shows_feed_logger_and_database():
 def test_chain_page_renders():
     at = run_page("pages/chain.py")
     assert at.title[0].value == "Option chain"
+
+
+def test_live_page_as_a_db_replica(monkeypatch, app_env):
+    """STRIKEIQ_LIVE_SOURCE=db: the page renders a worker's published state, no in-process feed."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{(app_env / 'app.db').as_posix()}"
+    subprocess.run(
+        [sys.executable, "-m", "core", "worker", "--speed", "20", "--duration", "5", "--live-state", "--db", url],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    monkeypatch.setenv("STRIKEIQ_LIVE_SOURCE", "db")
+    at = run_page()
+    assert any(m.label == "Spot" for m in at.metric)
+    at = run_page("pages/system.py")
+    assert any(s.value == "Live source: database" for s in at.subheader)
