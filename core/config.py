@@ -13,6 +13,7 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_LIVE_SOURCE       process (in-process runtime) | db (render from live_chain_state)
   STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
   STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
+  STRIKEIQ_CALIBRATION_MIN_OUTCOMES   decided outcomes before confidence is calibrated, default 30
   UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
 """
 
@@ -82,6 +83,17 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LearningConfig:
+    """Learning-loop settings. Horizons are event seconds; `interval_s` is wall time between passes."""
+
+    min_outcomes: int = 30  # decided outcomes before a signal's confidence is calibrated
+    calibration_horizon_s: int = 900
+    vote_horizon_s: int = 1800  # engine skill used to weight the aggregate prediction's votes
+    interval_s: float = 5.0
+    lookback_s: float = 2 * 3600.0  # how far back (event time) the live evaluator rechecks rows
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerSecrets:
     """Broker credentials. Never logged, never shown; `repr` masks them."""
 
@@ -110,6 +122,7 @@ class Config:
     analytics: AnalyticsConfig = AnalyticsConfig()
     logger: LoggerConfig = LoggerConfig()
     engines: EngineConfig = EngineConfig()
+    learning: LearningConfig = LearningConfig()
     secrets: BrokerSecrets = BrokerSecrets()
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -225,6 +238,11 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
     analytics = AnalyticsConfig(
         risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0)
     )
+    learning = LearningConfig(
+        min_outcomes=_number(
+            "STRIKEIQ_CALIBRATION_MIN_OUTCOMES", get("STRIKEIQ_CALIBRATION_MIN_OUTCOMES", "30"), int, 1
+        )
+    )
     broker = BrokerSecrets(
         upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),
         kite_api_key=get("KITE_API_KEY"),
@@ -236,5 +254,6 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         live_source=live_source,
         feed=feed,
         analytics=analytics,
+        learning=learning,
         secrets=broker,
     )

@@ -17,7 +17,7 @@ from core.domain import ChainSnapshot, FeedItem, FeedStatus, LiveMetrics
 from core.engines.pipeline import EnginePipeline
 from core.errors import ConfigError
 from core.feed.base import Feed
-from core.learning.calibration import ConfidenceCalibrator, LearningConfig
+from core.learning.calibration import ConfidenceCalibrator
 from core.learning.evaluator import LearningLoop
 from core.learning.prediction_service import build_prediction
 from core.state.market_state import MarketStateManager
@@ -68,7 +68,6 @@ class Runtime:
         *,
         publish_live_state: bool = False,
         migrate: bool | None = None,
-        learning: LearningConfig | None = None,
     ) -> None:
         from core.analytics.structural import LiveStructuralEngine
         from core.feed.factory import build_feed
@@ -81,7 +80,7 @@ class Runtime:
         self.state = MarketStateManager(config.feed.symbols)
         self.structural = LiveStructuralEngine(config.analytics)
         # The calibrator is an in-memory table the learning thread refreshes: engines never query.
-        self.calibrator = ConfidenceCalibrator(learning)
+        self.calibrator = ConfidenceCalibrator(config.learning)
         self.pipeline = EnginePipeline(config.engines, calibrator=self.calibrator)
         self.bus = SignalBus()
         self.engine = configure_database(config.database_url)
@@ -89,7 +88,7 @@ class Runtime:
 
         self.session_factory = SessionLocal
         self.logger = SignalLogger(SessionLocal, config.logger, config.spill_path)
-        self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator)
+        self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator, config.learning)
         self.publish_live_state = publish_live_state
         self._migrate = config.database_url.startswith("sqlite") if migrate is None else migrate
         self._metrics: dict[str, dict[date, LiveMetrics]] = {}

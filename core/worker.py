@@ -60,6 +60,7 @@ def run_worker(config: Config, duration: float | None, publish_live_state: bool 
         "signals_by_engine": cycle["signals_by_engine"],
         "signals_written": logger.get("written", 0),
         "flushed": flushed,
+        "learning": {k: health["learning"].get(k) for k in ("passes", "failures", "outcomes_written")},
     }
 
 

@@ -86,9 +86,29 @@ def health_panel() -> None:
     if logger.get("last_error"):
         st.warning(f"Last database error: {logger['last_error']}")
 
+    learning_section(h["learning"])
+
     st.subheader("Database")
     current, head = _revisions(runtime.config.database_url)
     st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
+
+
+def learning_section(learning: dict) -> None:
+    st.subheader("Learning loop")
+    cal = learning.get("calibration", {})
+    cols = st.columns(5)
+    cols[0].metric("Evaluator", "running" if learning.get("running") else "stopped")
+    cols[1].metric("Passes / failures", f"{learning.get('passes', 0):,} / {learning.get('failures', 0):,}")
+    cols[2].metric("Outcomes written", f"{learning.get('outcomes_written', 0):,}")
+    cols[3].metric("Predictions scored", f"{learning.get('predictions_scored', 0):,}")
+    cols[4].metric(
+        "Calibrated keys",
+        f"{cal.get('calibrated_keys', 0)} / {cal.get('keys', 0)}",
+        help=f"engine/signal/symbol keys with >= {learning.get('min_outcomes')} decided outcomes at "
+        f"{learning.get('calibration_horizon_s', 0) // 60} min use calibrated confidence",
+    )
+    if learning.get("last_error"):
+        st.warning(f"Last learning error: {learning['last_error']}")
 
 
 @st.fragment(run_every=2.0)

@@ -12,27 +12,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.config import LearningConfig
 from core.learning.experience import Experience
 from core.learning.outcomes import CORRECT, NEUTRAL, WRONG
 from core.storage.models import AiSignalLog, FormulaExperience, SignalOutcome
 
 RAW, CALIBRATED = "raw", "calibrated"
-
-
-@dataclass(frozen=True, slots=True)
-class LearningConfig:
-    """Learning-loop settings. Horizons are event seconds; `interval_s` is wall time between passes."""
-
-    min_outcomes: int = 30  # decided outcomes before a signal's confidence is calibrated
-    calibration_horizon_s: int = 900
-    vote_horizon_s: int = 1800  # engine skill used to weight the aggregate prediction's votes
-    interval_s: float = 5.0
-    lookback_s: float = 2 * 3600.0  # how far back (event time) the live evaluator rechecks rows
 
 
 class ConfidenceCalibrator:

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.clock import EventClock
-from core.learning.calibration import ConfidenceCalibrator, LearningConfig
+from core.config import LearningConfig
+from core.learning.calibration import ConfidenceCalibrator
 from core.learning.learning_engine import evaluate_signals
 from core.learning.prediction_service import score_predictions
 from core.market_calendar import MarketCalendar

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analytics.regime import TRADING_SECONDS_PER_YEAR
+
 HORIZONS_S: tuple[int, ...] = (300, 900, 1800)
 # Neutral band per horizon, in percent of the entry spot: a smaller move is NEUTRAL.
 NEUTRAL_BAND_PCT: dict[int, float] = {300: 0.05, 900: 0.10, 1800: 0.15}
-SECONDS_PER_YEAR = 365 * 24 * 3600
 
 CORRECT, WRONG, NEUTRAL = "CORRECT", "WRONG", "NEUTRAL"
 
@@ -30,10 +31,15 @@ class OutcomeResult:
 
 
 def horizon_expected_move_pct(atm_iv: float | None, horizon_s: int) -> float | None:
-    """1 sigma move over the horizon in percent: sigma_ATM * sqrt(horizon / year) * 100."""
+    """1 sigma move over the horizon in percent: sigma_ATM * sqrt(horizon / trading year) * 100.
+
+    Intraday horizons are measured in trading time (252 sessions of 375 minutes), the same basis
+    as realised volatility in core.analytics.regime: a 5-minute window during the session carries
+    a session's share of the year's variance, not a 525 600th of it.
+    """
     if atm_iv is None or not math.isfinite(atm_iv) or atm_iv <= 0:
         return None
-    return atm_iv * math.sqrt(horizon_s / SECONDS_PER_YEAR) * 100.0
+    return atm_iv * math.sqrt(horizon_s / TRADING_SECONDS_PER_YEAR) * 100.0
 
 
 def evaluate_outcome(
@@ -54,45 +60,59 @@ def evaluate_outcome(
     entry_ts + horizon_s, or at the session close if that comes first (then `at_close` is True).
     Directional signals: CORRECT if the move in their direction exceeds the neutral band, WRONG if the
     opposite move does, else NEUTRAL. Direction NONE predicts a range: CORRECT if |move| stays under
-    half the horizon's expected move (from ATM IV) for the whole window, else WRONG; without ATM IV it cannot be scored.
+    half the horizon's expected move (from ATM IV) for the whole window, else WRONG; without
+    ATM IV it cannot be scored.
     """
     end = entry_ts + horizon_s
     at_close = session_close_ts is not None and session_close_ts < end
     if at_close:
         end = session_close_ts
-    reached = path_ts[-1] >= end if len(path_ts) else False
-    if not reached and not at_close:
+    window = _window(path_ts, entry_ts, end, at_close)
+    if window is None:
         return None
-    window = (path_ts > entry_ts) & (path_ts <= end)
-    if not window.any():
-        return None
-    if at_close and not reached and path_ts[-1] < end - 60:
-        return None  # the close is not recorded yet
-    spots = path_spot[window]
-    last_idx = np.flatnonzero(window)[-1]
-    moves = (spots / entry_spot - 1.0) * 100.0
-    move = float(moves[-1])
+    moves = (path_spot[window] / entry_spot - 1.0) * 100.0
     if direction == "NONE":
-        em = horizon_expected_move_pct(atm_iv, horizon_s)
-        if em is None:
-            return None
-        excursion = float(np.abs(moves).max())
-        outcome = CORRECT if excursion < em / 2.0 else WRONG
-        mfe, mae = 0.0, excursion
+        scored = _score_range(moves, horizon_s, atm_iv)
     else:
-        sign = 1.0 if direction == "UP" else -1.0
-        favourable = sign * moves
         band = NEUTRAL_BAND_PCT.get(horizon_s, 0.10) if neutral_band_pct is None else neutral_band_pct
-        outcome = CORRECT if sign * move > band else WRONG if sign * move < -band else NEUTRAL
-        mfe = max(0.0, float(favourable.max()))
-        mae = max(0.0, float(-favourable.min()))
+        scored = _score_direction(moves, 1.0 if direction == "UP" else -1.0, band)
+    if scored is None:
+        return None
+    outcome, mfe, mae = scored
+    last_idx = np.flatnonzero(window)[-1]
     return OutcomeResult(
         horizon_s=horizon_s,
         evaluated_ts=float(path_ts[last_idx]),
         spot_at_eval=float(path_spot[last_idx]),
-        move_pct=move,
+        move_pct=float(moves[-1]),
         mfe_pct=mfe,
         mae_pct=mae,
         outcome=outcome,
         at_close=at_close,
     )
+
+
+def _window(path_ts: np.ndarray, entry_ts: float, end: float, at_close: bool) -> np.ndarray | None:
+    """Mask of samples in (entry, end], or None while the horizon (or the close) is not recorded."""
+    if not len(path_ts):
+        return None
+    reached = path_ts[-1] >= end
+    if not reached and (not at_close or path_ts[-1] < end - 60):
+        return None
+    window = (path_ts > entry_ts) & (path_ts <= end)
+    return window if window.any() else None
+
+
+def _score_direction(moves: np.ndarray, sign: float, band: float) -> tuple[str, float, float]:
+    final = sign * float(moves[-1])
+    outcome = CORRECT if final > band else WRONG if final < -band else NEUTRAL
+    favourable = sign * moves
+    return outcome, max(0.0, float(favourable.max())), max(0.0, float(-favourable.min()))
+
+
+def _score_range(moves: np.ndarray, horizon_s: int, atm_iv: float | None) -> tuple[str, float, float] | None:
+    em = horizon_expected_move_pct(atm_iv, horizon_s)
+    if em is None:
+        return None
+    excursion = float(np.abs(moves).max())
+    return (CORRECT if excursion < em / 2.0 else WRONG), 0.0, excursion

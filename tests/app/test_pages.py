@@ -72,7 +72,7 @@ def test_history_page_rejects_invalid_filter():
 def test_system_page_shows_feed_logger_and_database():
     at = run_page("pages/system.py")
     subheaders = {s.value for s in at.subheader}
-    assert {"Feed", "Engines", "Signal logger", "Database", "Demo controls"} <= subheaders
+    assert {"Feed", "Engines", "Signal logger", "Learning loop", "Database", "Demo controls"} <= subheaders
     assert any("sqlite:///" in m.value for m in at.markdown)
 
 

@@ -8,9 +8,10 @@ from typing import ClassVar
 import pytest
 
 from core.clock import to_datetime
+from core.config import LearningConfig
 from core.engines.base import EngineParams, EngineResult
 from core.engines.pipeline import EnginePipeline
-from core.learning.calibration import ConfidenceCalibrator, LearningConfig
+from core.learning.calibration import ConfidenceCalibrator
 from core.learning.experience import Experience
 from core.learning.experience_updater import update_experience
 from core.learning.performance import (

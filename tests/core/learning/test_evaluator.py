@@ -8,8 +8,8 @@ import threading
 import sqlalchemy as sa
 
 from core.clock import EventClock
-from core.config import Config
-from core.learning.calibration import ConfidenceCalibrator, LearningConfig
+from core.config import Config, LearningConfig
+from core.learning.calibration import ConfidenceCalibrator
 from core.learning.evaluator import LearningLoop
 from core.runtime import Runtime
 from core.storage.models import FormulaExperience

@@ -52,7 +52,7 @@ def test_not_evaluable_before_horizon():
 def test_range_call_uses_half_the_horizon_expected_move():
     iv = 0.12
     em = horizon_expected_move_pct(iv, 900)
-    assert em == pytest.approx(0.12 * np.sqrt(900 / (365 * 86400)) * 100)
+    assert em == pytest.approx(0.12 * np.sqrt(900 / (252 * 375 * 60)) * 100)
     quiet = [em * 0.4] * 180
     assert score("NONE", quiet, horizon=900, atm_iv=iv).outcome == "CORRECT"
     wild = [em * 0.6] * 180
