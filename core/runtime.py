@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from core.analytics.structural import LiveStructuralEngine
 from core.bus import SignalBus
 from core.clock import EventClock
 from core.config import Config, mask_url
@@ -17,10 +18,15 @@ from core.domain import ChainSnapshot, FeedItem, FeedStatus, LiveMetrics
 from core.engines.pipeline import EnginePipeline
 from core.errors import ConfigError
 from core.feed.base import Feed
+from core.feed.factory import build_feed
 from core.learning.calibration import ConfidenceCalibrator
 from core.learning.evaluator import LearningLoop
 from core.learning.prediction_service import build_prediction
+from core.live_state import live_state_payload
 from core.state.market_state import MarketStateManager
+from core.storage.database import SessionLocal, configure_database, current_revision, head_revision, upgrade
+from core.storage.models import SmartMoneyPrediction
+from core.storage.signal_logger import SignalLogger
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,6 @@ class Runtime:
         publish_live_state: bool = False,
         migrate: bool | None = None,
     ) -> None:
-        from core.analytics.structural import LiveStructuralEngine
-        from core.feed.factory import build_feed
-        from core.storage.database import configure_database
-        from core.storage.signal_logger import SignalLogger
-
         self.config = config
         self.clock = EventClock()
         self.feed = feed or build_feed(config)
@@ -84,8 +85,6 @@ class Runtime:
         self.pipeline = EnginePipeline(config.engines, calibrator=self.calibrator)
         self.bus = SignalBus()
         self.engine = configure_database(config.database_url)
-        from core.storage.database import SessionLocal
-
         self.session_factory = SessionLocal
         self.logger = SignalLogger(SessionLocal, config.logger, config.spill_path)
         self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator, config.learning)
@@ -116,8 +115,6 @@ class Runtime:
         return self
 
     def _prepare_database(self) -> None:
-        from core.storage.database import current_revision, head_revision, upgrade
-
         if self._migrate:
             upgrade(self.config.database_url)
             return
@@ -233,15 +230,11 @@ class Runtime:
             timers.chain_ts = metrics.ts
         self.logger.log_snapshot(metrics, chain=chain)
         if out.smart_money is not None:
-            from core.storage.models import SmartMoneyPrediction
-
             self.logger.log_rows([SmartMoneyPrediction.from_reading(out.smart_money)])
         if out.results:  # no engine ran (a stale update): there is nothing to aggregate
             skill = self.calibrator.engine_skill(metrics.symbol)
             self.logger.log_rows([build_prediction(metrics, out.results, skill)])
         if self.publish_live_state:
-            from core.live_state import live_state_payload
-
             symbol = metrics.symbol
             payload = live_state_payload(
                 self._metrics.get(symbol, {}),
