@@ -1,13 +1,14 @@
 """The simulator's market maths: regimes, step state, IV smile, Black-76, OI shape, spreads and depth.
 
 Pure functions of numpy arrays plus two small mutable records (`StepState`, `RegimeChain`) so a
-scenario script can steer a simulated market one step at a time without touching the pricing code.
+scenario script can steer a simulated market one step at a time without touching the pricing code;
+`MarketView` is what such a script may read of the market it steers (core/feed/scenarios.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.special import ndtr
@@ -87,10 +88,41 @@ class StepState:
     call_oi_flow: float = 0.0  # extra call OI per OI update, as a fraction (+ writing, - unwinding)
     put_oi_flow: float = 0.0
     oi_focus: float | None = None  # strike the scripted OI flow concentrates on (None = spread out)
+    put_oi_focus: float | None = None  # a separate strike for the put flow (None = oi_focus)
+    oi_focus_strikes: float = 1.5  # how many strikes either side the focused flow spreads over (1 sd)
+    oi_interval_s: float | None = None  # a script may make exchange OI arrive faster than every ~3 min
+    market: MarketView | None = None  # what a script may read this step (filled by the simulator)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """Read-only view of one symbol's market for a scenario script: the front expiry's OI by strike.
+
+    `script_start` is when the script began (the simulation start or a session open); `memo` is a
+    per-symbol scratch dict the script may keep its pinned levels in, so scenario objects stay
+    stateless and every run of the simulator replays the same script from the start.
+    """
+
+    symbol: str
+    ts: float
+    script_start: float
+    spot: float
+    step: float
+    strikes: np.ndarray  # ascending
+    call_oi: np.ndarray  # units, per strike
+    put_oi: np.ndarray
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def elapsed(self) -> float:
+        return self.ts - self.script_start
 
 
 class Scenario(Protocol):
-    """A script that steers the simulated market. `fixed_regime` None lets regimes switch."""
+    """A script that steers the simulated market. `fixed_regime` None lets regimes switch.
+
+    `adjust` may read `state.market` (a MarketView of this symbol) to play against live levels.
+    """
 
     name: str
     fixed_regime: str | None

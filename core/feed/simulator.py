@@ -18,15 +18,16 @@ from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus, Tick
 from core.errors import ConfigError
 from core.feed import market_model as mm
 from core.feed.base import FeedSink, FeedStats
+from core.feed.scenarios import SCENARIOS
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 
 STRIKES_EACH_SIDE = 40
 EXPIRIES = 2
 OI_UPDATE_S = (150.0, 210.0)  # exchange OI arrives in steps about every 3 minutes
+OI_NOMINAL_S = 180.0  # OI drift and noise are per this much time, however often OI is published
 FULL_REFRESH_S = 60.0
 RATE = 0.055
 FAR_EXPIRY_WEIGHT = 0.45  # later expiries hold and trade less than the nearest one
-SCENARIOS = {"calm": "calm", "trending": "trending", "volatile": "volatile", "switching": None}
 REANCHOR_GAP_S = 5.0  # an event-time gap larger than this is a session jump, not paced
 
 
@@ -65,7 +66,10 @@ class _SymbolSim:
         self.books: list[_Book] = []
         self.state = self.regimes.fill(mm.REGIMES[self.regimes.current])
         self.next_oi_ts = 0.0
+        self.last_oi_ts = 0.0
         self.session_open = 0.0
+        self.script_start = 0.0
+        self.memo: dict = {}
 
     def start_session(
         self, calendar: MarketCalendar, day: date, open_ts: float, now: float, first: bool
@@ -89,7 +93,18 @@ class _SymbolSim:
         for i, b in enumerate(self.books):
             b.weight = FAR_EXPIRY_WEIGHT if i else 1.0
         self.session_open = open_ts
+        self.last_oi_ts = now
         self.next_oi_ts = now + self.rng.uniform(*OI_UPDATE_S)
+        # Each session replays the script from its start, with fresh pinned levels.
+        self.script_start, self.memo = now, {}
+
+    def view(self, ts: float) -> mm.MarketView:
+        """The front expiry's OI by strike, for the scenario script (read-only array views)."""
+        b = self.books[0]
+        arrays = [b.K[0::2], b.oi[0::2], b.oi[1::2]]
+        for a in arrays:
+            a.flags.writeable = False
+        return mm.MarketView(self.symbol, ts, self.script_start, self.spot, self.step, *arrays, self.memo)
 
     def _new_book(self, expiry: date, ts: float, weight: float) -> _Book:
         atm = round(self.spot / self.step) * self.step
@@ -121,6 +136,7 @@ class _SymbolSim:
     def advance(self, ts: float, dt: float) -> bool:
         """Move spot, IV, OI and volume to `ts`; True when OI was updated this step."""
         self.state = self.regimes.fill(self.regimes.step(dt))
+        self.state.market = self.view(ts)
         self.scenario.adjust(self.symbol, ts, self.spot, self.state)
         ret = mm.spot_log_return(self.rng, self.state, dt)
         self.spot *= math.exp(ret)
@@ -128,7 +144,10 @@ class _SymbolSim:
         base = self.profile.atm_iv
         self.iv_level += (base - self.iv_level) * dt / 1800.0 - 1.5 * ret * self.iv_level
         self.iv_level = min(max(self.iv_level, 0.5 * base), 3.0 * base)
-        oi_step = ts >= self.next_oi_ts
+        due = self.next_oi_ts
+        if self.state.oi_interval_s is not None:
+            due = min(due, self.last_oi_ts + self.state.oi_interval_s)
+        oi_step = ts >= due
         if oi_step:
             self.next_oi_ts = ts + self.rng.uniform(*OI_UPDATE_S)
         for b in self.books:
@@ -138,18 +157,25 @@ class _SymbolSim:
             rate = self.profile.volume_lots_per_s * b.weight * self.state.activity * liq * dt
             b.volume += self.rng.poisson(rate) * self.lot
             b.price = self._fair(b.K, b.is_call, b.close_ts, ts, self.spot)
+        if oi_step:
+            self.last_oi_ts = ts
         return oi_step
 
     def _update_oi(self, b: _Book, ts: float) -> None:
         frac = min(1.0, (ts - self.session_open) / mm.SESSION_SECONDS)
         target = self._oi_target(b.K, b.is_call, b.weight, frac)
-        noise = 0.015 * self.rng.standard_normal(len(b.K))
+        # Positions drift in event time: a faster OI cadence publishes smaller steps, not bigger moves.
+        elapsed = min(1.0, max(ts - self.last_oi_ts, 0.0) / OI_NOMINAL_S)
+        noise = 0.015 * math.sqrt(elapsed) * self.rng.standard_normal(len(b.K))
         s = self.state
         scripted = np.where(b.is_call, s.call_oi_flow, s.put_oi_flow)
-        if s.oi_focus is not None:
-            scripted = scripted * np.exp(-0.5 * ((b.K - s.oi_focus) / (1.5 * self.step)) ** 2)
+        focus = np.full(len(b.K), np.nan if s.oi_focus is None else s.oi_focus)
+        if s.put_oi_focus is not None:
+            focus[~b.is_call] = s.put_oi_focus
+        near = np.exp(-0.5 * ((b.K - focus) / (s.oi_focus_strikes * self.step)) ** 2)
+        scripted = scripted * np.where(np.isnan(focus), 1.0, near)
         base = np.maximum(b.oi, 100.0 * self.lot)
-        b.oi = self._lots(b.oi + 0.06 * (target - b.oi) + b.oi * noise + base * scripted)
+        b.oi = self._lots(b.oi + 0.06 * elapsed * (target - b.oi) + b.oi * noise + base * scripted)
 
     def ticks(self, ts: float, full: bool) -> list[Tick]:
         """The underlying tick and the option legs that traded (all legs when `full`)."""
@@ -209,10 +235,10 @@ class _SymbolSim:
 
 
 def scenario_for(name: str) -> mm.Scenario:
-    """The built-in regime scenarios: calm, trending, volatile (fixed) or switching (Markov)."""
+    """A fresh scenario from the library (core.feed.scenarios.SCENARIOS); unknown names list the known."""
     if name not in SCENARIOS:
         raise ConfigError(f"unknown simulator scenario {name!r}: use one of {', '.join(SCENARIOS)}")
-    return mm.RegimeScenario(name, SCENARIOS[name])
+    return SCENARIOS[name]()
 
 
 class Simulator:

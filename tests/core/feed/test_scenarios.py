@@ -1,0 +1,278 @@
+"""Scenario library: each scripted market shows its phenomenon in the raw ticks, deterministically."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pytest
+
+from core.config import FeedConfig
+from core.domain import InstrumentInfo, Tick
+from core.errors import ConfigError
+from core.feed import market_model as mm
+from core.feed.scenarios import SCENARIOS, ScriptedScenario
+from core.feed.simulator import Simulator, scenario_for
+from core.market_calendar import MarketCalendar
+
+CAL = MarketCalendar.default()
+START = "2026-12-02T10:00:00"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The front expiry of one symbol, once a second: what a trader's screen would show."""
+
+    t: float  # seconds from the start
+    spot: float
+    strikes: np.ndarray
+    call_oi: np.ndarray
+    put_oi: np.ndarray
+    call_ltp: np.ndarray
+    put_ltp: np.ndarray
+    depth: float  # bid + ask quantity, ATM +- 3 strikes, both rights
+    spread: float  # mean relative spread over the same legs
+    volume: float  # day volume of the whole front expiry
+
+    def support(self) -> float:
+        below = self.strikes <= self.spot
+        return float(self.strikes[below][np.argmax(self.put_oi[below])])
+
+    def resistance(self) -> float:
+        above = self.strikes >= self.spot
+        return float(self.strikes[above][np.argmax(self.call_oi[above])])
+
+    def oi(self, right: str, strike: float) -> float:
+        return float((self.call_oi if right == "CE" else self.put_oi)[self.strikes == strike][0])
+
+    def near_mix(self) -> float:
+        """ln(put OI / call OI) within about three strikes of spot."""
+        w = np.exp(-0.5 * ((self.strikes - self.spot) / (3 * np.min(np.diff(self.strikes)))) ** 2)
+        return math.log(np.sum(self.put_oi * w) / np.sum(self.call_oi * w))
+
+
+def batches(name: str, seconds: float, seed: int = 7, symbol: str = "NIFTY"):
+    sim = Simulator(FeedConfig(speed=0, seed=seed, scenario=name, symbols=(symbol,), start=START), CAL)
+    return sim.start_ts, sim.batches(until_ts=sim.start_ts + seconds)
+
+
+@cache
+def tape(name: str, seconds: float, seed: int = 7) -> tuple[Frame, ...]:
+    start, stream = batches(name, seconds, seed)
+    legs: dict[tuple[float, str], Tick] = {}
+    front, spot, frames, last = None, math.nan, [], -math.inf
+    for batch in stream:
+        for item in batch:
+            if isinstance(item, InstrumentInfo):
+                front = item.expiries[0]
+            elif type(item) is Tick:
+                if not item.right:
+                    spot = item.ltp
+                elif item.expiry == front:
+                    legs[(item.strike, item.right)] = item
+        ts = next(i.ts for i in batch if type(i) is Tick)
+        if ts - last >= 1.0:
+            last = ts
+            frames.append(_frame(ts - start, spot, legs))
+    return tuple(frames)
+
+
+def _frame(t: float, spot: float, legs: dict) -> Frame:
+    strikes = np.array(sorted({k for k, _ in legs}))
+
+    def col(right: str, attr: str) -> np.ndarray:
+        return np.array([getattr(legs[(k, right)], attr) for k in strikes], dtype=float)
+
+    step = float(np.min(np.diff(strikes)))
+    near = [legs[(k, r)] for k in strikes if abs(k - spot) <= 3.5 * step for r in ("CE", "PE")]
+    depth = sum(x.bid_qty + x.ask_qty for x in near)
+    spread = float(np.mean([(x.ask - x.bid) / (0.5 * (x.ask + x.bid)) for x in near]))
+    volume = float(col("CE", "volume").sum() + col("PE", "volume").sum())
+    return Frame(
+        t,
+        spot,
+        strikes,
+        col("CE", "oi"),
+        col("PE", "oi"),
+        col("CE", "ltp"),
+        col("PE", "ltp"),
+        depth,
+        spread,
+        volume,
+    )
+
+
+def at(frames: tuple[Frame, ...], t: float) -> Frame:
+    return min(frames, key=lambda f: abs(f.t - t))
+
+
+def spots(frames, lo: float, hi: float) -> np.ndarray:
+    return np.array([f.spot for f in frames if lo <= f.t <= hi])
+
+
+def sigma_1m(frames, end: float) -> float:
+    grid = [at(frames, t).spot for t in np.arange(0.0, end + 1e-9, 60.0)]
+    return float(np.std(np.diff(np.log(grid)), ddof=1))
+
+
+def test_registry_lists_every_scenario_with_a_description_and_builds_it_fresh():
+    wanted = {
+        "calm", "trending", "volatile", "liquidity_sweep_support", "liquidity_sweep_resistance",
+        "stop_hunt_down", "stop_hunt_up", "gamma_squeeze_up", "gamma_squeeze_down", "bull_trap",
+        "bear_trap", "liquidity_vacuum_up", "liquidity_vacuum_down", "gamma_flip_crossing",
+        "put_writing_wave", "call_writing_wave", "demo",
+    }  # fmt: skip
+    assert wanted <= set(SCENARIOS)
+    for name, spec in SCENARIOS.items():
+        assert spec.description and "\n" not in spec.description
+        scenario = scenario_for(name)
+        assert scenario.name == name and scenario is not scenario_for(name)
+    with pytest.raises(ConfigError, match="liquidity_sweep_support.*demo"):
+        scenario_for("meltdown")
+    sim = Simulator(FeedConfig(scenario="bull_trap", start=START), CAL)
+    assert isinstance(sim.scenario, ScriptedScenario) and "scenario=bull_trap" in sim.describe()
+
+
+def test_scripted_market_is_deterministic_by_seed_and_replays_on_every_run():
+    sim = Simulator(FeedConfig(speed=0, seed=5, scenario="demo", start=START), CAL)
+    first = list(sim.batches(until_ts=sim.start_ts + 120))
+    assert list(sim.batches(until_ts=sim.start_ts + 120)) == first  # levels re-pinned, same script
+    _, other = batches("demo", 120, seed=6)
+    assert [t for b in other for t in b if type(t) is Tick] != [
+        t for b in first for t in b if type(t) is Tick
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n, s in SCENARIOS.items() if s.description and n != "switching"])
+def test_prices_never_teleport(name):
+    """Scripts move spot by drift: no half-second step is a gap (calm 0.5 s sd is ~0.002 %)."""
+    _, stream = batches(name, 660)
+    px = np.array([t.ltp for b in stream for t in b if type(t) is Tick and not t.right])
+    assert np.max(np.abs(np.diff(np.log(px)))) < 0.0012
+
+
+@pytest.mark.parametrize("name,side", [("liquidity_sweep_support", 1), ("liquidity_sweep_resistance", -1)])
+def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three_minutes(name, side):
+    frames = tape(name, 480)
+    before = at(frames, 265)
+    level = before.support() if side == 1 else before.resistance()
+    assert abs(before.spot - level) / level < 0.002  # it had come down (up) onto the wall
+    path = spots(frames, 265, 480)
+    beyond = side * (level - path) / level  # > 0 on the far side of the level
+    first = int(np.argmax(beyond > 0))
+    assert beyond.max() >= 0.001
+    back = np.flatnonzero(beyond[first:] < 0)
+    assert len(back) and back[0] <= 180  # one frame a second
+
+
+@pytest.mark.parametrize("name,side", [("stop_hunt_down", -1), ("stop_hunt_up", 1)])
+def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retraces(name, side):
+    frames = tape(name, 620)
+    sigma = sigma_1m(frames, 360)
+    start = at(frames, 360)
+    level = start.support() if side == -1 else start.resistance()
+    path = spots(frames, 360, 420)
+    extreme = path.min() if side == -1 else path.max()
+    assert abs(math.log(extreme / start.spot)) >= 3 * max(sigma, 0.0002)
+    assert side * (extreme - level) > 0  # through the wall
+    after = spots(frames, 420, 660)
+    retrace = (after.max() - extreme) if side == -1 else (extreme - after.min())
+    assert retrace >= 0.6 * abs(start.spot - extreme)
+
+
+@pytest.mark.parametrize("name,side", [("liquidity_vacuum_up", 1), ("liquidity_vacuum_down", -1)])
+def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, side):
+    frames = tape(name, 700)
+    calm = [f for f in frames if 60 <= f.t <= 385]
+    depth, spread = np.median([f.depth for f in calm]), np.median([f.spread for f in calm])
+    thin = at(frames, 430)
+    assert thin.depth < 0.3 * depth and thin.spread > 2 * spread
+    move = math.log(at(frames, 450).spot / at(frames, 410).spot)
+    assert side * move > 2 * sigma_1m(frames, 380)
+    assert at(frames, 660).depth > 0.7 * depth  # the books refill
+
+
+@pytest.mark.parametrize("name,side", [("gamma_squeeze_up", 1), ("gamma_squeeze_down", -1)])
+def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side):
+    frames = tape(name, 480)
+    assert at(frames, 0).near_mix() < 0.3 < 0.5 < at(frames, 180).near_mix()  # put-heavy: short gamma
+    assert side * math.log(at(frames, 420).spot / at(frames, 120).spot) > 0.003  # 5-minute momentum
+    right = "CE" if side == 1 else "PE"
+    f0, f1 = at(frames, 180), at(frames, 420)
+    atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
+    band = [atm + side * k * (f0.strikes[1] - f0.strikes[0]) for k in range(4)]
+    assert sum(f1.oi(right, k) for k in band) > 1.05 * sum(f0.oi(right, k) for k in band)  # bought
+
+
+@pytest.mark.parametrize("name,side", [("bull_trap", 1), ("bear_trap", -1)])
+def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_minutes(name, side):
+    frames = tape(name, 620)
+    f0 = at(frames, 235)
+    level = f0.resistance() if side == 1 else f0.support()
+    beyond = side * (spots(frames, 235, 620) - level) / level
+    assert beyond.max() >= 0.002
+    cross = 235 + int(np.argmax(beyond > 0))
+    assert beyond[-1] < 0 and (620 - cross) <= 600  # back on the near side within 10 minutes
+    right = "CE" if side == 1 else "PE"
+    assert at(frames, 560).oi(right, level) > at(frames, cross).oi(right, level)  # writers sell it
+    rate_before = (at(frames, cross).volume - at(frames, cross - 120).volume) / 120
+    rate_during = (at(frames, cross + 120).volume - at(frames, cross).volume) / 120
+    assert rate_during < rate_before
+
+
+def test_flip_crossing_turns_the_near_money_mix_from_calls_to_puts_while_spot_falls():
+    frames = tape("gamma_flip_crossing", 600)
+    assert at(frames, 150).near_mix() < -0.5 and at(frames, 480).near_mix() > 0.5
+    assert at(frames, 480).spot < at(frames, 210).spot * (1 - 0.003)
+
+
+@pytest.mark.parametrize("name,side", [("put_writing_wave", 1), ("call_writing_wave", -1)])
+def test_writing_wave_adds_oi_at_the_money_while_premiums_bleed(name, side):
+    frames = tape(name, 330)
+    f0, f1 = at(frames, 60), at(frames, 300)
+    atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
+    step = f0.strikes[1] - f0.strikes[0]
+    band = [atm - side * k * step for k in range(6)]  # at and below ATM for puts, above for calls
+    oi0, oi1 = (
+        sum(f.put_oi[f.strikes == k][0] if side == 1 else f.call_oi[f.strikes == k][0] for k in band)
+        for f in (f0, f1)
+    )
+    ltp = (
+        (lambda f, k: f.put_ltp[f.strikes == k][0])
+        if side == 1
+        else (lambda f, k: f.call_ltp[f.strikes == k][0])
+    )
+    assert oi1 > 1.05 * oi0
+    assert np.mean([ltp(f1, k) - ltp(f0, k) for k in band]) < 0
+    pcr = [f.put_oi.sum() / f.call_oi.sum() for f in (f0, f1)]
+    assert side * (pcr[1] - pcr[0]) > 0.03
+
+
+def test_a_script_that_ends_leaves_a_calm_market():
+    scenario = SCENARIOS["liquidity_sweep_support"]()
+    state = mm.RegimeChain(np.random.default_rng(0), "calm", True).fill(mm.REGIMES["calm"])
+    state.market = mm.MarketView(
+        "NIFTY", scenario.seconds + 1.0, 0.0, 25000.0, 50.0, np.arange(3.0), *np.ones((2, 3))
+    )
+    before = (state.drift_per_s, state.vol, state.call_oi_flow, state.oi_interval_s)
+    scenario.adjust("NIFTY", scenario.seconds + 1.0, 25000.0, state)
+    assert (state.drift_per_s, state.vol, state.call_oi_flow, state.oi_interval_s) == before
+
+
+def test_a_phase_quickens_exchange_oi_and_the_three_minute_cadence_returns_after_it():
+    start, stream = batches("put_writing_wave", 900)
+    last, steps = None, []
+    for batch in stream:
+        puts = [t for t in batch if type(t) is Tick and t.right == "PE"]
+        if len(puts) == 162:  # whole-chain batches: full refreshes and OI steps
+            oi = tuple(t.oi for t in puts)
+            if last is not None and oi != last:
+                steps.append(puts[0].ts - start)
+            last = oi
+    gaps = [(a, round(b - a)) for a, b in zip(steps, steps[1:], strict=False)]
+    assert {g for a, g in gaps if 60 <= a < 260} == {30}  # the writing wave: OI every 30 s
+    assert {g for a, g in gaps if 330 <= a < 560} == {60}
+    after = [g for a, g in gaps if a >= 570]
+    assert after and min(after) >= 150  # the script is over: about every 3 minutes
