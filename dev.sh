@@ -27,6 +27,8 @@ case "${1:-run}" in
   run)
     setup requirements.txt
     shift || true
+    # The demo: the simulator's scripted scenarios at 2x, so every engine fires within minutes.
+    export STRIKEIQ_SCENARIO="${STRIKEIQ_SCENARIO:-demo}" STRIKEIQ_SPEED="${STRIKEIQ_SPEED:-2}"
     exec "$VENV/bin/python" -m streamlit run app/main.py "$@"
     ;;
   test)
