@@ -151,8 +151,9 @@ else:
         cols = st.columns(3)
         names = list(SCENARIOS)
         scenario = cols[0].selectbox(
-            "Scenario", names, index=names.index(fc.scenario) if fc.scenario in names else 0
-        )
+            "Scenario", names, index=names.index(fc.scenario) if fc.scenario in names else 0,
+            format_func=lambda n: f"{n}: {SCENARIOS[n].description}",
+        )  # fmt: skip
         speed = cols[1].number_input(
             "Speed (× real time)", min_value=1.0, max_value=100.0, value=max(1.0, fc.speed)
         )

@@ -56,7 +56,9 @@ def dashboard(tmp_path):
     }
     cmd = [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)]
     log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(main_script()).parents[1])
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(main_script()).parents[1]
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

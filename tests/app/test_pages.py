@@ -96,3 +96,17 @@ def test_live_page_as_a_db_replica(monkeypatch, app_env):
     assert any(m.label == "Spot" for m in at.metric)
     at = run_page("pages/system.py")
     assert any(s.value == "Live source: database" for s in at.subheader)
+
+
+def test_demo_controls_restart_the_simulator_with_a_new_scenario():
+    from app.runtime import get_runtime
+
+    at = run_page("pages/system.py")
+    at.selectbox[0].set_value("volatile")
+    at.number_input[1].set_value(3)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    runtime = get_runtime()
+    assert runtime.running
+    assert (runtime.config.feed.scenario, runtime.config.feed.seed) == ("volatile", 3)
