@@ -32,8 +32,12 @@ def fmt_pct(value: float | None, digits: int = 2) -> str:
 
 
 def fmt_crore(value: float | None) -> str:
-    """Rupees in crore (1 Cr = 1e7), the unit Indian desks quote GEX in."""
-    return "n/a" if value is None else f"₹{value / 1e7:,.1f} Cr"
+    """Rupees in crore (1 Cr = 1e7), the unit Indian desks quote GEX in: -₹13,660 Cr."""
+    if value is None:
+        return "n/a"
+    crore = value / 1e7
+    digits = 0 if abs(crore) >= 100 else 1
+    return f"{'-' if crore < 0 else ''}₹{abs(crore):,.{digits}f} Cr"
 
 
 def fmt_ist(ts: float | None, with_date: bool = False) -> str:

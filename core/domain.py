@@ -202,6 +202,8 @@ class LiveMetrics:
     flow_imbalance: float | None = None
     flow_direction: str | None = None
     buildup_counts: Mapping[str, int] = field(default_factory=lambda: EMPTY)
+    call_buildup: tuple[str, ...] = ()  # per strike: LONG_BUILDUP, SHORT_BUILDUP, ... or ""
+    put_buildup: tuple[str, ...] = ()
     # microstructure near ATM (issue 3)
     spread_rel: float | None = None
     depth: float | None = None

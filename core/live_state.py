@@ -34,6 +34,7 @@ def metrics_to_dict(m: LiveMetrics) -> dict[str, Any]:
     out["expiry"] = m.expiry.isoformat() if m.expiry else None
     out["em_bands"] = list(m.em_bands) if m.em_bands else None
     out["buildup_counts"] = dict(m.buildup_counts)
+    out["buildup"] = {"call": list(m.call_buildup), "put": list(m.put_buildup)}
     out["unavailable"] = dict(m.unavailable)
     out["arrays"] = {name: [_plain(float(v)) for v in getattr(m, name)] for name in ARRAY_FIELDS}
     return out
@@ -52,6 +53,8 @@ def metrics_from_dict(d: Mapping[str, Any]) -> LiveMetrics:
         expiry=date.fromisoformat(d["expiry"]) if d.get("expiry") else None,
         em_bands=tuple(d["em_bands"]) if d.get("em_bands") else None,
         buildup_counts=dict(d.get("buildup_counts") or {}),
+        call_buildup=tuple(d.get("buildup", {}).get("call", ())),
+        put_buildup=tuple(d.get("buildup", {}).get("put", ())),
         unavailable=dict(d.get("unavailable") or {}),
         **arrays,
     )

@@ -30,7 +30,7 @@ def chain_frame(m: LiveMetrics, each_side: int) -> pd.DataFrame:
 
     frame = pd.DataFrame(
         {
-            "Call build-up": col("call_buildup") if len(getattr(m, "call_buildup", ())) else "",
+            "Call build-up": _labels(m.call_buildup, len(strikes), sl),
             "Call OI": col("call_oi"),
             "Call ΔOI": col("call_oi_change"),
             "Call IV %": col("call_iv") * 100,
@@ -42,10 +42,17 @@ def chain_frame(m: LiveMetrics, each_side: int) -> pd.DataFrame:
             "Put IV %": col("put_iv") * 100,
             "Put ΔOI": col("put_oi_change"),
             "Put OI": col("put_oi"),
-            "Put build-up": col("put_buildup") if len(getattr(m, "put_buildup", ())) else "",
+            "Put build-up": _labels(m.put_buildup, len(strikes), sl),
         }
     )
     return frame
+
+
+def _labels(classes: tuple[str, ...], n: int, sl: slice) -> list[str]:
+    """Build-up class per strike in words (blank when price or OI did not change)."""
+    if len(classes) != n:
+        return [""] * len(range(n)[sl])
+    return [c.replace("_", " ").lower() for c in classes[sl]]
 
 
 def styled(frame: pd.DataFrame, atm: float | None):

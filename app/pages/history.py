@@ -11,6 +11,7 @@ import streamlit as st
 from app.runtime import get_runtime
 from core.clock import IST
 from core.engines.pipeline import ENGINE_NAMES
+from core.learning.performance import latest_signal_time
 from core.storage.queries import SignalFilter, iter_signals_csv, query_signals, signals_per_day
 
 runtime = get_runtime()
@@ -34,12 +35,20 @@ def _csv(flt: SignalFilter) -> str:
     return "".join(iter_signals_csv(flt))
 
 
+@st.cache_data(ttl=15, show_spinner=False)
+def _default_end_day() -> date:
+    """Today, or the newest signal's day if later (a simulator trades the next session)."""
+    latest = latest_signal_time()
+    today = datetime.now(IST).date()
+    return max(today, latest.astimezone(IST).date()) if latest is not None else today
+
+
 def _ist_bound(d: date, end: bool) -> datetime:
     return datetime.combine(d + timedelta(days=1) if end else d, time(0), IST).astimezone(UTC)
 
 
 with st.sidebar.form("history_filters"):
-    today = datetime.now(IST).date()
+    today = _default_end_day()
     days = st.date_input("Date range (IST)", (today - timedelta(days=7), today), key="h_dates")
     symbols = st.multiselect("Symbols", runtime.symbols, key="h_symbols")
     engines = st.multiselect("Engines", ENGINE_NAMES, key="h_engines")

@@ -39,7 +39,11 @@ def header_cards(m: LiveMetrics) -> None:
     cols[3].metric(
         "Expected move (1σ)",
         fmt_num(m.expected_move, 1, " pts"),
-        help="S · σ_ATM · √T to expiry; " + (m.unavailable.get("expected_move") or "ATM IV from the chain"),
+        delta=None if m.breach_probability is None else f"{m.breach_probability:.0%} breach prob.",
+        delta_color="off",
+        delta_arrow="off",
+        help="S · σ_ATM · √T to expiry; breach probability = P(|move| > 1σ) by expiry. "
+        + (m.unavailable.get("expected_move") or ""),
     )
     cols[4].metric("Net GEX", fmt_crore(m.net_gex), help=f"₹ per 1 % move, {m.gex_convention}")
     cols[5].metric(
@@ -49,15 +53,17 @@ def header_cards(m: LiveMetrics) -> None:
         delta_color="off",
         help=m.unavailable.get("gamma_flip") or m.flip_state,
     )
-    cols = st.columns(7)
-    regime = f"{m.regime} ({m.regime_confidence:.0%})" if m.regime and m.regime_confidence else m.regime
-    cols[6].metric("Structural regime", regime or "n/a", help=m.unavailable.get("regime"))
+    cols = st.columns(6)
     cols[0].metric("ATM IV", fmt_pct(m.atm_iv), help=f"source: {m.iv_source or 'n/a'}")
     cols[1].metric("Vol regime", m.volatility_regime or "n/a")
-    cols[2].metric("Support", fmt_num(m.support, 0))
-    cols[3].metric("Resistance", fmt_num(m.resistance, 0))
-    cols[4].metric("ATM straddle", fmt_num(m.atm_straddle, 2, " ₹"))
-    cols[5].metric("1σ breach prob.", fmt_pct(m.breach_probability, 1))
+    cols[2].metric(
+        "Structure",
+        (m.regime or "n/a").replace("_", " "),
+        help=f"confidence {m.regime_confidence:.0%}" if m.regime_confidence else m.unavailable.get("regime"),
+    )
+    cols[3].metric("Support", fmt_num(m.support, 0))
+    cols[4].metric("Resistance", fmt_num(m.resistance, 0))
+    cols[5].metric("ATM straddle", fmt_num(m.atm_straddle, 2, " ₹"))
 
 
 @st.fragment(run_every=1.0)

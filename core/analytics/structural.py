@@ -280,6 +280,7 @@ class _Run:
         self._walls(oi)
         classes = flow.buildup_classes(c["ltp"] - c["prev_close"], day_change)
         self.out["buildup_counts"] = MappingProxyType(flow.buildup_counts(classes))
+        self.out["call_buildup"], self.out["put_buildup"] = tuple(classes[0]), tuple(classes[1])
 
     def _pcr(self, oi: np.ndarray, vol: np.ndarray, day_change: np.ndarray) -> None:
         """Totals and put/call ratios; a total with no reported leg is None, not a silent 0."""
