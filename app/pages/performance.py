@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+
 from app.runtime import get_runtime
 from core.clock import IST
 from core.learning import performance as perf
@@ -16,6 +17,14 @@ from core.learning import performance as perf
 runtime = get_runtime()
 TEMPLATE = "plotly_dark"
 HORIZONS = (300, 900, 1800)
+# Ratios and percentages to 3 decimals in every table (raw floats print 16 digits).
+FLOAT_COLUMNS = {
+    name: st.column_config.NumberColumn(format="%.3f")
+    for name in (
+        "hit_rate", "ci_low", "ci_high", "avg_move_pct", "avg_mfe_pct", "avg_mae_pct", "brier",
+        "success_rate", "adjusted_confidence", "avg_confidence", "mean_confidence",
+    )
+}  # fmt: skip
 
 st.title("Performance")
 st.caption(
@@ -181,7 +190,7 @@ else:
     st.subheader("Hit rate by engine, signal and horizon")
     hits = pd.DataFrame(_hit_rates(flt))
     st.plotly_chart(hit_rate_chart(hits, int(horizon) // 60), key="hit_rate_chart")
-    st.dataframe(hits, hide_index=True, key="hit_rate_table")
+    st.dataframe(hits, hide_index=True, key="hit_rate_table", column_config=FLOAT_COLUMNS)
 
     st.subheader("Calibration")
     reliability, brier = _calibration(flt)
@@ -189,7 +198,7 @@ else:
         left, right = st.columns([3, 2])
         left.plotly_chart(reliability_chart(reliability), key="reliability_chart")
         right.markdown("**Brier score per engine** (0 is perfect; always saying 50 % scores 0.25)")
-        right.dataframe(pd.DataFrame(brier), hide_index=True, key="brier_table")
+        right.dataframe(pd.DataFrame(brier), hide_index=True, key="brier_table", column_config=FLOAT_COLUMNS)
     else:
         st.info(f"No decided outcomes at {int(horizon) // 60} min in this range yet.")
 
@@ -201,7 +210,9 @@ if distribution:
 st.subheader("Experience")
 experience = _experience(flt.symbols)
 if experience:
-    st.dataframe(pd.DataFrame(experience), hide_index=True, key="experience_table")
+    st.dataframe(
+        pd.DataFrame(experience), hide_index=True, key="experience_table", column_config=FLOAT_COLUMNS
+    )
 else:
     st.info("No experience yet: it is built from scored outcomes.")
 
