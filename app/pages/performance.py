@@ -9,7 +9,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-
 from app.runtime import get_runtime
 from core.clock import IST
 from core.learning import performance as perf
