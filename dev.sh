@@ -34,6 +34,7 @@ case "${1:-run}" in
   test)
     setup requirements-dev.txt
     shift || true
+    "$VENV/bin/python" -m ruff check --quiet .
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
   setup)
