@@ -3,7 +3,8 @@
 The runtime owns a LearningLoop: a daemon thread with its own sessions, woken every
 `interval_s` wall seconds, reading the event clock for "now"; after a pass that wrote something it
 refreshes the calibrator's in-memory table, so the engines' hot path never touches the database.
-The CLI (`python -m core evaluate`) runs `run_pass` once over the whole backlog.
+The CLI (`python -m core evaluate`) runs `run_pass` once over the whole backlog. Each pass ends by
+refreshing the hourly statistics rollup (core.storage.rollup).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.clock import EventClock
@@ -22,6 +24,7 @@ from core.learning.calibration import ConfidenceCalibrator
 from core.learning.learning_engine import evaluate_signals
 from core.learning.prediction_service import score_predictions
 from core.market_calendar import MarketCalendar
+from core.storage.rollup import refresh_rollup
 
 log = logging.getLogger(__name__)
 SessionFactory = Callable[[], Session]
@@ -34,11 +37,26 @@ def run_pass(
     calendar: MarketCalendar | None = None,
     progress: bool = False,
 ) -> dict[str, int]:
-    """Score pending signals (and update experience), then predictions and smart-money rows."""
+    """Score pending signals (and update experience), then predictions and smart-money rows, then
+    fold the new signals and outcomes into the statistics rollup."""
     calendar = calendar or MarketCalendar.default()
     stats = evaluate_signals(session_factory, now, since, calendar, progress)
     stats.update(score_predictions(session_factory, now, since, calendar))
+    stats.update(_refresh_rollup(session_factory))
     return stats
+
+
+def _refresh_rollup(session_factory: SessionFactory) -> dict[str, int]:
+    """Every pass, not only one that wrote outcomes: the logger adds signals all the time, and the
+    smaller the part above the rollup's watermark, the cheaper get_signal_statistics stays. A
+    failure is logged, not raised: statistics stay exact without the rollup (only slower), and the
+    pass's outcomes must still reach the calibrator."""
+    try:
+        with session_factory() as session:
+            return {"rollup_rows": refresh_rollup(session).rows, "rollup_failures": 0}
+    except SQLAlchemyError:
+        log.exception("statistics rollup refresh failed; the next pass retries")
+        return {"rollup_rows": 0, "rollup_failures": 1}
 
 
 class LearningLoop:

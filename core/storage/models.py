@@ -1,4 +1,4 @@
-"""The ORM schema (SPEC section 7): eight tables, one Base, and conversions at the domain boundary."""
+"""The ORM schema (SPEC section 7): eight tables, the statistics rollup, one Base, and conversions."""
 
 from __future__ import annotations
 
@@ -407,6 +407,42 @@ class LiveChainState(Base):
     snapshot: Mapped[dict[str, Any]]
 
 
+class SignalStatsHourly(Base):
+    """Sums of signals and outcomes per UTC hour, symbol, engine and signal (core.storage.rollup).
+
+    `horizon_s` 0 is the signal row (n signals, confidence sums); a horizon > 0 is the outcome row
+    (n outcomes, verdict counts, move sums). Sums and counts, never averages, so buckets combine
+    exactly. Rebuilt whole buckets at a time from the raw tables, so it is derived data only.
+    """
+
+    __tablename__ = "signal_stats_hourly"
+
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    engine: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    signal: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    horizon_s: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger)
+    sum_confidence: Mapped[float]
+    count_confidence: Mapped[int] = mapped_column(sa.BigInteger)
+    correct: Mapped[int] = mapped_column(sa.BigInteger)
+    wrong: Mapped[int] = mapped_column(sa.BigInteger)
+    neutral: Mapped[int] = mapped_column(sa.BigInteger)
+    sum_move_pct: Mapped[float]
+    sum_abs_move_pct: Mapped[float]
+    count_move: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class RollupState(Base):
+    """How far a rollup has read: every signal and outcome row with an id at or below these."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    signal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    outcome_id: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 __all__ = [
     "AiSignalLog",
     "Base",
@@ -415,6 +451,8 @@ __all__ = [
     "MarketSnapshot",
     "OptionChainSnapshot",
     "Prediction",
+    "RollupState",
     "SignalOutcome",
+    "SignalStatsHourly",
     "SmartMoneyPrediction",
 ]

@@ -18,6 +18,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from core.storage.database import SessionLocal
 from core.storage.models import DIRECTIONS, OUTCOMES, AiSignalLog, SignalOutcome
+from core.storage.rollup import raw_signal_sums, window_sums
 
 SessionFactory = Callable[[], Session]
 PENDING = "PENDING"  # outcome filter: no outcome stored yet (at `horizon_s` if given)
@@ -105,20 +106,48 @@ def get_signal_statistics(
     session_factory: SessionFactory | None = None,
 ) -> dict[str, Any]:
     """Totals, counts by engine and signal, average confidence, and per engine/signal/horizon hit
-    rate (CORRECT / (CORRECT + WRONG), neutrals counted apart) and average move from outcomes."""
-    conds = _window(symbol, hours, now)
-    counts = (
-        sa.select(S.engine, S.signal, sa.func.count(), sa.func.sum(S.confidence), sa.func.count(S.confidence))
-        .where(*conds)
-        .group_by(S.engine, S.signal)
-    )
+    rate (CORRECT / (CORRECT + WRONG), neutrals counted apart) and average move from outcomes.
+
+    Answered from the hourly rollup plus raw GROUP BYs for the window's partial first hour and for
+    rows newer than the rollup (core.storage.rollup), so any window costs about the same and the
+    result equals the raw aggregate over the window exactly."""
+    since = _since(hours, now)
     with _factory(session_factory)() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            # The default page cost (4) models spinning disks: PostgreSQL then hash-joins every stored
-            # outcome even for a one-day window. At SSD cost the index nested loop wins 2-3x. LOCAL:
-            # this transaction only.
-            session.execute(sa.text("SET LOCAL random_page_cost = 1.1"))
-        count_rows = session.execute(counts).all()
+        _tune_reads(session)
+        sums = window_sums(session, symbol, since)
+    count_rows = [(e, s, int(v[0]), v[1], int(v[2])) for (e, s), v in sums.signals.items()]
+    outcome_rows = [
+        (e, s, h, int(n), c, w, nt, _ratio(move, n_move), _ratio(abs_move, n_move))
+        for (e, s, h), (n, c, w, nt, move, n_move, abs_move) in sorted(sums.outcomes.items())
+    ]
+    return {
+        "symbol": symbol,
+        "hours": hours,
+        **_count_summary(count_rows),
+        "outcomes": [_outcome_dict(row) for row in outcome_rows],
+    }
+
+
+def _tune_reads(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # One snapshot for all the statements of one answer, so a signal committed meanwhile is either
+    # in every part or in none.
+    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    # The default page cost (4) models spinning disks: PostgreSQL then hash-joins every stored
+    # outcome even for a one-hour edge. At SSD cost the index nested loop wins 2-3x. LOCAL: this
+    # transaction only.
+    session.execute(sa.text("SET LOCAL random_page_cost = 1.1"))
+
+
+def _raw_statistics(
+    symbol: str | None, hours: float | None, now: datetime | None, session_factory: SessionFactory | None
+) -> dict[str, Any]:
+    """The same answer straight from the raw tables (the tests' reference for the rollup path)."""
+    conds = _window(symbol, hours, now)
+    with _factory(session_factory)() as session:
+        _tune_reads(session)
+        count_rows = session.execute(raw_signal_sums(conds)).all()
         outcome_rows = session.execute(_outcome_stats(conds)).all()
     return {
         "symbol": symbol,

@@ -29,6 +29,8 @@ TABLES = {
     "predictions",
     "smart_money_predictions",
     "live_chain_state",
+    "signal_stats_hourly",
+    "rollup_state",
 }
 
 

@@ -18,6 +18,7 @@ from core.storage.queries import (
     query_signals,
     signals_per_day,
 )
+from core.storage.rollup import refresh_rollup
 from tests.core.storage.helpers import make_signal
 
 NOW = datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
@@ -90,6 +91,26 @@ def test_statistics_for_one_symbol_over_all_time(session_factory, uids) -> None:
         ("gamma_squeeze", 0.0),
         ("smart_money", 1.0),
     }
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_statistics_read_the_same_from_the_rollup(session_factory, uids, when) -> None:
+    """The hand-checked answers above hold whether or not the rollup has been refreshed."""
+    if when == "after":
+        with session_factory() as session:
+            assert refresh_rollup(session).rows > 0
+    day = get_signal_statistics(hours=24, now=NOW, session_factory=session_factory)
+    assert (day["total"], day["by_engine"]) == (4, {"liquidity": 3, "gamma_squeeze": 1})
+    assert day["avg_confidence"] == pytest.approx(0.65)
+    bank = get_signal_statistics("BANKNIFTY", hours=None, session_factory=session_factory)
+    assert bank["total"] == 2 and bank["avg_confidence"] == pytest.approx(0.8)
+    # 2.5 h before NOW cuts the hour of s3 (3 h ago): only s1 and s2, from the raw edge and the rollup.
+    recent = get_signal_statistics("NIFTY", hours=2.5, now=NOW, session_factory=session_factory)
+    assert recent["by_signal"] == {"SWEEP_UP": 2}
+    assert [(o["horizon_s"], o["evaluated"], o["correct"]) for o in recent["outcomes"]] == [
+        (300, 2, 2),
+        (900, 2, 1),
+    ]
 
 
 def test_statistics_on_an_empty_database(session_factory) -> None:
