@@ -171,7 +171,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="performance benchmarks, JSON on stdout")
-    p.add_argument("--only", choices=["metrics", "engines", "ingest", "logger", "stats"], action="append")
+    p.add_argument(
+        "--only",
+        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory"],
+        action="append",
+    )
     _db_arg(p)
     p.set_defaults(func=cmd_bench)
 

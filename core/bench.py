@@ -13,6 +13,8 @@ TARGETS = {
     "ingest": ">= 100000 ticks/s decode+apply in-process",
     "logger": ">= 20000 signals/s on PostgreSQL and >= 15x one-commit-per-row",
     "stats": "get_signal_statistics over 1000000 signals <= 300 ms on PostgreSQL",
+    "page": "live page rerun <= 100 ms server time",
+    "memory": "memory flat over a 1-hour simulated session",
 }
 
 
@@ -52,6 +54,26 @@ def _stats(db: str | None) -> dict:
     return bench_statistics(db or _default_bench_db())
 
 
+def _page(db: str | None) -> dict:
+    """Live page rerun server time, measured by app.bench in its own process."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "app.bench"], capture_output=True, text=True, timeout=300, check=False
+    )
+    if run.returncode != 0:
+        return {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "failed"}
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _memory(db: str | None) -> dict:
+    from core.runtime_bench import bench_memory
+
+    return bench_memory()
+
+
 def _default_bench_db() -> str:
     """A throwaway SQLite file unless a URL is given (PostgreSQL is what the targets are about)."""
     import tempfile
@@ -65,12 +87,14 @@ BENCHMARKS: dict[str, Callable[[str | None], dict]] = {
     "ingest": _ingest,
     "logger": _logger,
     "stats": _stats,
+    "page": _page,
+    "memory": _memory,
 }
 
 
 def run_benchmarks(only: list[str] | None, db: str | None) -> dict[str, Any]:
     """Run the selected benchmarks (default: all but `stats`, which loads a million rows)."""
-    names = only or ["metrics", "engines", "ingest", "logger"]
+    names = only or ["metrics", "engines", "ingest", "logger", "page", "memory"]
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "database": _masked(db) if db else "temporary SQLite file",
