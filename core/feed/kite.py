@@ -19,14 +19,13 @@ from core.config import FeedConfig
 from core.domain import FeedItem, Tick
 from core.errors import DataError
 from core.feed.base import FeedStats
+from core.feed.broker_session import AuthError, BrokerSession
 from core.feed.instruments import Instrument, InstrumentMaster
 from core.feed.subscription import (
     KITE_MAX_TOKENS,
     KITE_TOKENS_PER_REQUEST,
     MAX_CLOCK_SKEW_S,
     AtmWindow,
-    AuthError,
-    BrokerSession,
     chunked,
 )
 

@@ -25,6 +25,7 @@ from core.config import FeedConfig
 from core.domain import FeedItem, MarketStatus, Tick
 from core.errors import DataError, FeedError
 from core.feed.base import FeedStats
+from core.feed.broker_session import AuthError, BrokerSession
 from core.feed.instruments import Instrument, InstrumentMaster
 from core.feed.proto import MarketDataFeedV3_pb2 as pb
 from core.feed.subscription import (
@@ -32,8 +33,6 @@ from core.feed.subscription import (
     UPSTOX_COMBINED_LIMIT,
     UPSTOX_KEYS_PER_REQUEST,
     AtmWindow,
-    AuthError,
-    BrokerSession,
     chunked,
 )
 

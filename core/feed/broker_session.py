@@ -1,0 +1,186 @@
+"""The reconnecting session loop both broker adapters share (Upstox v3, Kite).
+
+Connect, subscribe, pump frames into the sink, follow the ATM window, and reconnect with backoff and
+resubscribe when the connection drops. Each adapter supplies the wire format through a few hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+
+import websocket
+
+from core.clock import IST
+from core.config import FeedConfig
+from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo, MarketStatus, Tick
+from core.errors import FeedError
+from core.feed.base import FeedSink, FeedStats
+from core.feed.instruments import InstrumentMaster
+from core.feed.subscription import TOKEN_INVALID, AtmWindow
+
+
+class AuthError(FeedError):
+    """The broker refused the credentials (HTTP 401/403): retried slowly, reported as such."""
+
+
+class BrokerSession:
+    """The reconnecting feed loop shared by broker adapters. Subclasses supply the wire hooks.
+
+    Hooks: `_connect()` returns a connected websocket-client socket; `_subscribe(ws, keys)` and
+    `_unsubscribe(ws, keys)` send requests; `_decode(data, recv_ts)` turns one frame into items.
+    """
+
+    mode = "LIVE"
+
+    def __init__(
+        self,
+        config: FeedConfig,
+        master: InstrumentMaster,
+        window: AtmWindow,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        auth_retry_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.master = master
+        self.window = window
+        self.stats = FeedStats()
+        self._backoff_initial = backoff_initial_s
+        self._backoff_max = backoff_max_s
+        self._auth_retry = auth_retry_s
+        self._jitter = random.Random()
+        # Receive time is local wall time; injectable so tests can place a session on any date.
+        self._clock = clock
+        self._recv_timeout = min(0.25, config.stale_after_s)
+        self._market = ""  # the last segment status the broker announced, if it announces any
+
+    def _connect(self) -> websocket.WebSocket:
+        raise NotImplementedError
+
+    def _subscribe(self, ws: websocket.WebSocket, keys: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def _unsubscribe(self, ws: websocket.WebSocket, keys: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def _decode(self, data: bytes | str, recv_ts: float) -> list[FeedItem]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def run(self, sink: FeedSink, stop: threading.Event) -> None:
+        """Connect, stream and reconnect until `stop` is set. Never raises into the caller."""
+        backoff = self._backoff_initial
+        attempt = 0
+        while not stop.is_set():
+            if attempt:
+                self.stats.reconnects += 1
+            attempt += 1
+            self._status(sink, "connecting", self.describe())
+            delay = self._session(sink, stop)
+            if delay is None:
+                backoff = self._backoff_initial
+                delay = backoff * (0.5 + self._jitter.random())
+            elif delay == 0.0:
+                delay = backoff * (0.5 + self._jitter.random())
+                backoff = min(backoff * 2.0, self._backoff_max)
+            stop.wait(delay)
+        self._status(sink, "stopped", "stop requested")
+
+    def _session(self, sink: FeedSink, stop: threading.Event) -> float | None:
+        """One connection's life. Returns None after a session that streamed, 0.0 when nothing
+        streamed (exponential backoff), or the fixed wait after an authentication failure."""
+        try:
+            ws = self._connect()
+        except AuthError as exc:
+            self.stats.last_error = f"{TOKEN_INVALID}: {exc}"
+            self._status(sink, "disconnected", TOKEN_INVALID)
+            return self._auth_retry
+        except Exception as exc:  # noqa: BLE001 - any connect failure means: back off and retry
+            self.stats.last_error = f"connect failed: {exc}"
+            self._status(sink, "disconnected", f"connect failed: {exc}")
+            return 0.0
+        frames_before = self.stats.frames
+        try:
+            self._status(sink, "connected", "")
+            keys = list(self.window.index_keys()) + sorted(self.window.keys())
+            self._subscribe(ws, keys)
+            self._pump(ws, sink, stop)
+        except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure of one session
+            self.stats.last_error = f"connection lost: {exc}"
+            if not stop.is_set():
+                self._status(sink, "disconnected", f"connection lost: {exc}")
+        finally:
+            with contextlib.suppress(Exception):
+                ws.close(timeout=0.2)
+        # A server that accepts and then drops at once must not be hammered: back off as for a
+        # failed connect unless the session delivered data.
+        return None if self.stats.frames > frames_before else 0.0
+
+    def _pump(self, ws: websocket.WebSocket, sink: FeedSink, stop: threading.Event) -> None:
+        ws.settimeout(self._recv_timeout)
+        last_frame = time.monotonic()
+        stale = False
+        while not stop.is_set():
+            try:
+                opcode, data = ws.recv_data()
+            except websocket.WebSocketTimeoutException:
+                silent = time.monotonic() - last_frame >= self.config.stale_after_s
+                # After the close the exchange is quiet by design; that silence is not staleness.
+                if silent and not stale and self._market != "CLOSED":
+                    stale = True
+                    self._status(sink, "stale", f"no data for {self.config.stale_after_s:g} s")
+                continue
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise FeedError("server closed the connection")
+            last_frame = time.monotonic()
+            if stale:
+                stale = False
+                self._status(sink, "connected", "data resumed")
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                data = data.decode("utf-8", errors="replace")
+            items = self._decode(data, self._clock())
+            for item in items:
+                if isinstance(item, MarketStatus):
+                    self._market = item.market
+            if items:
+                self._deliver(sink, items)
+                self._follow_atm(ws, sink, items)
+
+    def _deliver(self, sink: FeedSink, items: Sequence[FeedItem]) -> None:
+        try:
+            sink.on_items(items)
+        except Exception as exc:  # noqa: BLE001 - a failing sink must not kill the feed thread
+            self.stats.last_error = f"sink.on_items failed: {exc}"
+
+    def _follow_atm(self, ws: websocket.WebSocket, sink: FeedSink, items: Sequence[FeedItem]) -> None:
+        for item in items:
+            if not (isinstance(item, Tick) and item.is_underlying):
+                continue
+            before = self.window.expiries(item.symbol)
+            diff = self.window.update(item.symbol, item.ltp, datetime.fromtimestamp(item.ts, IST).date())
+            if diff.remove:
+                self._unsubscribe(ws, list(diff.remove))
+            if diff.add:
+                self._subscribe(ws, list(diff.add))
+            expiries = self.window.expiries(item.symbol)
+            if expiries != before:
+                self._deliver(sink, [self._instrument_info(item.symbol, expiries)])
+
+    def _instrument_info(self, symbol: str, expiries: tuple[date, ...]) -> InstrumentInfo:
+        step = self.master.strike_step(symbol, expiries[0]) if expiries else None
+        return InstrumentInfo(symbol, self.master.lot_size(symbol), step, expiries)
+
+    def _status(self, sink: FeedSink, state: FeedState, reason: str) -> None:
+        self.stats.state = state
+        try:
+            sink.on_status(FeedStatus(state, reason, self._clock()))
+        except Exception as exc:  # noqa: BLE001 - a failing sink must not kill the feed thread
+            self.stats.last_error = f"sink.on_status failed: {exc}"
