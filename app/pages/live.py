@@ -123,11 +123,28 @@ def signal_feed(signals) -> None:
         }
         for s in signals[:50]
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="signal_feed")
-    with st.expander("Reasons and features of the latest signals"):
-        for s in signals[:10]:
-            st.markdown(f"**{fmt_ist(s.ts)} {s.engine} {s.signal}** ({s.direction})")
-            st.json(signal_to_dict(s)["features"], expanded=False)
+    shown = signals[:50]
+    event = st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="signal_feed",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    picked = event.selection.rows if event is not None else []
+    if picked and picked[0] < len(shown):
+        # Rows shift as signals arrive: remember the signal, not the row number.
+        st.session_state["live_selected_signal"] = shown[picked[0]].id
+    chosen = next((x for x in signals if x.id == st.session_state.get("live_selected_signal")), signals[0])
+    st.markdown(
+        f"**{fmt_ist(chosen.ts)} · {chosen.engine} · {chosen.signal}** ({chosen.direction}, "
+        f"confidence {chosen.confidence:.2f} {chosen.confidence_source}) — select a row to inspect it"
+    )
+    left, right = st.columns([1, 2])
+    left.write("Reasons")
+    left.write("\n".join(f"- {r}" for r in chosen.reasons) or "none")
+    right.write("Features the rules looked at")
+    right.json(signal_to_dict(chosen)["features"], expanded=False)
 
 
 live_panel()

@@ -110,3 +110,10 @@ def test_demo_controls_restart_the_simulator_with_a_new_scenario():
     runtime = get_runtime()
     assert runtime.running
     assert (runtime.config.feed.scenario, runtime.config.feed.seed) == ("volatile", 3)
+
+
+def test_signal_feed_shows_the_reasons_and_features_of_a_signal():
+    at = run_page()
+    at = rerun_until(at, lambda a: any(s.value == "Signal feed" for s in a.subheader) and len(a.json) > 0)
+    assert any("select a row to inspect it" in m.value for m in at.markdown)
+    assert any(m.value == "Features the rules looked at" for m in at.markdown)
