@@ -98,11 +98,14 @@ class Runtime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
+        self._stopped: bool | None = None  # the result of stop(), once stopped
         self._lock = threading.Lock()
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> Runtime:
         with self._lock:
+            if self._stopped is not None:
+                raise RuntimeError("a stopped Runtime cannot start again: build a new one")
             if self._thread is not None and self._thread.is_alive():
                 return self
             self._prepare_database()
@@ -136,7 +139,17 @@ class Runtime:
                 self._feed_status = FeedStatus("stopped", "feed ended", self.clock.now())
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the feed, write a final snapshot per symbol, drain the logger. True if all flushed."""
+        """Stop the feed, write a final snapshot per symbol, drain the logger. True if all flushed.
+
+        Idempotent: a second call (e.g. the atexit hook after an explicit stop) does nothing.
+        """
+        with self._lock:
+            if self._stopped is not None:
+                return self._stopped
+            self._stopped = self._shutdown(timeout)
+            return self._stopped
+
+    def _shutdown(self, timeout: float) -> bool:
         self._stop.set()
         thread = self._thread
         if thread is not None:
