@@ -32,7 +32,9 @@ class EngineResult:
     """One engine's verdict for one metrics update.
 
     raw_score: the winning side's score (0-1); strength: its margin over the other side (0-1);
-    active: the verdict is a signal worth emitting (the pipeline handles episodes and cooldown).
+    active: the verdict is a signal worth emitting (the pipeline handles episodes and cooldown);
+    episode: identifies the price pattern behind the verdict (the event time of its extreme), so
+    the pipeline never emits the same pattern twice however long it stays in the engine's window.
     """
 
     signal: str
@@ -42,6 +44,7 @@ class EngineResult:
     reasons: tuple[str, ...] = ()
     features: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     active: bool = False
+    episode: float | None = None
 
     @staticmethod
     def inactive(
@@ -128,20 +131,29 @@ class Scorecard:
         return tuple(t for t, _ in self._hits[side])
 
     def decide(
-        self, threshold: float, up_signal: str, down_signal: str, features: Mapping[str, Any]
+        self,
+        threshold: float,
+        up_signal: str,
+        down_signal: str,
+        features: Mapping[str, Any],
+        episodes: Mapping[Side, float] | None = None,
     ) -> EngineResult:
-        """The winning side's signal, or an inactive result on a tie or below threshold."""
+        """The winning side's signal, or an inactive result on a tie or below threshold.
+
+        `episodes` maps a side to the identity of the pattern it scored (see EngineResult.episode).
+        """
+        episodes = episodes or {}
         up, down = self.score("up"), self.score("down")
         # Every rule that hit, so a tile can show why a verdict is (not yet) a signal.
         feats = {**features, "up_score": up, "down_score": down}
         feats["up_rules"], feats["down_rules"] = list(self.tags("up")), list(self.tags("down"))
         if up > down and up >= threshold:
-            return EngineResult(
-                up_signal, "UP", up, round(up - down, _SCORE_DIGITS), self.tags("up"), feats, True
-            )
+            margin = round(up - down, _SCORE_DIGITS)
+            return EngineResult(up_signal, "UP", up, margin, self.tags("up"), feats, True, episodes.get("up"))
         if down > up and down >= threshold:
+            margin = round(down - up, _SCORE_DIGITS)
             return EngineResult(
-                down_signal, "DOWN", down, round(down - up, _SCORE_DIGITS), self.tags("down"), feats, True
+                down_signal, "DOWN", down, margin, self.tags("down"), feats, True, episodes.get("down")
             )
         return EngineResult.inactive(feats, raw_score=max(up, down))
 

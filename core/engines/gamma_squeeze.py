@@ -13,7 +13,15 @@ from core.engines.history import EngineHistory
 @dataclass(frozen=True, slots=True)
 class GammaSqueezeParams(EngineParams):
     """SPEC section 6 defaults: short gamma 0.25, near flip/wall 0.20, momentum 0.20, buying 0.20,
-    volatility spike 0.15."""
+    volatility spike 0.15.
+
+    Where the SPEC gives no number: "dealers short gamma" is a regime, not a sign, so it needs the
+    normalised net GEX g = net_gex / gross_gex below -short_gamma_g (0.15, DealerGammaEngine's
+    band); a chain whose g merely hovers around zero has no dealers forced to chase. "Buying" needs
+    the ATM-wall band's OI up by flow_min_rel (5 %) over flow_window_s with premiums up: ordinary
+    OI drift is about 0.5 % per 3-minute step, and a trending market rolls positions towards the
+    new ATM at up to ~3 % per 5 minutes; 0.2 % fired on every other update.
+    """
 
     threshold: float = 0.5
     near_pct: float = 0.005  # within 0.5 % of the flip or the wall
@@ -21,7 +29,8 @@ class GammaSqueezeParams(EngineParams):
     momentum_min: float = 0.003  # 5-minute return beyond 0.3 % (ret_5m is a fraction)
     default_band_strikes: int = 3  # ATM..wall band when the wall is missing or on the wrong side
     flow_window_s: float = 300.0
-    flow_min_rel: float = 0.002
+    flow_min_rel: float = 0.05
+    short_gamma_g: float = 0.15
     vol_spike_min: float = 1.5  # realised vol 5 min / 30 min
     w_short_gamma: float = 0.25
     w_near_level: float = 0.20
@@ -31,8 +40,10 @@ class GammaSqueezeParams(EngineParams):
 
 
 class GammaSqueezeEngine:
-    """Momentum and option buying are the directional pattern; short gamma, proximity to the flip or
-    wall and a volatility spike add to a side only when that side has the pattern."""
+    """Option buying in the ATM-wall band is the pattern: someone must be buying the options that
+    dealers then hedge by chasing spot. Momentum, short gamma, proximity to the flip or wall and a
+    volatility spike add to a side only when that side has it, so a plain trend into short gamma
+    (momentum + short gamma + near flip, 0.65) is a trend, not a squeeze."""
 
     name: ClassVar[str] = "GammaSqueezeEngine"
     params_type: ClassVar[type[EngineParams]] = GammaSqueezeParams
@@ -48,6 +59,7 @@ class GammaSqueezeEngine:
         features: dict[str, Any] = {
             "spot": num(spot),
             "net_gex": num(metrics.net_gex),
+            "g": num(_normalised_gex(metrics)),
             "gamma_flip": num(metrics.gamma_flip),
             "call_wall": num(metrics.call_wall),
             "put_wall": num(metrics.put_wall),
@@ -59,17 +71,20 @@ class GammaSqueezeEngine:
             sign = 1.0 if side == "up" else -1.0
             momentum = ret is not None and sign * ret > p.momentum_min
             buying = _buying(metrics, history, p, side, features)
+            features[f"{side}_momentum"] = momentum
+            if not buying:
+                continue
             card.add(side, f"momentum_{side}", p.w_momentum, momentum)
-            card.add(side, "call_buying" if side == "up" else "put_buying", p.w_buying, buying)
-            if momentum or buying:
-                _context(card, side, metrics, history, p, features)
+            card.add(side, "call_buying" if side == "up" else "put_buying", p.w_buying, True)
+            _context(card, side, metrics, history, p, features)
         return card.decide(p.threshold, "SQUEEZE_UP", "SQUEEZE_DOWN", features)
 
 
 def _context(
     card: Scorecard, side: Side, m: LiveMetrics, history: EngineHistory, p: GammaSqueezeParams, features: dict
 ) -> None:
-    card.add(side, "dealers_short_gamma", p.w_short_gamma, m.net_gex is not None and m.net_gex < 0)
+    g = _normalised_gex(m)
+    card.add(side, "dealers_short_gamma", p.w_short_gamma, g is not None and g < -p.short_gamma_g)
     wall = m.call_wall if side == "up" else m.put_wall
     near = [
         kind
@@ -80,6 +95,13 @@ def _context(
     ratio = m.vol_spike_ratio
     card.add(side, "vol_spike", p.w_vol_spike, ratio is not None and ratio >= p.vol_spike_min)
     features[f"{side}_near"] = ",".join(near) or None
+
+
+def _normalised_gex(m: LiveMetrics) -> float | None:
+    """net_gex / gross_gex in -1..1; None without a positive gross GEX."""
+    if m.net_gex is None or m.gross_gex is None or not m.gross_gex > 0:
+        return None
+    return m.net_gex / m.gross_gex
 
 
 def _near_or_through(

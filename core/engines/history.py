@@ -15,7 +15,7 @@ from core.state.history import RingBuffer
 Side = Literal["below", "above"]
 
 # Scalar series kept besides spot; `total_volume` and `total_oi` are call + put sums in units.
-TRACKED_METRICS = ("pcr_oi", "atm_straddle", "net_gex", "total_volume", "total_oi")
+TRACKED_METRICS = ("pcr_oi", "atm_straddle", "net_gex", "gross_gex", "total_volume", "total_oi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +262,13 @@ class EngineHistory:
         rebound = float(after.max() if below else after.min())
         return Spike(side, float(lpx[k]), float(lts[k]), float(px[i]), float(ts[i]), rebound)
 
+    def first_reach(self, t0: float, price: float, side: Side) -> float | None:
+        """Event time of the first spot sample after `t0` at or below `price` ("below") or at or
+        above it ("above"); None if spot has not been there since."""
+        ts, px = self.between("spot", t0, self.last_ts if self.last_ts is not None else t0)
+        hit = np.flatnonzero(px <= price if side == "below" else px >= price)
+        return float(ts[hit[0]]) if len(hit) else None
+
     def oi_snapshot_at(self, ts: float) -> OiSnapshot | None:
         """The latest OI snapshot at or before `ts`, else the oldest one held."""
         if not self.oi:
@@ -318,6 +325,7 @@ def _tracked_values(m: LiveMetrics) -> dict[str, float | None]:
         "pcr_oi": m.pcr_oi,
         "atm_straddle": m.atm_straddle,
         "net_gex": m.net_gex,
+        "gross_gex": m.gross_gex,
         "total_volume": total(m.total_call_volume, m.total_put_volume),
         "total_oi": total(m.total_call_oi, m.total_put_oi),
     }

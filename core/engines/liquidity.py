@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num, vol_weight
-from core.engines.history import EngineHistory, Pierce, nearest_strike
+from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,9 @@ class LiquidityParams(EngineParams):
     recent_extreme_s: float = 1800.0  # the "recent 30-min low/high" level
     reclaim_frac: float = 0.5  # close back beyond the level by >= 50 % of the pierce depth
     volume_spike_mult: float = 2.0  # pierce-minute volume vs median minute volume (30 min)
+    # "OI at the level rising" must beat the day's ordinary build-up (~0.5 % per 3-minute step):
+    # writers defending a swept level add at least this fraction of the strike's OI.
+    oi_defend_min_rel: float = 0.02
     w_pierce: float = 0.40
     w_reclaim: float = 0.20
     w_volume: float = 0.15
@@ -44,11 +47,13 @@ class LiquidityEngine:
         card = Scorecard()
         features: dict[str, Any] = {"spot": num(spot), "volatility_regime": metrics.volatility_regime}
         # Stops under support fuel a sweep that points UP; stops over resistance point DOWN.
+        episodes: dict[Side, float] = {}
         for side, through in (("up", "below"), ("down", "above")):
             found = _find_sweep(metrics, history, p, through)
             if found is not None:
                 _score_sweep(card, side, found[0], found[1], metrics, history, p, features)
-        return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features)
+                episodes[side] = found[1].extreme_ts
+        return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features, episodes)
 
 
 def _levels(metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: str) -> list:
@@ -106,7 +111,8 @@ def _score_sweep(
     tag, weight = vol_weight(metrics.volatility_regime, p.w_vol_elevated, p.w_vol_extreme)
     card.add(side, tag, weight, bool(tag))
     level_oi = _level_oi_change(metrics, history, pierce)
-    card.add(side, "oi_defending_level", p.w_oi_defend, level_oi is not None and level_oi > 0)
+    defended = level_oi is not None and level_oi.rel_oi >= p.oi_defend_min_rel
+    card.add(side, "oi_defending_level", p.w_oi_defend, defended)
 
     features.update(
         {
@@ -118,17 +124,16 @@ def _score_sweep(
             f"{side}_pierce_age_s": num((history.last_ts or pierce.extreme_ts) - pierce.extreme_ts),
             f"{side}_minute_volume": num(minute),
             f"{side}_median_minute_volume": num(typical),
-            f"{side}_level_oi_change": num(level_oi),
+            f"{side}_level_oi_change": num(level_oi.d_oi) if level_oi else None,
         }
     )
 
 
-def _level_oi_change(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> float | None:
+def _level_oi_change(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> StrikeFlow | None:
     """Put OI change at a swept support strike (call OI at resistance) since the pierce began;
     writers adding there are defending the level."""
     strike = nearest_strike(metrics, pierce.level)
     if strike is None:
         return None
     right = "PE" if pierce.side == "below" else "CE"
-    flow = history.oi_flow(metrics, right, strike, strike, pierce.cross_ts)
-    return flow.d_oi if flow is not None else None
+    return history.oi_flow(metrics, right, strike, strike, pierce.cross_ts)

@@ -18,8 +18,16 @@ class OptionsTrapParams(EngineParams):
     threshold: float = 0.5
     window_s: float = 600.0
     min_breakout_pct: float = 0.002
-    flow_min_rel: float = 0.002  # OI growth at the breakout strike that counts as writing
+    # OI growth at the breakout strike that counts as writing: the breakout may be 10 minutes old,
+    # and ordinary drift (~0.5 % per 3-minute step, more while a trend rolls positions) reaches
+    # ~3 % in that time; at 0.2 % every breakout looked "written against".
+    flow_min_rel: float = 0.05
     volume_baseline_s: float = 600.0  # volume rate before the breakout, for "falling volume"
+    # "Falling" means at most this fraction of the baseline rate; an unchanged rate is noise.
+    falling_volume_ratio: float = 0.8
+    # "Positive net GEX (mean reversion)" needs dealers long gamma as a regime: g = net / gross
+    # GEX above DealerGammaEngine's band, not a sign that every quiet chain shows.
+    long_gamma_g: float = 0.15
     w_failed_breakout: float = 0.35
     w_flow_contradicts: float = 0.25
     w_falling_volume: float = 0.15
@@ -30,7 +38,8 @@ class OptionsTrapParams(EngineParams):
 class OptionsTrapEngine:
     """Buyers of a breakout above resistance are trapped when it falls back (BULL_TRAP, DOWN); the
     mirror at support is a BEAR_TRAP (UP). The failed breakout is the pattern; the other rules only
-    add to a side that has it. Smart-money bias comes from SmartMoneyEngine with default params."""
+    add to a side that has it; when both sides failed within the window, the later failure wins.
+    Smart-money bias comes from SmartMoneyEngine with default params."""
 
     name: ClassVar[str] = "OptionsTrapEngine"
     params_type: ClassVar[type[EngineParams]] = OptionsTrapParams
@@ -42,18 +51,31 @@ class OptionsTrapEngine:
         if metrics.spot is None:
             return EngineResult.inactive({"spot": None})
         features: dict[str, Any] = {"spot": num(metrics.spot), "net_gex": num(metrics.net_gex)}
-        card = Scorecard()
-        bias = None
         # A failed break above resistance traps bulls (down); a failed break below support traps bears.
-        for side, through in (("down", "above"), ("up", "below")):
-            pierce = _failed_breakout(metrics, history, p, through)
-            if pierce is None:
-                continue
-            if bias is None:
-                bias = SmartMoneyEngine().evaluate(metrics, history).signal
-            _score_trap(card, side, pierce, bias, metrics, history, p, features)
+        traps = {
+            side: pierce
+            for side, through in (("down", "above"), ("up", "below"))
+            if (pierce := _failed_breakout(metrics, history, p, through)) is not None
+        }
+        if len(traps) == 2:
+            # Both failed within the window: the later failure is the market's latest word.
+            stale = min(traps, key=lambda side: _failed_at(history, traps[side]))
+            del traps[stale]
+            features["superseded"] = stale
+        card = Scorecard()
+        bias = SmartMoneyEngine().evaluate(metrics, history).signal if traps else None
+        for side, pierce in traps.items():
+            _score_trap(card, side, pierce, bias or "", metrics, history, p, features)
         features["smart_money_bias"] = bias
-        return card.decide(p.threshold, "BEAR_TRAP", "BULL_TRAP", features)
+        episodes = {side: pierce.extreme_ts for side, pierce in traps.items()}
+        return card.decide(p.threshold, "BEAR_TRAP", "BULL_TRAP", features, episodes)
+
+
+def _failed_at(history: EngineHistory, pierce: Pierce) -> float:
+    """When spot first came back through the level after the breakout's extreme."""
+    back = "below" if pierce.side == "above" else "above"
+    at = history.first_reach(pierce.extreme_ts, pierce.level, back)
+    return pierce.extreme_ts if at is None else at
 
 
 def _failed_breakout(
@@ -88,12 +110,14 @@ def _score_trap(
     tag = "call_writing_at_breakout" if bull_trap else "put_writing_at_breakdown"
     card.add(side, tag, p.w_flow_contradicts, flow is not None and flow.writing(p.flow_min_rel))
     during, before = _volume_rates(history, pierce, p)
-    falling = during is not None and before is not None and during < before
+    falling = during is not None and before is not None and during <= p.falling_volume_ratio * before
     card.add(side, "falling_volume", p.w_falling_volume, falling)
     weak = bias != ("BULLISH" if bull_trap else "BEARISH")
     card.add(side, "weak_smart_money", p.w_weak_smart_money, weak)
     gex = metrics.net_gex
-    card.add(side, "positive_gex", p.w_positive_gex, gex is not None and gex > 0)
+    gross = metrics.gross_gex
+    long_gamma = gex is not None and gross is not None and gross > 0 and gex / gross > p.long_gamma_g
+    card.add(side, "positive_gex", p.w_positive_gex, long_gamma)
     features.update(
         {
             f"{side}_level": num(pierce.level),

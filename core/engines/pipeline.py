@@ -83,6 +83,7 @@ class _SymbolState:
         self.history = EngineHistory(symbol)
         self.episode: dict[str, str | None] = {}  # engine -> signal of the ongoing active verdict
         self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
+        self.last_pattern: dict[tuple[str, str], float] = {}  # (engine, signal) -> episode emitted
         self.states: dict[str, EngineState] = {}
 
 
@@ -172,7 +173,8 @@ class EnginePipeline:
         return result
 
     def _episode(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> Signal | None:
-        """Emit when a verdict becomes active (or changes signal) and its key is out of cooldown."""
+        """Emit when a verdict becomes active (or changes signal), its key is out of cooldown and
+        its price pattern (result.episode) is not the one this key last emitted."""
         ongoing = sym.episode.get(name)
         sym.episode[name] = result.signal if result.active else None
         if not result.active or result.signal == ongoing:
@@ -181,7 +183,12 @@ class EnginePipeline:
         last = sym.last_emit.get(key)
         if last is not None and m.ts - last < self.config.cooldown_s:
             return None
+        # A pattern outlives the cooldown inside a 5-10 minute window; once emitted, it is done.
+        if result.episode is not None and sym.last_pattern.get(key) == result.episode:
+            return None
         sym.last_emit[key] = m.ts
+        if result.episode is not None:
+            sym.last_pattern[key] = result.episode
         return self._signal(name, result, m)
 
     def _signal(self, name: str, result: EngineResult, m: LiveMetrics) -> Signal:

@@ -14,12 +14,18 @@ from core.engines.history import EngineHistory
 
 @dataclass(frozen=True, slots=True)
 class SmartMoneyParams(EngineParams):
-    """SPEC section 6 defaults; the flow, z-score and straddle windows are event seconds."""
+    """SPEC section 6 defaults; the flow, z-score and straddle windows are event seconds.
+
+    Noise floors the SPEC leaves open: writing needs the band's OI up by flow_min_rel (3 %) over
+    flow_window_s, above the day's ordinary build-up (about 0.5 % per 3-minute OI step, so up to
+    ~2 % in 10 minutes on both sides at once); the PCR shift z-score divides by at least
+    pcr_z_min_std (0.02 of PCR), so a PCR creeping along with that build-up is not a "shift".
+    """
 
     threshold: float = 0.5
     atm_band_strikes: int = 5  # writing counted at/below (puts) or at/above (calls) ATM, this many strikes
     flow_window_s: float = 600.0  # OI/premium change measured against the OI snapshot this old
-    flow_min_rel: float = 0.002  # OI must grow by >= 0.2 % of the band's OI to count as writing
+    flow_min_rel: float = 0.03  # OI must grow by >= 3 % of the band's OI to count as writing
     pcr_strong_high: float = 1.3
     pcr_strong_low: float = 0.7
     pcr_mild_high: float = 1.1
@@ -27,7 +33,7 @@ class SmartMoneyParams(EngineParams):
     pcr_z_window_s: float = 1800.0
     pcr_z_min: float = 1.0
     pcr_z_min_samples: int = 10
-    pcr_z_min_std: float = 0.01  # PCR moves in OI steps; a floor keeps a flat baseline from dividing by ~0
+    pcr_z_min_std: float = 0.02  # a flat or slowly creeping baseline must not divide by ~0
     straddle_window_s: float = 900.0
     straddle_change_min: float = 0.02  # relative change of the ATM straddle over the window
     oi_accel_step_s: float = 300.0

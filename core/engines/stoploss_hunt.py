@@ -20,7 +20,10 @@ class StoplossHuntParams(EngineParams):
     spike_s: float = 60.0  # the violent move happens within this many seconds
     spike_sigmas: float = 3.0
     sigma_window_s: float = 1800.0  # 1-minute sigma measured over the preceding 30 minutes
-    min_sigma_1m: float = 0.0002  # floor so a dead-quiet tape cannot make every wiggle a "spike"
+    # Floor on the yardstick (SPEC silent): a spike must be >= 0.15 % at 3 sigma. An index's
+    # 1-minute sigma is ~0.03-0.04 % in calm and trending tapes, whose 60-second ranges reach 3.5
+    # of those several times an hour and, through a wall, looked like hunts.
+    min_sigma_1m: float = 0.0005
     retrace_frac: float = 0.6
     vol_spike_min: float = 2.0  # realised vol 5 min / 30 min
     expected_move_min_pct: float = 0.01
@@ -35,6 +38,8 @@ class StoplossHuntEngine:
     """Stops were run by a fast spike beyond a level and the move reversed: fade the spike.
 
     The spike plus its retracement is the pattern; the context rules only add to a side that has it.
+    When both sides hold a completed pattern in the window, the one completed later wins: the
+    market has reversed since the older one, which would otherwise tie with it and mute both.
     """
 
     name: ClassVar[str] = "StoplossHuntEngine"
@@ -51,11 +56,33 @@ class StoplossHuntEngine:
             "vol_spike_ratio": num(metrics.vol_spike_ratio),
             "expected_move_pct": num(pct(metrics.expected_move, metrics.spot)),
         }
-        card = Scorecard()
         # A down-spike that is given back hunts the longs' stops: HUNT_UP (and the mirror).
-        for side, through in (("up", "below"), ("down", "above")):
-            _score_side(card, side, through, metrics, history, p, features)
-        return card.decide(p.threshold, "HUNT_UP", "HUNT_DOWN", features)
+        hunts = {side: _find(side, through, metrics, history, p, features) for side, through in _SIDES}
+        done = {side: h.done_ts for side, h in hunts.items() if h is not None and h.done_ts is not None}
+        if len(done) == 2:
+            stale = min(done, key=done.__getitem__)
+            hunts[stale] = None
+            features["superseded"] = stale
+        card = Scorecard()
+        for side, hunt in hunts.items():
+            if hunt is not None:
+                _score_side(card, side, hunt, metrics, history, p, features)
+        episodes = {side: h.spike.extreme_ts for side, h in hunts.items() if h is not None}
+        return card.decide(p.threshold, "HUNT_UP", "HUNT_DOWN", features, episodes)
+
+
+_SIDES: tuple[tuple[Side, Through], ...] = (("up", "below"), ("down", "above"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Hunt:
+    """One side's spike: `level` the OI level it went through (None: no level), `done_ts` when it
+    had been retraced far enough to complete the pattern (None: not violent or not yet retraced)."""
+
+    spike: Spike
+    level: float | None
+    violent: bool
+    done_ts: float | None
 
 
 def _crossed_level(metrics: LiveMetrics, spike: Spike) -> float | None:
@@ -73,22 +100,21 @@ def _crossed_level(metrics: LiveMetrics, spike: Spike) -> float | None:
     return min(hits) if hits else None
 
 
-def _score_side(
-    card: Scorecard,
+def _find(
     side: Side,
     through: Through,
     metrics: LiveMetrics,
     history: EngineHistory,
     p: StoplossHuntParams,
     features: dict[str, Any],
-) -> None:
+) -> _Hunt | None:
     spike = history.spike(through, p.window_s, p.spike_s)
     if spike is None or spike.start <= 0:
-        return
+        return None
     # The yardstick is the tape before the spike, so one spike gets one stable verdict.
     sigma = history.sigma_1m(p.sigma_window_s, end_ts=spike.start_ts)
     if sigma is None:
-        return
+        return None
     sigma = max(sigma, p.min_sigma_1m)
     level = _crossed_level(metrics, spike)
     features.update(
@@ -103,9 +129,27 @@ def _score_side(
         }
     )
     violent = spike.move_pct >= p.spike_sigmas * sigma and level is not None
-    card.add(side, "spike_through_level", p.w_spike, violent)
-    if violent and card.add(side, "retraced", p.w_retrace, spike.retrace >= p.retrace_frac):
-        _context(card, side, metrics, history, p, level, spike.start_ts, features)  # type: ignore[arg-type]
+    done = None
+    if violent and spike.retrace >= p.retrace_frac:
+        back = spike.extreme + p.retrace_frac * (spike.start - spike.extreme)
+        done = history.first_reach(spike.extreme_ts, back, "above" if through == "below" else "below")
+        done = spike.extreme_ts if done is None else done  # rounding at the boundary: count it now
+    return _Hunt(spike, level, violent, done)
+
+
+def _score_side(
+    card: Scorecard,
+    side: Side,
+    hunt: _Hunt,
+    metrics: LiveMetrics,
+    history: EngineHistory,
+    p: StoplossHuntParams,
+    features: dict[str, Any],
+) -> None:
+    card.add(side, "spike_through_level", p.w_spike, hunt.violent)
+    if card.add(side, "retraced", p.w_retrace, hunt.done_ts is not None):
+        level = float(hunt.level)  # type: ignore[arg-type]
+        _context(card, side, metrics, history, p, level, hunt.spike.start_ts, features)
 
 
 def _context(

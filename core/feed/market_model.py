@@ -2,7 +2,7 @@
 
 Pure functions of numpy arrays plus two small mutable records (`StepState`, `RegimeChain`) so a
 scenario script can steer a simulated market one step at a time without touching the pricing code;
-`MarketView` is what such a script may read of the market it steers (core/feed/scenarios.py).
+`MarketView` is what such a script may read of the market it steers (core/feed/script.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Regime:
 
 
 REGIMES: dict[str, Regime] = {
-    "calm": Regime("calm", 0.09, 0.0, 0.3, 0.002, 0.95, -0.05, 1.0, 1.0, 0.8, 3600.0),
+    # No jumps in calm: a gap through a wall that drifts back is a textbook stop hunt, not calm.
+    "calm": Regime("calm", 0.09, 0.0, 0.0, 0.002, 0.95, -0.05, 1.0, 1.0, 0.8, 3600.0),
     "trending": Regime("trending", 0.13, 0.012, 0.8, 0.003, 1.05, 0.03, 1.2, 0.9, 1.3, 2400.0),
     "volatile": Regime("volatile", 0.26, 0.0, 3.0, 0.006, 1.45, 0.15, 2.2, 0.55, 1.9, 1500.0),
 }
@@ -220,8 +221,13 @@ def oi_profile(K: np.ndarray, spot: float, step: float, is_call: np.ndarray) -> 
     d = (K - spot) / step
     # Writers sell OTM: the bulk sits a few strikes out-of-the-money, a thin tail in-the-money.
     otm = np.where(is_call, d, -d)
+    # The in-the-money tail falls faster but joins the out-of-the-money side at the money: a step
+    # there would swing the ATM strike's OI by a third each time spot crossed it.
+    itm_scale = np.exp(-0.5 * (3.0 / 9.0) ** 2) / np.exp(-0.5 * (3.0 / 3.0) ** 2)
     core = np.where(
-        otm >= 0, np.exp(-0.5 * ((otm - 3.0) / 9.0) ** 2), np.exp(-0.5 * ((otm - 3.0) / 3.0) ** 2)
+        otm >= 0,
+        np.exp(-0.5 * ((otm - 3.0) / 9.0) ** 2),
+        itm_scale * np.exp(-0.5 * ((otm - 3.0) / 3.0) ** 2),
     )
     return core * roundness(K, step) / 2.9
 

@@ -25,6 +25,16 @@ STRIKES_EACH_SIDE = 40
 EXPIRIES = 2
 OI_UPDATE_S = (150.0, 210.0)  # exchange OI arrives in steps about every 3 minutes
 OI_NOMINAL_S = 180.0  # OI drift and noise are per this much time, however often OI is published
+# A real chain's OI moves smoothly between 3-minute steps: positions drift towards the day's shape
+# (this fraction of the gap closed per nominal step) with per-strike noise of a few tenths of a
+# percent. Larger noise would read as writing/buying waves and an extreme flow imbalance in calm.
+OI_REVERSION = 0.06
+OI_UNWIND = 0.25  # positions above the shape close this much slower than new ones open
+OI_NOISE = 0.003
+OI_TEXTURE = 0.05  # log-sd of a strike's popularity against the smooth shape
+# Positions are sticky: the shape they drift towards is centred on spot smoothed over this long,
+# so a wiggle across a strike does not read as call unwinding and put writing.
+OI_ANCHOR_TAU_S = 3600.0
 FULL_REFRESH_S = 60.0
 RATE = 0.055
 FAR_EXPIRY_WEIGHT = 0.45  # later expiries hold and trade less than the nearest one
@@ -40,6 +50,7 @@ class _Book:
     K: np.ndarray
     is_call: np.ndarray
     weight: float
+    texture: np.ndarray  # per-leg popularity around the smooth OI shape, fixed for the book's life
     oi: np.ndarray
     prev_oi: np.ndarray
     volume: np.ndarray
@@ -63,6 +74,7 @@ class _SymbolSim:
         self.spot = self.profile.spot * math.exp(0.01 * self.rng.standard_normal())
         self.spot_prev_close = self.spot * math.exp(-0.004 * self.rng.standard_normal())
         self.iv_level = self.profile.atm_iv
+        self.oi_anchor = self.spot  # the spot the OI shape is built around (follows spot slowly)
         self.books: list[_Book] = []
         self.state = self.regimes.fill(mm.REGIMES[self.regimes.current])
         self.next_oi_ts = 0.0
@@ -112,20 +124,24 @@ class _SymbolSim:
         K = np.repeat(strikes, 2)
         is_call = np.tile([True, False], len(strikes))
         close = expiry_close_epoch(expiry)
-        target = self._oi_target(K, is_call, weight, 0.0)
-        oi = self._lots(target * np.exp(0.05 * self.rng.standard_normal(len(K))))
+        # Some strikes stay more popular than their neighbours; a fixed texture keeps the shape
+        # ragged without the daily drift turning that raggedness into per-strike flow.
+        texture = np.exp(OI_TEXTURE * self.rng.standard_normal(len(K)))
+        oi = self._lots(self._oi_target(K, is_call, weight, 0.0) * texture)
         prev_oi = self._lots(oi * np.exp(0.08 * self.rng.standard_normal(len(K))))
         # Yesterday's close: yesterday's spot with one more day to expiry.
         prev_close = mm.to_tick(self._fair(K, is_call, close, ts - 86400.0, self.spot_prev_close))
         price = mm.to_tick(self._fair(K, is_call, close, ts, self.spot))
-        return _Book(expiry, close, K, is_call, weight, oi, prev_oi, np.zeros(len(K)), prev_close, price)
+        return _Book(
+            expiry, close, K, is_call, weight, texture, oi, prev_oi, np.zeros(len(K)), prev_close, price
+        )
 
     def _lots(self, units: np.ndarray) -> np.ndarray:
         return np.maximum(0.0, np.rint(units / self.lot)) * self.lot
 
     def _oi_target(self, K: np.ndarray, is_call: np.ndarray, weight: float, session_frac: float):
         peak = self.profile.oi_peak_lots * self.lot * weight * (1.0 + 0.6 * session_frac)
-        return peak * mm.oi_profile(K, self.spot, self.step, is_call)
+        return peak * mm.oi_profile(K, self.oi_anchor, self.step, is_call)
 
     def _fair(self, K: np.ndarray, is_call: np.ndarray, close_ts: float, ts: float, spot: float):
         T = max((close_ts - ts) / mm.CALENDAR_YEAR_S, mm.MIN_T_YEARS)
@@ -150,6 +166,8 @@ class _SymbolSim:
         oi_step = ts >= due
         if oi_step:
             self.next_oi_ts = ts + self.rng.uniform(*OI_UPDATE_S)
+            pull = min(1.0, max(ts - self.last_oi_ts, 0.0) / OI_ANCHOR_TAU_S)
+            self.oi_anchor += (self.spot - self.oi_anchor) * pull
         for b in self.books:
             if oi_step:
                 self._update_oi(b, ts)
@@ -163,10 +181,10 @@ class _SymbolSim:
 
     def _update_oi(self, b: _Book, ts: float) -> None:
         frac = min(1.0, (ts - self.session_open) / mm.SESSION_SECONDS)
-        target = self._oi_target(b.K, b.is_call, b.weight, frac)
+        target = self._oi_target(b.K, b.is_call, b.weight, frac) * b.texture
         # Positions drift in event time: a faster OI cadence publishes smaller steps, not bigger moves.
         elapsed = min(1.0, max(ts - self.last_oi_ts, 0.0) / OI_NOMINAL_S)
-        noise = 0.015 * math.sqrt(elapsed) * self.rng.standard_normal(len(b.K))
+        noise = OI_NOISE * math.sqrt(elapsed) * self.rng.standard_normal(len(b.K))
         s = self.state
         scripted = np.where(b.is_call, s.call_oi_flow, s.put_oi_flow)
         focus = np.full(len(b.K), np.nan if s.oi_focus is None else s.oi_focus)
@@ -175,7 +193,13 @@ class _SymbolSim:
         near = np.exp(-0.5 * ((b.K - focus) / (s.oi_focus_strikes * self.step)) ** 2)
         scripted = scripted * np.where(np.isnan(focus), 1.0, near)
         base = np.maximum(b.oi, 100.0 * self.lot)
-        b.oi = self._lots(b.oi + 0.06 * elapsed * (target - b.oi) + b.oi * noise + base * scripted)
+        gap = target - b.oi
+        b.oi = self._lots(
+            b.oi
+            + OI_REVERSION * elapsed * gap * np.where(gap > 0, 1.0, OI_UNWIND)
+            + b.oi * noise
+            + base * scripted
+        )
 
     def ticks(self, ts: float, full: bool) -> list[Tick]:
         """The underlying tick and the option legs that traded (all legs when `full`)."""

@@ -6,7 +6,7 @@ import pytest
 
 from core.engines.dealer_gamma import DealerGammaEngine, DealerGammaParams
 from core.engines.history import EngineHistory
-from tests.core.engines.builders import make_metrics
+from tests.core.engines.builders import T0, make_metrics
 
 ENGINE = DealerGammaEngine()
 
@@ -73,3 +73,27 @@ def test_threshold_is_a_parameter():
 def test_missing_gex_is_inactive(net, gross):
     result = verdict(net, gross)
     assert not result.active and result.signal == ""
+
+
+def test_a_regime_holds_until_g_falls_inside_the_exit_band():
+    """Entry beyond +-0.15, exit inside +-0.10: g wandering between the bands changes nothing."""
+    h = EngineHistory("NIFTY")
+    path = [0.05, 0.2, 0.12, 0.14, 0.12, 0.08, 0.12, 0.14, -0.2, -0.12, 0.12]
+    seen = []
+    for i, g in enumerate(path):
+        m = make_metrics(ts=T0 + i, net_gex=g * 10e9, gross_gex=10e9, ret_5m=-0.001)
+        h.update(m)
+        seen.append(ENGINE.evaluate(m, h).signal)
+    assert seen == [
+        "GAMMA_NEUTRAL",
+        "LONG_GAMMA",
+        "LONG_GAMMA",
+        "LONG_GAMMA",
+        "LONG_GAMMA",
+        "GAMMA_NEUTRAL",
+        "GAMMA_NEUTRAL",
+        "GAMMA_NEUTRAL",
+        "SHORT_GAMMA",
+        "SHORT_GAMMA",
+        "GAMMA_NEUTRAL",  # a short regime does not carry over to the long side
+    ]

@@ -29,7 +29,7 @@ def test_failed_breakout_with_weak_bias_alone_is_below_threshold():
 
 
 def test_positive_gex_completes_a_bull_trap():
-    result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=3e9)
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=3e9, gross_gex=10e9)
     assert result.signal == "BULL_TRAP" and result.direction == "DOWN"
     assert result.reasons == ("failed_breakout", "weak_smart_money", "positive_gex")
     assert result.raw_score == pytest.approx(0.60)
@@ -60,19 +60,21 @@ def test_bullish_smart_money_removes_the_weak_bias_rule():
         return chain(put_oi=puts, put_ltp={k: 80.0 for k in puts}) if i >= PRE + 300 else chain()
 
     base = make_metrics(resistance=25000.0, atm_strike=24950.0)
-    result, _, _ = run(ENGINE, trap_path(), base=base, per_step=step, pcr_oi=1.35, net_gex=3e9)
+    result, _, _ = run(
+        ENGINE, trap_path(), base=base, per_step=step, pcr_oi=1.35, net_gex=3e9, gross_gex=10e9
+    )
     assert result.features["smart_money_bias"] == "BULLISH"
     assert result.reasons == ("failed_breakout", "positive_gex")
 
 
 @pytest.mark.parametrize("path", [trap_path(peak=25040.0), trap_path(hold=420)])
 def test_small_or_slow_breakouts_are_not_traps(path):
-    result, _, _ = run(ENGINE, path, base=BASE, net_gex=3e9)
+    result, _, _ = run(ENGINE, path, base=BASE, net_gex=3e9, gross_gex=10e9)
     assert not result.active and result.features["down_score"] == 0
 
 
 def test_failed_breakdown_below_support_is_a_bear_trap():
-    base = make_metrics(support=25000.0, net_gex=3e9)
+    base = make_metrics(support=25000.0, net_gex=3e9, gross_gex=10e9)
     path = np.r_[np.full(PRE, 25040.0), ramp(25040.0, 24940.0, 120), ramp(24940.0, 25030.0, 120)]
     result, _, _ = run(ENGINE, path, base=base)
     assert result.signal == "BEAR_TRAP" and result.direction == "UP"
@@ -89,3 +91,24 @@ def test_missing_fields_never_crash():
 def test_negative_gex_does_not_count_as_mean_reversion():
     result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=-3e9)
     assert "positive_gex" not in result.features["down_rules"] and not result.active
+
+
+def test_the_later_failure_wins_over_an_older_opposite_trap():
+    # A failed break above resistance, then within ten minutes a failed break below support.
+    path = np.r_[trap_path(), ramp(24970.0, 24640.0, 60), ramp(24640.0, 24760.0, 60)]
+    result, _, _ = run(ENGINE, path, base=BASE, net_gex=3e9, gross_gex=10e9)
+    assert result.signal == "BEAR_TRAP" and result.direction == "UP"
+    assert result.features["superseded"] == "down"
+    assert result.reasons == ("failed_breakdown", "weak_smart_money", "positive_gex")
+
+
+def test_a_barely_positive_gex_is_not_mean_reversion():
+    # g = 0.05: inside DealerGamma's neutral band, dealers are not long gamma.
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=0.5e9, gross_gex=10e9)
+    assert "positive_gex" not in result.features["down_rules"] and not result.active
+
+
+def test_volume_a_little_lower_is_not_falling():
+    step = volume_per_step(1000.0, spike_from=0, spike_to=PRE, mult=1.1)  # only 10 % busier before
+    result, _, _ = run(ENGINE, trap_path(), base=BASE, per_step=step)
+    assert "falling_volume" not in result.features["down_rules"]

@@ -79,6 +79,27 @@ def test_episode_emits_once_and_cooldown_is_event_time():
     assert emitted(pipe, steps) == [(0, "UP_SIG"), (130, "UP_SIG")]
 
 
+class Pattern:
+    """Active while spot is above 25000; the pattern's identity is spot rounded to hundreds."""
+
+    name: ClassVar[str] = "Pattern"
+    params_type: ClassVar[type[EngineParams]] = EngineParams
+
+    def evaluate(self, metrics: LiveMetrics, history, params=None) -> EngineResult:
+        if metrics.spot > 25000:
+            episode = float(round(metrics.spot, -2))
+            return EngineResult("UP_SIG", "UP", 0.7, 0.4, (), {}, True, episode)
+        return EngineResult.inactive({})
+
+
+def test_a_pattern_is_emitted_once_even_when_it_outlives_the_cooldown():
+    pipe = EnginePipeline(engines=[Pattern()])
+    # The same pattern (25100) drops out and comes back after the cooldown: not emitted again;
+    # a new pattern (25300) after the cooldown is.
+    steps = [(0, 25100), (10, 24500), (200, 25110), (210, 24500), (400, 25300)]
+    assert emitted(pipe, steps) == [(0, "UP_SIG"), (400, "UP_SIG")]
+
+
 def test_cooldown_is_configurable_and_ends_exactly_at_cooldown_s():
     pipe = EnginePipeline(EngineConfig(cooldown_s=10.0), engines=[Threshold()])
     steps = [(0, 25100), (5, 24500), (9, 25100), (9.5, 24500), (10, 25100)]

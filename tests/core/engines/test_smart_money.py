@@ -56,13 +56,26 @@ def test_mild_pcr_weight_and_neutral_verdict():
 
 def test_pcr_shift_z_beyond_one_counts():
     rising = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < N - 1 else 1.05})[0]
-    assert rising.features["up_rules"] == ["pcr_rising"] and rising.features["pcr_shift_z"] == pytest.approx(
-        5.0
-    )
+    # A flat baseline has no spread: the 0.02 floor is the yardstick, so +0.05 is z = 2.5.
+    assert rising.features["up_rules"] == ["pcr_rising"]
+    assert rising.features["pcr_shift_z"] == pytest.approx(2.5)
     falling = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < N - 1 else 0.95})[
         0
     ]
     assert falling.features["down_rules"] == ["pcr_falling"] and falling.features["down_score"] == 0.2
+
+
+def test_pcr_creep_within_the_floor_is_not_a_shift():
+    creep = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 + 0.00002 * i})[0]
+    assert creep.features["pcr_shift_z"] < 1.0 and "pcr_rising" not in creep.features["up_rules"]
+
+
+def test_oi_build_up_below_the_noise_floor_is_not_writing():
+    # +2 % in the ATM band over ten minutes is the day's ordinary build-up, not a writing wave.
+    small = {k: 1.02e6 for k in PUTS_BELOW}
+    step = lambda i, _: after(i, put_oi=small, put_ltp={k: 90.0 for k in small})  # noqa: E731
+    result, _, _ = evaluate(step, pcr_oi=1.35)
+    assert "put_writing" not in result.features["up_rules"] and result.signal == "NEUTRAL"
 
 
 @pytest.mark.parametrize(("gex", "side"), [(2e9, "up_score"), (-2e9, "down_score")])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from core.engines.history import EngineHistory
+from core.engines.pipeline import EnginePipeline
 from core.engines.stoploss_hunt import StoplossHuntEngine, StoplossHuntParams
-from tests.core.engines.builders import calm_path, chain, make_metrics, ramp, run
+from tests.core.engines.builders import T0, calm_path, chain, make_metrics, ramp, run
 
 ENGINE = StoplossHuntEngine()
 BASE = make_metrics(support=25000.0, resistance=25150.0)
@@ -77,6 +80,32 @@ def test_up_spike_through_resistance_fires_hunt_down():
     result, _, _ = run(ENGINE, path, base=BASE)
     assert result.signal == "HUNT_DOWN" and result.direction == "DOWN"
     assert result.features["down_level"] == 25150.0
+
+
+def hunt_then_opposite_hunt() -> np.ndarray:
+    """A flush through support retraced (HUNT_UP), then within five minutes a spike through
+    resistance, retraced too (HUNT_DOWN): both patterns completed inside one window."""
+    down = hunt_path()
+    low_back = down[-1]
+    return np.r_[down, ramp(low_back, 25200.0, 30), ramp(25200.0, 25080.0, 60), np.full(30, 25080.0)]
+
+
+def test_the_later_completed_hunt_wins_over_an_older_opposite_one():
+    result, _, _ = run(ENGINE, hunt_then_opposite_hunt(), base=BASE)
+    assert result.signal == "HUNT_DOWN" and result.features["superseded"] == "up"
+    assert result.reasons == ("spike_through_level", "retraced")
+
+
+def test_pipeline_emits_both_hunts_in_order_and_each_once():
+    pipe = EnginePipeline(engines=[ENGINE])
+    path = np.r_[hunt_then_opposite_hunt(), np.full(400, 25080.0)]
+    fired = [
+        (i, s.signal)
+        for i, spot in enumerate(path)
+        for s in pipe.evaluate(replace(BASE, ts=T0 + i, spot=float(spot))).signals
+    ]
+    assert [sig for _, sig in fired] == ["HUNT_UP", "HUNT_DOWN"]
+    assert PRE < fired[0][0] < fired[1][0] <= len(path) - 400
 
 
 def test_missing_history_or_fields_never_crash():

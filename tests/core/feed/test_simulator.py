@@ -130,6 +130,28 @@ def test_oi_moves_only_in_steps_about_three_minutes_apart(run20):
             assert sum(1 for t in batch if type(t) is Tick and t.symbol == symbol and t.right) == 324
 
 
+def test_oi_steps_near_the_money_are_small_drifts_not_noise(run20):
+    """A real chain's 3-minute OI step moves a near-money strike by a few tenths of a percent; the
+    bulk of the steps must stay well under 2 % (the old +-1.5 % noise put a third of them above)."""
+    spot: dict[str, float] = {}
+    last: dict = {}
+    rel: dict[str, list[float]] = defaultdict(list)
+    for t in ticks_of(run20):
+        if not t.right:
+            spot[t.symbol] = t.ltp
+            continue
+        key = (t.symbol, t.key)
+        old = last.get(key)
+        near = abs(t.strike - spot[t.symbol]) <= 5 * STEPS[t.symbol]
+        if old and t.oi != old and near:
+            rel[t.symbol].append((t.oi - old) / old)
+        last[key] = t.oi
+    for symbol in ("NIFTY", "BANKNIFTY"):
+        steps = np.abs(np.array(rel[symbol]))
+        assert len(steps) > 50
+        assert np.percentile(steps, 95) < 0.02 and np.median(steps) < 0.01
+
+
 def test_volume_accumulates_and_never_decreases_within_a_session(run20):
     last: dict = {}
     for t in ticks_of(run20):
