@@ -10,6 +10,7 @@ import contextlib
 import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
@@ -28,7 +29,7 @@ class AuthError(FeedError):
     """The broker refused the credentials (HTTP 401/403): retried slowly, reported as such."""
 
 
-class BrokerSession:
+class BrokerSession(ABC):
     """The reconnecting feed loop shared by broker adapters. Subclasses supply the wire hooks.
 
     Hooks: `_connect()` returns a connected websocket-client socket; `_subscribe(ws, keys)` and
@@ -60,20 +61,25 @@ class BrokerSession:
         self._recv_timeout = min(0.25, config.stale_after_s)
         self._market = ""  # the last segment status the broker announced, if it announces any
 
+    @abstractmethod
     def _connect(self) -> websocket.WebSocket:
-        raise NotImplementedError
+        """Open and return a connected socket (raise AuthError when credentials are refused)."""
 
+    @abstractmethod
     def _subscribe(self, ws: websocket.WebSocket, keys: Sequence[str]) -> None:
-        raise NotImplementedError
+        """Send the broker's subscribe request(s) for `keys`, chunked within its limits."""
 
+    @abstractmethod
     def _unsubscribe(self, ws: websocket.WebSocket, keys: Sequence[str]) -> None:
-        raise NotImplementedError
+        """Send the broker's unsubscribe request(s) for `keys`."""
 
+    @abstractmethod
     def _decode(self, data: bytes | str, recv_ts: float) -> list[FeedItem]:
-        raise NotImplementedError
+        """One frame to items; malformed input is counted in `self.stats`, never raised."""
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """What the System page shows, credentials masked."""
 
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
         """Connect, stream and reconnect until `stop` is set. Never raises into the caller."""
