@@ -75,3 +75,5 @@ def shutdown_runtime() -> None:
 def _stop_all() -> None:
     while _started:
         _started.pop().stop(timeout=10.0)
+    # Page caches (history, performance) hold query results of the stopped runtime's database.
+    st.cache_data.clear()

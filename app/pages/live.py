@@ -9,7 +9,6 @@ from app import charts
 from app.components import engine_tile, feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct
 from app.runtime import get_runtime
 from core.domain import LiveMetrics
-from core.live_state import signal_to_dict
 
 runtime = get_runtime()
 
@@ -144,7 +143,7 @@ def signal_feed(signals) -> None:
     left.write("Reasons")
     left.write("\n".join(f"- {r}" for r in chosen.reasons) or "none")
     right.write("Features the rules looked at")
-    right.json(signal_to_dict(chosen)["features"], expanded=False)
+    right.json(dict(chosen.features), expanded=False)
 
 
 live_panel()

@@ -11,9 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from core.learning.outcomes import CORRECT, NEUTRAL, WRONG
 from core.storage.database import SessionLocal
@@ -24,7 +22,7 @@ from core.storage.models import (
     SignalOutcome,
     SmartMoneyPrediction,
 )
-from core.storage.types import UTCDateTime
+from core.storage.types import epoch_bucket
 
 SessionFactory = Callable[[], Session]
 S, SO = AiSignalLog, SignalOutcome
@@ -41,28 +39,6 @@ class PerformanceFilter:
     start: datetime | None = None
     end: datetime | None = None
     horizon_s: int = 900
-
-
-class epoch_bucket(FunctionElement):
-    """A timestamp floored to a multiple of `seconds` since the epoch (UTC), as a timestamp."""
-
-    type = UTCDateTime()
-    inherit_cache = True
-    name = "epoch_bucket"
-
-
-@compiles(epoch_bucket, "postgresql")
-def _bucket_pg(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
-    col, seconds = list(element.clauses)
-    c, n = compiler.process(col, **kw), int(seconds.value)
-    return f"to_timestamp(floor(extract(epoch from {c}) / {n}) * {n})"
-
-
-@compiles(epoch_bucket, "sqlite")
-def _bucket_sqlite(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
-    col, seconds = list(element.clauses)
-    c, n = compiler.process(col, **kw), int(seconds.value)
-    return f"datetime((CAST(strftime('%s', {c}) AS INTEGER) / {n}) * {n}, 'unixepoch')"
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float | None, float | None]:

@@ -12,13 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import FunctionElement
 
 from core.storage.database import SessionLocal
 from core.storage.models import DIRECTIONS, OUTCOMES, AiSignalLog, SignalOutcome
 from core.storage.rollup import raw_signal_sums, window_sums
+from core.storage.types import ist_date
 
 SessionFactory = Callable[[], Session]
 PENDING = "PENDING"  # outcome filter: no outcome stored yet (at `horizon_s` if given)
@@ -33,24 +32,6 @@ SIGNAL_COLUMNS = (
     S.id, S.signal_uid, S.timestamp, S.symbol, S.expiry, S.engine, S.signal, S.direction,
     S.confidence, S.raw_score, S.strength, S.spot_price, S.metadata_.label("metadata"),
 )  # fmt: skip
-
-
-class ist_date(FunctionElement):
-    """The IST trading day of a UTC timestamp column (India has no DST, so a fixed +05:30 is exact)."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "ist_date"
-
-
-@compiles(ist_date, "postgresql")
-def _ist_date_pg(element: ist_date, compiler: Any, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'Asia/Kolkata') AS DATE)"
-
-
-@compiles(ist_date, "sqlite")
-def _ist_date_sqlite(element: ist_date, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+330 minutes')"
 
 
 def _factory(session_factory: SessionFactory | None) -> SessionFactory:

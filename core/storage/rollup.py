@@ -21,13 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from core.storage.database import insert_ignoring_conflicts
 from core.storage.models import AiSignalLog, RollupState, SignalOutcome, SignalStatsHourly
-from core.storage.types import UTCDateTime
+from core.storage.types import utc_hour
 
 S, O, R = AiSignalLog, SignalOutcome, SignalStatsHourly  # noqa: E741 - short SQL aliases
 ROLLUP = "signal_stats_hourly"
@@ -38,27 +36,6 @@ MERGE_GAP = timedelta(hours=24)
 LOCK_TIMEOUT = "30s"
 SIGNAL_SUMS = ("n", "sum_confidence", "count_confidence")
 OUTCOME_SUMS = ("n", "correct", "wrong", "neutral", "sum_move_pct", "count_move", "sum_abs_move_pct")
-
-
-class utc_hour(FunctionElement):
-    """The start of the UTC hour of a timestamp column, in the column's own storage format."""
-
-    type = UTCDateTime()
-    inherit_cache = True
-    name = "utc_hour"
-
-
-@compiles(utc_hour, "postgresql")
-def _utc_hour_pg(element: utc_hour, compiler: Any, **kw: Any) -> str:
-    # date_trunc on a timestamptz truncates in the session time zone (IST hours start at :30 UTC).
-    col = compiler.process(element.clauses, **kw)
-    return f"(date_trunc('hour', {col} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-
-
-@compiles(utc_hour, "sqlite")
-def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
-    # The text layout SQLAlchemy writes for DateTime on SQLite, so the values compare as stored.
-    return f"strftime('%Y-%m-%d %H:00:00.000000', {compiler.process(element.clauses, **kw)})"
 
 
 def bucket_floor(ts: datetime) -> datetime:

@@ -16,6 +16,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -171,3 +173,67 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 __all__ = ["CleanJSON", "JSONType", "UTCDateTime", "clean_text", "sanitize_json"]
+
+
+# Dialect-specific SQL functions used in GROUP BYs, each compiled once per dialect here.
+
+
+class utc_hour(FunctionElement):
+    """The start of the UTC hour of a timestamp column, in the column's own storage format."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "utc_hour"
+
+
+@compiles(utc_hour, "postgresql")
+def _utc_hour_pg(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    # date_trunc on a timestamptz truncates in the session time zone (IST hours start at :30 UTC).
+    col = compiler.process(element.clauses, **kw)
+    return f"(date_trunc('hour', {col} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+
+
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    # The text layout SQLAlchemy writes for DateTime on SQLite, so the values compare as stored.
+    return f"strftime('%Y-%m-%d %H:00:00.000000', {compiler.process(element.clauses, **kw)})"
+
+
+class ist_date(FunctionElement):
+    """The IST trading day of a UTC timestamp column (India has no DST, so a fixed +05:30 is exact)."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "ist_date"
+
+
+@compiles(ist_date, "postgresql")
+def _ist_date_pg(element: ist_date, compiler: Any, **kw: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'Asia/Kolkata') AS DATE)"
+
+
+@compiles(ist_date, "sqlite")
+def _ist_date_sqlite(element: ist_date, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+330 minutes')"
+
+
+class epoch_bucket(FunctionElement):
+    """A timestamp floored to a multiple of `seconds` since the epoch (UTC), as a timestamp."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "epoch_bucket"
+
+
+@compiles(epoch_bucket, "postgresql")
+def _bucket_pg(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
+    col, seconds = list(element.clauses)
+    c, n = compiler.process(col, **kw), int(seconds.value)
+    return f"to_timestamp(floor(extract(epoch from {c}) / {n}) * {n})"
+
+
+@compiles(epoch_bucket, "sqlite")
+def _bucket_sqlite(element: epoch_bucket, compiler: Any, **kw: Any) -> str:
+    col, seconds = list(element.clauses)
+    c, n = compiler.process(col, **kw), int(seconds.value)
+    return f"datetime((CAST(strftime('%s', {c}) AS INTEGER) / {n}) * {n}, 'unixepoch')"
