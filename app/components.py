@@ -32,12 +32,17 @@ def fmt_pct(value: float | None, digits: int = 2) -> str:
 
 
 def fmt_crore(value: float | None) -> str:
-    """Rupees in crore (1 Cr = 1e7), the unit Indian desks quote GEX in: -₹13,660 Cr."""
+    """Rupees in crore (1 Cr = 1e7), the unit Indian desks quote GEX in: -₹13.7k Cr, ₹842 Cr.
+
+    Short enough for a header card: thousands of crore get a k.
+    """
     if value is None:
         return "n/a"
-    crore = value / 1e7
-    digits = 0 if abs(crore) >= 100 else 1
-    return f"{'-' if crore < 0 else ''}₹{abs(crore):,.{digits}f} Cr"
+    crore = abs(value) / 1e7
+    sign = "-" if value < 0 else ""
+    if crore >= 1000:
+        return f"{sign}₹{crore / 1000:,.1f}k Cr"
+    return f"{sign}₹{crore:,.0f} Cr" if crore >= 100 else f"{sign}₹{crore:.1f} Cr"
 
 
 def fmt_ist(ts: float | None, with_date: bool = False) -> str:
