@@ -187,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="ISO date/time (UTC if no offset)")
     p.add_argument("--until", help="ISO date/time (UTC if no offset)")
     p.add_argument("--min-confidence", type=float, help="0-1")
+    p.add_argument("--run", help="only the signals of this run id (default: every run)")
+    p.add_argument("--exclude-backtests", action="store_true", help="leave out backtest runs")
     p.set_defaults(func=cmd_export)
     return top
 

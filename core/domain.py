@@ -24,6 +24,10 @@ Direction = Literal["UP", "DOWN", "NONE"]
 LegKey = tuple[date, float, str]  # (expiry, strike, right)
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+# "NEUTRAL is a state, not a signal": these report an engine's state, not a view on the market. The
+# engines no longer emit them; legacy databases still hold such rows, and history, exports, counts
+# and hit rates leave them out.
+NO_VIEW_SIGNALS: tuple[str, ...] = ("NEUTRAL", "GAMMA_NEUTRAL")
 
 
 @dataclass(frozen=True, slots=True)

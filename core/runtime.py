@@ -26,6 +26,7 @@ from core.live_state import live_state_payload
 from core.state.market_state import MarketStateManager
 from core.storage.database import SessionLocal, configure_database, current_revision, head_revision, upgrade
 from core.storage.models import SmartMoneyPrediction
+from core.storage.runs import feed_source, new_run_id
 from core.storage.signal_logger import SignalLogger
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,11 @@ class _CycleStats:
 
 
 class Runtime:
-    """One StrikeIQ process: start() is idempotent, stop(timeout) drains the logger."""
+    """One StrikeIQ process: start() is idempotent, stop(timeout) drains the logger.
+
+    One Runtime is one run: every row it stores carries `run_id` (a new uuid4 hex unless given) and
+    `source` (derived from config.feed unless given: sim:<scenario>, replay:<file name>, live).
+    """
 
     def __init__(
         self,
@@ -74,8 +79,12 @@ class Runtime:
         *,
         publish_live_state: bool = False,
         migrate: bool | None = None,
+        run_id: str | None = None,
+        source: str | None = None,
     ) -> None:
         self.config = config
+        self.run_id = run_id or new_run_id()
+        self.source = source or feed_source(config.feed)
         self.clock = EventClock()
         self.feed = feed or build_feed(config)
         self.state = MarketStateManager(config.feed.symbols)
@@ -86,7 +95,9 @@ class Runtime:
         self.bus = SignalBus()
         self.engine = configure_database(config.database_url)
         self.session_factory = SessionLocal
-        self.logger = SignalLogger(SessionLocal, config.logger, config.spill_path)
+        self.logger = SignalLogger(
+            SessionLocal, config.logger, config.spill_path, run_id=self.run_id, source=self.source
+        )
         self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator, config.learning)
         self.publish_live_state = publish_live_state
         self._migrate = config.database_url.startswith("sqlite") if migrate is None else migrate

@@ -47,6 +47,8 @@ def run_worker(config: Config, duration: float | None, publish_live_state: bool 
     return {
         "feed": feed["describe"],
         "mode": feed["mode"],
+        "run_id": runtime.run_id,
+        "source": runtime.source,
         "database": mask_url(config.database_url),
         "wall_seconds": round(time.monotonic() - started, 2),
         "ticks": sum(v["ticks"] for v in health["state"]["symbols"].values()),
@@ -117,6 +119,8 @@ def export_signals(url: str, args: Any) -> int:
         symbols=tuple(s.strip().upper() for s in args.symbols.split(",")) if args.symbols else (),
         engines=tuple(e.strip() for e in args.engines.split(",")) if args.engines else (),
         min_confidence=args.min_confidence,
+        run_id=getattr(args, "run", None),
+        exclude_backtests=getattr(args, "exclude_backtests", False),
     )
     flt.validate()
     out = sys.stdout if args.out == "-" else open(args.out, "w", newline="")  # noqa: SIM115

@@ -48,11 +48,33 @@ def _text(value: Any, size: int) -> str:
     return clean_text(str(value))[:size]
 
 
-class MarketSnapshot(Base):
+def _run_values(run_id: str | None, source: str | None) -> dict[str, str | None]:
+    return {
+        "run_id": None if run_id is None else _text(run_id, 36),
+        "source": None if source is None else _text(source, 200),
+    }
+
+
+class RunStamped:
+    """Mixin: the run that wrote the row and where its data came from (core.storage.runs). NULL on
+    legacy rows, stored before migration 0004."""
+
+    run_id: Mapped[str | None] = mapped_column(sa.String(36))
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+
+    def stamp(self, run_id: str | None, source: str | None) -> None:
+        """Set the run unless the row already names one (a caller that knows better wins)."""
+        if self.run_id is None and run_id is not None:
+            values = _run_values(run_id, source)
+            self.run_id, self.source = values["run_id"], values["source"]
+
+
+class MarketSnapshot(RunStamped, Base):
     """Headline LiveMetrics of one symbol and expiry at event time `ts`."""
 
     __tablename__ = "market_snapshots"
-    __table_args__ = (sa.Index(None, "symbol", "ts"),)
+    # (run_id, symbol, ts): outcomes are scored against the price path of their own run.
+    __table_args__ = (sa.Index(None, "symbol", "ts"), sa.Index(None, "run_id", "symbol", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     symbol: Mapped[str] = mapped_column(sa.String(32))
@@ -97,7 +119,7 @@ class MarketSnapshot(Base):
         )
 
 
-class OptionChainSnapshot(Base):
+class OptionChainSnapshot(RunStamped, Base):
     """One leg (strike, right) of the chain window around ATM, tied to its MarketSnapshot."""
 
     __tablename__ = "option_chain_snapshots"
@@ -172,7 +194,7 @@ def _array(metrics: LiveMetrics, name: str, size: int) -> np.ndarray | None:
     return arr if arr.shape == (size,) else None  # a misaligned array is not trusted
 
 
-class AiSignalLog(Base):
+class AiSignalLog(RunStamped, Base):
     """One stored Signal; `signal_uid` (Signal.id) makes every insert idempotent."""
 
     __tablename__ = "ai_signal_logs"
@@ -180,6 +202,7 @@ class AiSignalLog(Base):
         sa.Index(None, "timestamp"),
         sa.Index(None, "symbol", "timestamp"),
         sa.Index(None, "engine", "signal", "timestamp"),
+        sa.Index(None, "run_id", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -197,9 +220,12 @@ class AiSignalLog(Base):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType())
 
     @staticmethod
-    def values_from_signal(signal: Signal) -> dict[str, Any]:
-        """Column values (keyed by column name) for a Core INSERT of `signal`, sanitised so the
-        database accepts them: NaN/inf become None, NUL characters go, long text is clipped."""
+    def values_from_signal(
+        signal: Signal, run_id: str | None = None, source: str | None = None
+    ) -> dict[str, Any]:
+        """Column values (keyed by column name) for a Core INSERT of `signal` stored by run `run_id`,
+        sanitised so the database accepts them: NaN/inf become None, NUL characters go, long text
+        is clipped."""
         return {
             "signal_uid": _text(signal.id, 64),
             "timestamp": to_datetime(float(signal.ts)),
@@ -219,11 +245,12 @@ class AiSignalLog(Base):
                     "confidence_source": signal.confidence_source,
                 }
             ),
+            **_run_values(run_id, source),
         }
 
     @classmethod
-    def from_signal(cls, signal: Signal) -> AiSignalLog:
-        values = cls.values_from_signal(signal)
+    def from_signal(cls, signal: Signal, run_id: str | None = None, source: str | None = None) -> AiSignalLog:
+        values = cls.values_from_signal(signal, run_id, source)
         values["metadata_"] = values.pop("metadata")
         return cls(**values)
 
@@ -338,11 +365,11 @@ class FormulaExperience(Base):
     last_updated: Mapped[datetime]
 
 
-class Prediction(Base):
+class Prediction(RunStamped, Base):
     """An aggregate per-symbol forecast, scored at 30 minutes (Brier)."""
 
     __tablename__ = "predictions"
-    __table_args__ = (sa.Index(None, "symbol", "ts"),)
+    __table_args__ = (sa.Index(None, "symbol", "ts"), sa.Index(None, "run_id", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ts: Mapped[datetime]
@@ -356,11 +383,11 @@ class Prediction(Base):
     model_version: Mapped[str | None] = mapped_column(sa.String(32))
 
 
-class SmartMoneyPrediction(Base):
+class SmartMoneyPrediction(RunStamped, Base):
     """One SmartMoneyEngine evaluation (features, bias, confidence) and later its result."""
 
     __tablename__ = "smart_money_predictions"
-    __table_args__ = (sa.Index(None, "symbol", "ts"),)
+    __table_args__ = (sa.Index(None, "symbol", "ts"), sa.Index(None, "run_id", "ts"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ts: Mapped[datetime]
@@ -408,11 +435,12 @@ class LiveChainState(Base):
 
 
 class SignalStatsHourly(Base):
-    """Sums of signals and outcomes per UTC hour, symbol, engine and signal (core.storage.rollup).
+    """Sums of signals and outcomes per UTC hour, symbol, engine, signal and run (core.storage.rollup).
 
     `horizon_s` 0 is the signal row (n signals, confidence sums); a horizon > 0 is the outcome row
     (n outcomes, verdict counts, move sums). Sums and counts, never averages, so buckets combine
     exactly. Rebuilt whole buckets at a time from the raw tables, so it is derived data only.
+    `run_id` is '' for legacy signals (NULL run: a key column cannot be NULL); `source` is the run's.
     """
 
     __tablename__ = "signal_stats_hourly"
@@ -422,6 +450,8 @@ class SignalStatsHourly(Base):
     engine: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     signal: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     horizon_s: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    source: Mapped[str | None] = mapped_column(sa.String(200))
     n: Mapped[int] = mapped_column(sa.BigInteger)
     sum_confidence: Mapped[float]
     count_confidence: Mapped[int] = mapped_column(sa.BigInteger)
@@ -452,6 +482,7 @@ __all__ = [
     "OptionChainSnapshot",
     "Prediction",
     "RollupState",
+    "RunStamped",
     "SignalOutcome",
     "SignalStatsHourly",
     "SmartMoneyPrediction",

@@ -1,4 +1,8 @@
-"""Read API over stored signals and their outcomes; every aggregate is computed in SQL (GROUP BY)."""
+"""Read API over stored signals and their outcomes; every aggregate is computed in SQL (GROUP BY).
+
+Every read can be narrowed to one run, or to every run but backtests (core.storage.runs), and none
+returns the no-view signals (core.domain.NO_VIEW_SIGNALS) of legacy databases.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from sqlalchemy.orm import Session, aliased
 
 from core.storage.database import SessionLocal
 from core.storage.models import DIRECTIONS, OUTCOMES, AiSignalLog, SignalOutcome
-from core.storage.rollup import raw_signal_sums, window_sums
+from core.storage.rollup import raw_signal_sums, signal_scope, window_sums
+from core.storage.runs import check_run
 from core.storage.types import ist_date
 
 SessionFactory = Callable[[], Session]
@@ -30,7 +35,8 @@ S = AiSignalLog
 O = SignalOutcome  # noqa: E741 - short alias used throughout the SQL below
 SIGNAL_COLUMNS = (
     S.id, S.signal_uid, S.timestamp, S.symbol, S.expiry, S.engine, S.signal, S.direction,
-    S.confidence, S.raw_score, S.strength, S.spot_price, S.metadata_.label("metadata"),
+    S.confidence, S.raw_score, S.strength, S.spot_price, S.metadata_.label("metadata"), S.source,
+    S.run_id,
 )  # fmt: skip
 
 
@@ -46,8 +52,15 @@ def _since(hours: float | None, now: datetime | None) -> datetime | None:
     return (now or datetime.now(UTC)) - timedelta(hours=hours)
 
 
-def _window(symbol: str | None, hours: float | None, now: datetime | None) -> list[sa.ColumnElement[bool]]:
-    conds: list[sa.ColumnElement[bool]] = []
+def _window(
+    symbol: str | None,
+    hours: float | None,
+    now: datetime | None,
+    run_id: str | None = None,
+    exclude_backtests: bool = False,
+) -> list[sa.ColumnElement[bool]]:
+    check_run(run_id, exclude_backtests)
+    conds = signal_scope(run_id, exclude_backtests)
     if symbol:
         conds.append(S.symbol == symbol)
     since = _since(hours, now)
@@ -66,11 +79,15 @@ def get_recent_signals(
     hours: float | None = None,
     session_factory: SessionFactory | None = None,
     now: datetime | None = None,
+    *,
+    run_id: str | None = None,
+    exclude_backtests: bool = False,
 ) -> list[dict[str, Any]]:
-    """The newest stored signals (optionally of one symbol, within the last `hours` before `now`)."""
+    """The newest stored signals (optionally of one symbol, within the last `hours` before `now`,
+    of one run or of every run but backtests)."""
     if not (isinstance(limit, int) and 1 <= limit <= 10_000):
         raise ValueError(f"limit must be an integer between 1 and 10000, got {limit!r}")
-    stmt = sa.select(*SIGNAL_COLUMNS).where(*_window(symbol, hours, now))
+    stmt = sa.select(*SIGNAL_COLUMNS).where(*_window(symbol, hours, now, run_id, exclude_backtests))
     stmt = stmt.order_by(S.timestamp.desc(), S.id.desc()).limit(limit)
     with _factory(session_factory)() as session:
         return [_signal_dict(row) for row in session.execute(stmt)]
@@ -85,17 +102,22 @@ def get_signal_statistics(
     hours: float | None = 24,
     now: datetime | None = None,
     session_factory: SessionFactory | None = None,
+    *,
+    run_id: str | None = None,
+    exclude_backtests: bool = False,
 ) -> dict[str, Any]:
     """Totals, counts by engine and signal, average confidence, and per engine/signal/horizon hit
-    rate (CORRECT / (CORRECT + WRONG), neutrals counted apart) and average move from outcomes.
+    rate (CORRECT / (CORRECT + WRONG), neutrals counted apart) and average move from outcomes, of
+    one run (`run_id`), of every run but backtests, or of all stored signals.
 
     Answered from the hourly rollup plus raw GROUP BYs for the window's partial first hour and for
     rows newer than the rollup (core.storage.rollup), so any window costs about the same and the
     result equals the raw aggregate over the window exactly."""
+    check_run(run_id, exclude_backtests)
     since = _since(hours, now)
     with _factory(session_factory)() as session:
         _tune_reads(session)
-        sums = window_sums(session, symbol, since)
+        sums = window_sums(session, symbol, since, run_id, exclude_backtests)
     count_rows = [(e, s, int(v[0]), v[1], int(v[2])) for (e, s), v in sums.signals.items()]
     outcome_rows = [
         (e, s, h, int(n), c, w, nt, _ratio(move, n_move), _ratio(abs_move, n_move))
@@ -122,10 +144,15 @@ def _tune_reads(session: Session) -> None:
 
 
 def _raw_statistics(
-    symbol: str | None, hours: float | None, now: datetime | None, session_factory: SessionFactory | None
+    symbol: str | None,
+    hours: float | None,
+    now: datetime | None,
+    session_factory: SessionFactory | None,
+    run_id: str | None = None,
+    exclude_backtests: bool = False,
 ) -> dict[str, Any]:
     """The same answer straight from the raw tables (the tests' reference for the rollup path)."""
-    conds = _window(symbol, hours, now)
+    conds = _window(symbol, hours, now, run_id, exclude_backtests)
     with _factory(session_factory)() as session:
         _tune_reads(session)
         count_rows = session.execute(raw_signal_sums(conds)).all()
@@ -204,7 +231,8 @@ class SignalFilter:
     """What the Signal history page asks for. Empty tuples and None mean "no restriction".
 
     `horizon_s` picks which outcome is shown with each row and which horizon `outcome` refers to;
-    `outcome` is CORRECT, WRONG, NEUTRAL or PENDING (not evaluated yet).
+    `outcome` is CORRECT, WRONG, NEUTRAL or PENDING (not evaluated yet). `run_id` narrows to one
+    run; without it `exclude_backtests` leaves out backtest runs (legacy rows stay in).
     """
 
     start: datetime | None = None
@@ -216,6 +244,8 @@ class SignalFilter:
     min_confidence: float | None = None
     outcome: str | None = None
     horizon_s: int | None = None
+    run_id: str | None = None
+    exclude_backtests: bool = False
 
     def validate(self) -> SignalFilter:
         """Return self, or raise ValueError saying exactly which input is wrong and what is allowed."""
@@ -243,6 +273,7 @@ class SignalFilter:
             isinstance(self.horizon_s, bool) or not isinstance(self.horizon_s, int) or self.horizon_s <= 0
         ):
             raise ValueError(f"horizon_s must be a positive whole number of seconds, got {self.horizon_s!r}")
+        check_run(self.run_id, self.exclude_backtests)
         return self
 
 
@@ -260,7 +291,7 @@ def _check_names(name: str, values: Any) -> None:
 
 
 def _conditions(f: SignalFilter) -> list[sa.ColumnElement[bool]]:
-    conds: list[sa.ColumnElement[bool]] = []
+    conds = signal_scope(f.run_id, f.exclude_backtests)
     if f.start is not None:
         conds.append(S.timestamp >= f.start)
     if f.end is not None:
@@ -316,6 +347,7 @@ def query_signals(
 CSV_COLUMNS = (
     "signal_uid", "timestamp", "symbol", "expiry", "engine", "signal", "direction", "confidence",
     "raw_score", "strength", "spot_price", "reasons", "outcome", "move_pct", "mfe_pct", "mae_pct",
+    "source", "run_id",
 )  # fmt: skip
 
 

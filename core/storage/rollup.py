@@ -1,6 +1,6 @@
 """The hourly statistics rollup: refreshing signal_stats_hourly and summing any window exactly.
 
-signal_stats_hourly holds, per UTC hour, symbol, engine and signal, the SUMS and COUNTS behind
+signal_stats_hourly holds, per UTC hour, symbol, engine, signal and run, the SUMS and COUNTS behind
 get_signal_statistics. rollup_state records the highest signal id and outcome id it has read. Both
 raw tables are insert-only (ON CONFLICT DO NOTHING), so ids are an exact change log: a refresh
 finds the hours touched by ids above the watermark - new signals, and late outcomes of old signals
@@ -11,6 +11,9 @@ refresh cannot double count.
 A window is then: rollup hours inside it + raw rows above the watermark + raw rows of the partial
 first hour, which is exactly the raw GROUP BY, however stale the rollup. Deleting raw rows (the
 bench does) needs `refresh_rollup(session, rebuild=True)`.
+
+Every read leaves out the no-view signals (core.domain.NO_VIEW_SIGNALS) and can be narrowed to one
+run or to every run but backtests (core.storage.runs), on the rollup rows and the raw rows alike.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.domain import NO_VIEW_SIGNALS
 from core.storage.database import insert_ignoring_conflicts
 from core.storage.models import AiSignalLog, RollupState, SignalOutcome, SignalStatsHourly
+from core.storage.runs import run_conditions
 from core.storage.types import utc_hour
 
 S, O, R = AiSignalLog, SignalOutcome, SignalStatsHourly  # noqa: E741 - short SQL aliases
@@ -95,13 +100,21 @@ def raw_outcome_sums(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     return sa.select(*_outcome_sums(*group)).join(O, O.signal_id == S.id).where(*conds).group_by(*group)
 
 
-def window_sums(session: Session, symbol: str | None, since: datetime | None) -> StatSums:
-    """The sums of every signal (of `symbol`) stamped at or after `since` (all if None), and of
-    their outcomes: rollup hours + rows above its watermark + the raw partial first hour."""
-    sym = [S.symbol == symbol] if symbol else []
+def window_sums(
+    session: Session,
+    symbol: str | None,
+    since: datetime | None,
+    run_id: str | None = None,
+    exclude_backtests: bool = False,
+) -> StatSums:
+    """The sums of every signal (of `symbol`, of the run scope) stamped at or after `since` (all if
+    None), and of their outcomes: rollup hours + rows above its watermark + the raw partial first
+    hour. No-view signals are never counted."""
+    sym = [*([S.symbol == symbol] if symbol else []), *signal_scope(run_id, exclude_backtests, S)]
     first = None if since is None else bucket_ceil(since)
     out = StatSums()
-    signal_wm, outcome_wm = _rollup_sums(session, symbol, first, out)
+    scope = signal_scope(run_id, exclude_backtests, R)
+    signal_wm, outcome_wm = _rollup_sums(session, symbol, first, out, scope)
     if since is not None and since < first:
         edge = [*sym, S.timestamp >= since, S.timestamp < first]
         out.add_signal_rows(session.execute(raw_signal_sums(edge)))
@@ -115,8 +128,23 @@ def window_sums(session: Session, symbol: str | None, since: datetime | None) ->
     return out
 
 
+def signal_scope(
+    run_id: str | None = None, exclude_backtests: bool = False, table: Any = S
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE terms every statistic shares, on raw signals or rollup rows (`table`): no no-view
+    signals, and the run scope."""
+    return [
+        table.signal.not_in(NO_VIEW_SIGNALS),
+        *run_conditions(run_id, exclude_backtests, table.run_id, table.source),
+    ]
+
+
 def _rollup_sums(
-    session: Session, symbol: str | None, first: datetime | None, out: StatSums
+    session: Session,
+    symbol: str | None,
+    first: datetime | None,
+    out: StatSums,
+    conds: Sequence[sa.ColumnElement[bool]] = (),
 ) -> tuple[int, int]:
     """Add the rollup's hours from `first` on to `out`; return the watermark those rows were read at.
 
@@ -125,7 +153,7 @@ def _rollup_sums(
     st = RollupState
     sums = [sa.func.sum(getattr(R, name)) for name in ("n", *SIGNAL_SUMS[1:], *OUTCOME_SUMS[1:])]
     group = (st.signal_id, st.outcome_id, R.engine, R.signal, R.horizon_s)
-    stmt = sa.select(*group, *sums).select_from(R).join(st, st.name == ROLLUP)
+    stmt = sa.select(*group, *sums).select_from(R).join(st, st.name == ROLLUP).where(*conds)
     if symbol:
         stmt = stmt.where(R.symbol == symbol)
     if first is not None:
@@ -262,18 +290,26 @@ def _recompute(session: Session, lo: datetime | None, hi: datetime | None, max_s
     if hi is not None:
         delete, conds = delete.where(R.bucket_start < hi), [*conds, S.timestamp < hi]
     session.execute(delete)
+    # Legacy signals (NULL run) share the run key '' (literal text: PostgreSQL matches GROUP BY to
+    # the SELECT by its text, and a bound '' would get a different parameter name in each).
+    run = sa.func.coalesce(S.run_id, sa.literal_column("''"))
     key = (utc_hour(S.timestamp), S.symbol, S.engine, S.signal)
     zero, zero_f = sa.literal(0, sa.BigInteger), sa.literal(0.0, sa.Double)
+    source = sa.func.max(S.source)
     _, n, conf, n_conf = _signal_sums(None)
     signals = sa.select(
-        *key, sa.literal(0, sa.Integer), n, conf, n_conf, zero, zero, zero, zero_f, zero, zero_f
+        *key, sa.literal(0, sa.Integer), n, conf, n_conf, zero, zero, zero, zero_f, zero, zero_f, run, source
     )
-    signals = signals.where(*conds).group_by(*key)
+    signals = signals.where(*conds).group_by(*key, run)
     _, n, correct, wrong, neutral, move, n_move, abs_move = _outcome_sums(None)
-    outcomes = sa.select(*key, O.horizon_s, n, zero_f, zero, correct, wrong, neutral, move, n_move, abs_move)
-    outcomes = outcomes.join(O, O.signal_id == S.id).where(*conds, O.id <= max_o).group_by(*key, O.horizon_s)
+    outcomes = sa.select(
+        *key, O.horizon_s, n, zero_f, zero, correct, wrong, neutral, move, n_move, abs_move, run, source
+    )
+    outcomes = (
+        outcomes.join(O, O.signal_id == S.id).where(*conds, O.id <= max_o).group_by(*key, O.horizon_s, run)
+    )
     columns = ["bucket_start", "symbol", "engine", "signal", "horizon_s", "n", "sum_confidence",
-               "count_confidence", *OUTCOME_SUMS[1:]]  # fmt: skip
+               "count_confidence", *OUTCOME_SUMS[1:], "run_id", "source"]  # fmt: skip
     insert = sa.insert(R).from_select(columns, sa.union_all(signals, outcomes))
     # SQLAlchemy closes an INSERT's cursor before rowcount is read unless told to keep it.
     result = session.execute(insert, execution_options={"preserve_rowcount": True})

@@ -5,6 +5,10 @@ and the spill journal (the Home Assistant recorder pattern). Signals are inserte
 ON CONFLICT (signal_uid) DO NOTHING, so a retried or replayed batch never duplicates. While the
 database is down the writer keeps `queue_max` rows in memory and appends the rest to the journal;
 the journal is replayed on recovery and on the next start.
+
+A logger belongs to one run: every row it writes (signals, market and chain snapshots, prediction
+and smart-money rows) is stamped with its `run_id` and `source`, and the journal keeps them, so a
+row replayed by the next run's logger still names the run that produced it.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from core.storage.models import (
     LiveChainState,
     MarketSnapshot,
     OptionChainSnapshot,
+    RunStamped,
     signal_from_fields,
 )
+from core.storage.runs import check_run
 from core.storage.spill import SpillJournal
 from core.storage.types import sanitize_json
 
@@ -93,7 +99,14 @@ class SignalLogger:
         spill_path: Path,
         clock: EventClock | None = None,
         chain_strikes: int = 15,
+        *,
+        run_id: str | None = None,
+        source: str | None = None,
     ) -> None:
+        # The run every row is stamped with (core.storage.runs); None writes legacy-style NULLs.
+        check_run(run_id, exclude_backtests=False)
+        self.run_id = run_id
+        self.source = source
         self._session_factory = session_factory
         self._config = config
         self._clock = clock
@@ -187,7 +200,7 @@ class SignalLogger:
         # The writer is gone: a signal goes straight to the journal (replayed on the next start).
         try:
             if isinstance(task, LogSignal):
-                self._journal.append([AiSignalLog.values_from_signal(task.signal)])
+                self._journal.append([self._signal_row(task.signal)])
                 self._counts["spilled"] += 1
             else:
                 self._counts["dropped_snapshots"] += 1
@@ -291,7 +304,7 @@ class SignalLogger:
 
     def _add_signal(self, signal: Signal) -> None:
         try:
-            row = AiSignalLog.values_from_signal(signal)
+            row = self._signal_row(signal)
         except Exception as exc:  # not a Signal we can store; keep its text for a human
             self._counts["rejected"] += 1
             self._rejected.append_lines(
@@ -301,6 +314,15 @@ class SignalLogger:
         if not self._pending:
             self._first_pending = time.monotonic()
         self._pending.append(row)
+
+    def _signal_row(self, signal: Signal) -> dict[str, Any]:
+        return AiSignalLog.values_from_signal(signal, self.run_id, self.source)
+
+    def _stamp(self, rows: list[Base]) -> list[Base]:
+        for row in rows:
+            if isinstance(row, RunStamped):
+                row.stamp(self.run_id, self.source)
+        return rows
 
     def _maybe_write(self) -> None:
         if not self._db_up:
@@ -405,14 +427,13 @@ class SignalLogger:
     def _apply(self, session: Session, task: Task) -> None:
         if isinstance(task, LogSnapshot):
             snapshot = MarketSnapshot.from_metrics(task.metrics)
-            session.add(snapshot)
+            session.add_all(self._stamp([snapshot]))
             if task.chain:
                 session.flush()  # the chain rows need the snapshot's id
-                session.add_all(
-                    OptionChainSnapshot.rows_from_metrics(task.metrics, snapshot.id, self._chain_strikes)
-                )
+                chain = OptionChainSnapshot.rows_from_metrics(task.metrics, snapshot.id, self._chain_strikes)
+                session.add_all(self._stamp(chain))
         elif isinstance(task, LogRows):
-            session.add_all(task.rows)
+            session.add_all(self._stamp(task.rows))
         elif isinstance(task, UpsertLiveState):
             values = {
                 "symbol": task.symbol,

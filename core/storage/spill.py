@@ -34,6 +34,10 @@ def decode_row(line: str) -> dict[str, Any]:
     row = json.loads(line)
     if not isinstance(row, dict) or "signal_uid" not in row:
         raise ValueError("not a signal row")
+    # A journal written before runs existed: its rows are legacy rows. Every row of a batch must
+    # have the same keys for the multi-row INSERT.
+    row.setdefault("run_id", None)
+    row.setdefault("source", None)
     if isinstance(row.get("timestamp"), int | float):
         row["timestamp"] = to_datetime(float(row["timestamp"]))
     if isinstance(row.get("expiry"), str):

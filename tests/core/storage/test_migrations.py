@@ -115,3 +115,59 @@ def test_configure_database_binds_session_local(sqlite_url: str) -> None:
             assert session.execute(sa.text("SELECT count(*) FROM ai_signal_logs")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def _legacy_rows(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in (
+                    "ai_signal_logs",
+                    "signal_outcomes",
+                    "market_snapshots",
+                    "option_chain_snapshots",
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+def test_run_columns_come_and_go_without_losing_rows(db_url: str) -> None:
+    """0004 adds run_id/source (NULL on legacy rows); its downgrade drops them in place, so the
+    outcomes and chain rows of the parent tables are kept (a table rebuild would cascade-delete)."""
+    upgrade(db_url, "0003")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO ai_signal_logs (id, signal_uid, timestamp, symbol, engine, signal, direction) "
+            "VALUES (1, 'legacy', '2026-11-18 04:00:00+00:00', 'NIFTY', 'liquidity', 'SWEEP_UP', 'UP')"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO signal_outcomes (signal_id, horizon_s, evaluated_at, outcome) "
+            "VALUES (1, 300, '2026-11-18 04:05:00+00:00', 'CORRECT')"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO market_snapshots (id, symbol, ts, spot) VALUES (1, 'NIFTY', '2026-11-18 04:00:00+00:00', 1)"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO option_chain_snapshots (market_snapshot_id, symbol, ts, strike, \"right\") "
+            "VALUES (1, 'NIFTY', '2026-11-18 04:00:00+00:00', 25000, 'CE')"
+        ))  # fmt: skip
+    engine.dispose()
+    before = _legacy_rows(db_url)
+    upgrade(db_url)
+    assert _legacy_rows(db_url) == before
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT run_id, source FROM ai_signal_logs")).one() == (None, None)
+    engine.dispose()
+    downgrade(db_url, "0003")
+    assert _legacy_rows(db_url) == before == dict.fromkeys(before, 1)
+    engine = make_engine(db_url)
+    try:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("ai_signal_logs")}
+    finally:
+        engine.dispose()
+    assert "run_id" not in columns and "source" not in columns

@@ -18,13 +18,25 @@ from core.storage.rollup import bucket_ceil, bucket_floor, refresh_rollup
 
 T0 = datetime(2026, 11, 16, 3, 45, tzinfo=UTC)  # Monday 09:15 IST
 HORIZONS = (300, 900, 1800)
+# (run_id, source): a legacy row, a live run and a backtest run.
+RUNS = ((None, None), ("run-live", "live"), ("run-bt", "backtest:june"))
+# (run_id, exclude_backtests) scopes a statistics window can ask for.
+SCOPES = ((None, False), (None, True), ("run-live", False), ("run-bt", False))
 
 signal_st = st.tuples(
     st.integers(0, 3 * 24 * 60 - 1),  # minutes after T0: three days, so windows cut through hours
     st.sampled_from(("NIFTY", "BANKNIFTY")),
-    st.sampled_from((("liquidity", "SWEEP_UP"), ("liquidity", "SWEEP_DOWN"), ("smart_money", "BULLISH"))),
+    st.sampled_from(
+        (
+            ("liquidity", "SWEEP_UP"),
+            ("liquidity", "SWEEP_DOWN"),
+            ("smart_money", "BULLISH"),
+            ("smart_money", "NEUTRAL"),
+        )  # a legacy no-view signal: never counted
+    ),  # fmt: skip
     st.one_of(st.none(), st.floats(0.0, 1.0)),
     st.integers(0, 59),  # seconds, so signals also sit inside the minute
+    st.sampled_from(RUNS),
 )
 outcome_st = st.tuples(
     st.sampled_from(HORIZONS),
@@ -41,14 +53,16 @@ window_st = st.tuples(
     st.one_of(st.none(), st.sampled_from(("NIFTY", "BANKNIFTY"))),
     st.one_of(st.none(), st.floats(0.01, 100.0)),  # hours
     st.integers(0, 4 * 24 * 3600),  # `now`, in seconds after T0
+    st.sampled_from(SCOPES),
 )
 
 
 def _insert_signals(session, items, start_uid: int) -> None:
-    for k, ((minute, symbol, (engine, signal), conf, second), outcomes) in enumerate(items):
+    for k, ((minute, symbol, (engine, signal), conf, second, (run, source)), outcomes) in enumerate(items):
         row = AiSignalLog(
             signal_uid=f"h-{start_uid + k}", timestamp=T0 + timedelta(minutes=minute, seconds=second),
             symbol=symbol, expiry=None, engine=engine, signal=signal, direction="UP", confidence=conf,
+            run_id=run, source=source,
         )  # fmt: skip
         session.add(row)
         session.flush()
@@ -106,21 +120,25 @@ def _canonical(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _assert_same(session_factory, symbol, hours, now) -> None:
-    got = get_signal_statistics(symbol, hours, now, session_factory)
-    want = _raw_statistics(symbol, hours, now, session_factory)
+def _assert_same(session_factory, symbol, hours, now, scope=(None, False)) -> None:
+    run_id, exclude_backtests = scope
+    got = get_signal_statistics(
+        symbol, hours, now, session_factory, run_id=run_id, exclude_backtests=exclude_backtests
+    )
+    want = _raw_statistics(symbol, hours, now, session_factory, run_id, exclude_backtests)
     assert _canonical(got) == _canonical(want)
+    assert "NEUTRAL" not in got["by_signal"]
 
 
 # The first outcome ever stored arrives after a refresh that saw signals only (outcome watermark 0).
 FIRST_OUTCOME_LATE = [
-    ([((0, "NIFTY", ("liquidity", "SWEEP_UP"), None, 0), [])], [], True),
+    ([((0, "NIFTY", ("liquidity", "SWEEP_UP"), None, 0, RUNS[0]), [])], [], True),
     ([], [(0, (300, "CORRECT", None))], False),
 ]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@example(batches=FIRST_OUTCOME_LATE, windows=[(None, None, 0)])
+@example(batches=FIRST_OUTCOME_LATE, windows=[(None, None, 0, (None, False))])
 @given(
     batches=st.lists(batch_st, min_size=1, max_size=4), windows=st.lists(window_st, min_size=1, max_size=4)
 )
@@ -135,8 +153,8 @@ def test_any_window_equals_the_raw_aggregate(session_factory, batches, windows) 
         if refresh:
             with session_factory() as session:
                 refresh_rollup(session)
-        for symbol, hours, now_s in windows:
-            _assert_same(session_factory, symbol, hours, T0 + timedelta(seconds=now_s))
+        for symbol, hours, now_s, scope in windows:
+            _assert_same(session_factory, symbol, hours, T0 + timedelta(seconds=now_s), scope)
         _assert_same(session_factory, None, None, None)
 
 
@@ -150,6 +168,7 @@ def _seed(session_factory, n: int = 40) -> None:
             ("liquidity", "SWEEP_UP"),
             0.5 + i / 100,
             0,
+            RUNS[i % len(RUNS)],
         )
         items.append((signal, [(300, ("CORRECT", "WRONG", "NEUTRAL")[i % 3], (i % 7 - 3) / 10)]))
     with session_factory() as session, session.begin():
