@@ -1,9 +1,11 @@
 """learning_engine: scores stored signals at 5, 15 and 30 minutes of event time into signal_outcomes.
 
-Signals are read in id order in chunks; each chunk loads one spot path per symbol (one query for
-the chunk's time range), applies the pure rules of core.learning.outcomes, inserts the verdicts with
-ON CONFLICT DO NOTHING (one row per signal and horizon, so reruns are harmless) and refreshes the
-touched formula_experience keys in the same transaction. Nothing here reads the wall clock: `now` is
+Signals are read in id order in chunks; each chunk loads one spot path per symbol and run (one
+query for the chunk's time range: a signal is scored against its own run's prices only, a legacy
+signal without a run against every snapshot of its symbol), applies the pure rules of
+core.learning.outcomes, inserts the verdicts with ON CONFLICT DO NOTHING (one row per signal and
+horizon, so reruns are harmless) and refreshes the touched formula_experience keys in the same
+transaction. Nothing here reads the wall clock: `now` is
 event time (the runtime's clock), or +inf for an offline backlog where the recording decides.
 """
 
@@ -46,6 +48,10 @@ class StoredSignal:
     signal: str
     direction: str
     spot: float
+    run_id: str | None = None  # None: a legacy signal, scored against every snapshot of its symbol
+
+
+PathKey = tuple[str, str | None]  # (symbol, run_id)
 
 
 def _pending_conditions(
@@ -75,10 +81,10 @@ def pending_signals(
     limit: int = CHUNK_SIGNALS,
     calendar: MarketCalendar | None = None,
 ) -> list[StoredSignal]:
-    cols = (S.id, S.timestamp, S.symbol, S.engine, S.signal, S.direction, S.spot_price)
+    cols = (S.id, S.timestamp, S.symbol, S.engine, S.signal, S.direction, S.spot_price, S.run_id)
     stmt = sa.select(*cols).where(*_pending_conditions(now, since, calendar), S.id > after_id)
     rows = session.execute(stmt.order_by(S.id).limit(limit)).all()
-    return [StoredSignal(r[0], to_epoch(r[1]), r[2], r[3], r[4], r[5], float(r[6])) for r in rows]
+    return [StoredSignal(r[0], to_epoch(r[1]), r[2], r[3], r[4], r[5], float(r[6]), r[7]) for r in rows]
 
 
 def _stored_horizons(session: Session, signal_ids: Sequence[int]) -> dict[int, set[int]]:
@@ -127,15 +133,18 @@ def outcome_row(signal_id: int, r: OutcomeResult) -> dict[str, Any]:
     }
 
 
-def _paths(session: Session, signals: Iterable[StoredSignal]) -> dict[str, SpotPath]:
-    """One query per symbol over the chunk's whole time range (plus the longest horizon and margins)."""
-    spans: dict[str, list[float]] = {}
+def _paths(session: Session, signals: Iterable[StoredSignal]) -> dict[PathKey, SpotPath]:
+    """One query per symbol and run over the chunk's whole time range (plus the longest horizon and
+    margins)."""
+    spans: dict[PathKey, list[float]] = {}
     for s in signals:
-        lo_hi = spans.setdefault(s.symbol, [s.ts, s.ts])
+        lo_hi = spans.setdefault((s.symbol, s.run_id), [s.ts, s.ts])
         lo_hi[0], lo_hi[1] = min(lo_hi[0], s.ts), max(lo_hi[1], s.ts)
     return {
-        symbol: load_path(session, symbol, lo - PATH_MARGIN_S, hi + max(HORIZONS_S) + PATH_MARGIN_S)
-        for symbol, (lo, hi) in spans.items()
+        (symbol, run): load_path(
+            session, symbol, lo - PATH_MARGIN_S, hi + max(HORIZONS_S) + PATH_MARGIN_S, run
+        )
+        for (symbol, run), (lo, hi) in spans.items()
     }
 
 
@@ -149,7 +158,8 @@ def score_chunk(
     touched: set[ExperienceKey] = set()
     for sig in signals:
         todo = [h for h in HORIZONS_S if h not in done.get(sig.id, ())]
-        results = score_signal(sig, paths[sig.symbol], session_close_for(calendar, sig.ts), now, todo)
+        path = paths[sig.symbol, sig.run_id]
+        results = score_signal(sig, path, session_close_for(calendar, sig.ts), now, todo)
         rows.extend(outcome_row(sig.id, r) for r in results)
         if results:
             touched.add((sig.engine, sig.signal, sig.symbol))

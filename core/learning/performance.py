@@ -1,6 +1,7 @@
 """Read API behind the Performance page: hit rates, reliability, Brier, distributions, experience and
 prediction accuracy. Every aggregate is a SQL GROUP BY (confidence buckets are CASE expressions);
-Python only turns the few aggregated rows into dictionaries and Wilson intervals."""
+Python only turns the few aggregated rows into dictionaries and Wilson intervals. Every view can be
+narrowed to one run or to every run but backtests, and leaves out no-view signals (NEUTRAL states)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.domain import NO_VIEW_SIGNALS
 from core.learning.outcomes import CORRECT, NEUTRAL, WRONG
 from core.storage.database import SessionLocal
 from core.storage.models import (
@@ -22,6 +24,7 @@ from core.storage.models import (
     SignalOutcome,
     SmartMoneyPrediction,
 )
+from core.storage.runs import check_run, run_conditions
 from core.storage.types import epoch_bucket
 
 SessionFactory = Callable[[], Session]
@@ -32,13 +35,18 @@ Z_95 = 1.959963984540054
 
 @dataclass(frozen=True, slots=True)
 class PerformanceFilter:
-    """Symbols (empty = all), an event-time range of the signals (aware datetimes) and the horizon
-    the calibration views use."""
+    """Symbols (empty = all), an event-time range of the signals (aware datetimes), the horizon
+    the calibration views use, and the runs: one (`run_id`), or all with or without backtests."""
 
     symbols: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
     horizon_s: int = 900
+    run_id: str | None = None
+    exclude_backtests: bool = False
+
+    def __post_init__(self) -> None:
+        check_run(self.run_id, self.exclude_backtests)
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float | None, float | None]:
@@ -56,8 +64,12 @@ def _n_of(label: str) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(sa.func.sum(sa.case((SO.outcome == label, 1), else_=0)), 0)
 
 
-def _conds(f: PerformanceFilter, ts: Any = S.timestamp, symbol: Any = S.symbol) -> list[Any]:
-    conds: list[Any] = []
+def _conds(f: PerformanceFilter, model: Any = S) -> list[Any]:
+    """The filter on stored signals (`model` S) or on Prediction / SmartMoneyPrediction rows."""
+    ts, symbol = (S.timestamp, S.symbol) if model is S else (model.ts, model.symbol)
+    conds: list[Any] = run_conditions(f.run_id, f.exclude_backtests, model.run_id, model.source)
+    if model is S:
+        conds.append(S.signal.not_in(NO_VIEW_SIGNALS))
     if f.symbols:
         conds.append(symbol.in_(list(f.symbols)))
     if f.start is not None:
@@ -93,11 +105,11 @@ def counts(f: PerformanceFilter, session_factory: SessionFactory | None = None) 
         .join(S, SO.signal_id == S.id)
         .where(*_conds(f))
         .scalar_subquery(),
-        sa.select(sa.func.count()).select_from(FormulaExperience).scalar_subquery(),
         sa.select(sa.func.count())
-        .select_from(Prediction)
-        .where(*_conds(f, Prediction.ts, Prediction.symbol))
+        .select_from(FormulaExperience)
+        .where(FormulaExperience.signal.not_in(NO_VIEW_SIGNALS))
         .scalar_subquery(),
+        sa.select(sa.func.count()).select_from(Prediction).where(*_conds(f, Prediction)).scalar_subquery(),
     )
     signals, outcomes, experience, predictions = _rows(session_factory, stmt)[0]
     return {"signals": signals, "outcomes": outcomes, "experience": experience, "predictions": predictions}
@@ -208,6 +220,7 @@ def experience_table(
     """formula_experience rows (the all-symbols rows always, per-symbol rows of `symbols` or all)."""
     F = FormulaExperience
     cond = F.symbol.is_(None) | F.symbol.in_(list(symbols)) if symbols else sa.true()
+    cond = sa.and_(cond, F.signal.not_in(NO_VIEW_SIGNALS))
     cols = (F.engine, F.signal, F.symbol, F.horizon_s, F.total_tests, F.wins, F.losses, F.neutrals,
             F.success_rate, F.adjusted_confidence, F.last_updated)  # fmt: skip
     stmt = (
@@ -231,7 +244,7 @@ def prediction_accuracy(
     right = sa.case(((P.bullish_probability - 0.5) * P.actual_move_30m > 0, 1), else_=0)
     stmt = (
         sa.select(when, P.symbol, sa.func.count(), sa.func.avg(P.accuracy_score), sa.func.avg(right))
-        .where(*_conds(f, P.ts, P.symbol), P.accuracy_score.is_not(None))
+        .where(*_conds(f, P), P.accuracy_score.is_not(None))
         .group_by(when, P.symbol)
         .order_by(when)
     )
@@ -244,7 +257,7 @@ def prediction_accuracy(
     wins = sa.func.sum(sa.case((M.result == CORRECT, 1), else_=0))
     stmt = (
         sa.select(m_when, M.symbol, decided, wins)
-        .where(*_conds(f, M.ts, M.symbol), M.result.is_not(None))
+        .where(*_conds(f, M), M.result.is_not(None))
         .group_by(m_when, M.symbol)
         .order_by(m_when)
     )

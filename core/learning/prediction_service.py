@@ -11,7 +11,8 @@ Bullish probability from experience-weighted engine votes (documented formula):
 so an engine that has been right more often speaks louder, and one whose measured hit rate is below
 one half argues against its own call. Volatility probability is LiveMetrics.breach_probability (the
 chance of ending outside the 1 sigma band). Scoring at 30 minutes: actual_move_30m is the spot move
-in percent and accuracy_score the Brier score (bullish - y)^2 with y = 1 up, 0 down, 0.5 flat.
+in percent and accuracy_score the Brier score (bullish - y)^2 with y = 1 up, 0 down, 0.5 flat, from
+the prices of the prediction's own run (as signals are scored).
 Smart-money rows are scored with the same rules as signals (BULLISH = UP, BEARISH = DOWN,
 NEUTRAL = range call).
 """
@@ -79,7 +80,8 @@ def brier(probability: float, move_pct: float) -> float:
     return (probability - y) ** 2
 
 
-# A scorer turns (row columns, the symbol's path, session close) into column updates, or None.
+# A scorer turns (row columns, the path of the row's symbol and run, session close) into column
+# updates, or None. Rows are (id, ts, symbol, run_id, the scored column).
 Scorer = Callable[[sa.Row[Any], SpotPath, float | None], dict[str, Any] | None]
 
 
@@ -95,7 +97,7 @@ def _move(ts: float, path: SpotPath, close: float | None, direction: str = "UP")
 
 
 def _score_prediction(row: sa.Row[Any], path: SpotPath, close: float | None) -> dict[str, Any] | None:
-    pid, ts, _symbol, bullish = row
+    pid, ts, _symbol, _run, bullish = row
     r = _move(to_epoch(ts), path, close)
     if r is None:
         return None
@@ -104,17 +106,18 @@ def _score_prediction(row: sa.Row[Any], path: SpotPath, close: float | None) -> 
 
 
 def _score_smart_money(row: sa.Row[Any], path: SpotPath, close: float | None) -> dict[str, Any] | None:
-    sid, ts, _symbol, bias = row
+    sid, ts, _symbol, _run, bias = row
     r = _move(to_epoch(ts), path, close, BIAS_DIRECTION.get(bias, "NONE"))
     return None if r is None else {"id": sid, "actual_move": r.move_pct, "result": r.outcome}
 
 
-def _spans(rows: list[sa.Row[Any]]) -> dict[str, tuple[float, float]]:
-    spans: dict[str, tuple[float, float]] = {}
+def _spans(rows: list[sa.Row[Any]]) -> dict[tuple[str, str | None], tuple[float, float]]:
+    """Event-time span of the rows per (symbol, run_id)."""
+    spans: dict[tuple[str, str | None], tuple[float, float]] = {}
     for r in rows:
-        t = to_epoch(r[1])
-        lo, hi = spans.get(r[2], (t, t))
-        spans[r[2]] = (min(lo, t), max(hi, t))
+        t, key = to_epoch(r[1]), (r[2], r[3])
+        lo, hi = spans.get(key, (t, t))
+        spans[key] = (min(lo, t), max(hi, t))
     return spans
 
 
@@ -123,8 +126,10 @@ def _updates(
 ) -> list[dict[str, Any]]:
     """Column updates for the rows whose 30 minutes (or session) have ended by event time `now`."""
     paths = {
-        symbol: load_path(session, symbol, lo - PATH_MARGIN_S, hi + PREDICTION_HORIZON_S + PATH_MARGIN_S)
-        for symbol, (lo, hi) in _spans(rows).items()
+        (symbol, run): load_path(
+            session, symbol, lo - PATH_MARGIN_S, hi + PREDICTION_HORIZON_S + PATH_MARGIN_S, run
+        )
+        for (symbol, run), (lo, hi) in _spans(rows).items()
     }
     updates = []
     for r in rows:
@@ -132,7 +137,7 @@ def _updates(
         close = session_close_for(calendar, t)
         end = t + PREDICTION_HORIZON_S if close is None else min(t + PREDICTION_HORIZON_S, close)
         if now >= end:
-            update = scorer(r, paths[r[2]], close)
+            update = scorer(r, paths[r[2], r[3]], close)
             if update is not None:
                 updates.append(update)
     return updates
@@ -181,6 +186,6 @@ def score_predictions(
             conds.append(model.ts <= to_datetime(due_bound(calendar, now, PREDICTION_HORIZON_S)))
         if since is not None:
             conds.append(model.ts >= to_datetime(since))
-        stmt = sa.select(model.id, model.ts, model.symbol, *cols).where(*conds)
+        stmt = sa.select(model.id, model.ts, model.symbol, model.run_id, *cols).where(*conds)
         out[name] = _score_table(session_factory, stmt, model, scorer, now, calendar)
     return out

@@ -1,4 +1,4 @@
-"""Recorded spot paths for scoring: one bulk query per symbol and time range, plus session closes."""
+"""Recorded spot paths for scoring: one bulk query per symbol, run and time range, plus session closes."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ IV_LOOKAHEAD_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class SpotPath:
-    """Recorded spot (and ATM IV) of one symbol in event time, ascending."""
+    """Recorded spot (and ATM IV) of one symbol (and run) in event time, ascending."""
 
     ts: np.ndarray
     spot: np.ndarray
@@ -56,10 +56,16 @@ class SpotPath:
         return SpotPath(self.ts[start:], self.spot[start:], self.atm_iv[start:])
 
 
-def load_path(session: Session, symbol: str, start_ts: float, end_ts: float) -> SpotPath:
-    """Every market snapshot of `symbol` with a spot in [start_ts, end_ts], in one query."""
+def load_path(
+    session: Session, symbol: str, start_ts: float, end_ts: float, run_id: str | None = None
+) -> SpotPath:
+    """Every market snapshot of `symbol` with a spot in [start_ts, end_ts], in one query: of run
+    `run_id` only, so two runs over the same event times never mix their prices. A legacy row (no
+    run) is scored as before runs existed, against every snapshot of the symbol."""
     M = MarketSnapshot
     conds = [M.symbol == symbol, M.ts >= to_datetime(start_ts), M.spot.is_not(None)]
+    if run_id is not None:
+        conds.append(M.run_id == run_id)
     if math.isfinite(end_ts):
         conds.append(M.ts <= to_datetime(end_ts))
     stmt = sa.select(M.ts, M.spot, M.atm_iv).where(*conds).order_by(M.ts)

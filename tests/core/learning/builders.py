@@ -30,11 +30,17 @@ def add_path(
     symbol: str = "NIFTY",
     atm_iv: float | None = 0.12,
     step_s: float = STEP_S,
+    run_id: str | None = None,
 ) -> None:
-    """Market snapshots at t0, t0 + step, ...: spot = ENTRY * (1 + move %); moves_pct[0] is at t0."""
+    """Market snapshots at t0, t0 + step, ...: spot = ENTRY * (1 + move %); moves_pct[0] is at t0.
+    Stored by run `run_id` (None: legacy rows)."""
     session.add_all(
         MarketSnapshot(
-            symbol=symbol, ts=to_datetime(t0 + i * step_s), spot=ENTRY * (1 + m / 100.0), atm_iv=atm_iv
+            symbol=symbol,
+            ts=to_datetime(t0 + i * step_s),
+            spot=ENTRY * (1 + m / 100.0),
+            atm_iv=atm_iv,
+            run_id=run_id,
         )
         for i, m in enumerate(moves_pct)
     )
