@@ -1,4 +1,5 @@
-"""Small rendering pieces shared by pages: number formats, status pills, metric cards, engine tiles."""
+"""Small rendering pieces shared by pages: number formats, status pills, metric cards, engine tiles,
+the run picker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from core.clock import IST
+from core.storage.runs import ALL_RUNS, NO_BACKTESTS, RunInfo, recent_runs, scope_of_choice
 
 PILL_COLOURS = {
     "LIVE": "#1f9d55",
@@ -102,3 +104,30 @@ def engine_tile(name: str, state: Any, now_ts: float) -> None:
             st.caption(f"last {last.signal} {age:,.0f}s ago · conf {last.confidence:.2f} ({src})")
         else:
             st.caption("no signal yet this session")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _recent_runs() -> list[RunInfo]:
+    return recent_runs(20)
+
+
+def run_label(run: RunInfo) -> str:
+    started = run.started_at.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
+    return f"{run.source or 'unknown source'} · {started} · {run.signals:,} signals · {run.run_id[:8]}"
+
+
+def run_picker(runtime: Any, key: str) -> tuple[str | None, bool]:
+    """The run selector: this runtime's run (the default), all runs, all but backtests, or one of
+    the recent runs in the database. Returns (run_id, exclude_backtests) for the query filters.
+    Without a run of its own (a database replica) the default is every run but backtests."""
+    current = getattr(runtime, "run_id", None)
+    labels = {ALL_RUNS: "All runs", NO_BACKTESTS: "All runs except backtests"}
+    if current:
+        labels = {current: f"This run ({getattr(runtime, 'source', None) or 'current'})", **labels}
+    for run in _recent_runs():
+        labels.setdefault(run.run_id, run_label(run))
+    options = list(labels)
+    choice = st.selectbox(
+        "Run", options, index=0 if current else options.index(NO_BACKTESTS), key=key, format_func=labels.get
+    )
+    return scope_of_choice(choice)

@@ -33,6 +33,10 @@ class _Feed:
 class DbLiveSource:
     """Reads the latest published state; a row older than `stale_after_s` wall seconds is STALE."""
 
+    # A replica stores nothing, so it is no run: history pages default to every run but backtests.
+    run_id: str | None = None
+    source: str | None = None
+
     def __init__(self, config: Config, stale_after_s: float = 15.0, cache_s: float = 0.5) -> None:
         configure_database(config.database_url)
         self.config = config

@@ -1,4 +1,5 @@
-"""Signal history for analysts: filters, paginated table, CSV export, counts per day and engine."""
+"""Signal history for analysts: filters (the current run by default), paginated table, CSV export,
+counts per day and engine."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app.components import run_picker
 from app.runtime import get_runtime
 from core.clock import IST
 from core.engines.pipeline import ENGINE_NAMES
@@ -48,6 +50,7 @@ def _ist_bound(d: date, end: bool) -> datetime:
 
 
 with st.sidebar.form("history_filters"):
+    run_id, exclude_backtests = run_picker(runtime, "h_run")
     today = _default_end_day()
     days = st.date_input("Date range (IST)", (today - timedelta(days=7), today), key="h_dates")
     symbols = st.multiselect("Symbols", runtime.symbols, key="h_symbols")
@@ -72,6 +75,8 @@ flt = SignalFilter(
     min_confidence=min_conf or None,
     outcome=None if outcome == "any" else outcome,
     horizon_s=horizon,
+    run_id=run_id,
+    exclude_backtests=exclude_backtests,
 )
 try:
     flt.validate()
@@ -81,7 +86,10 @@ except ValueError as exc:
 
 rows_first, total = _page(flt, 1)
 if total == 0:
-    st.info("No stored signals match these filters. On a new database signals appear as the engines fire.")
+    hint = " Pick *All runs* under Run to see earlier runs." if run_id else ""
+    st.info(
+        "No stored signals match these filters. On a new database signals appear as the engines fire." + hint
+    )
     st.stop()
 
 pages = max(1, -(-total // PAGE_SIZE))

@@ -1,5 +1,6 @@
 """Performance for analysts: hit rates with Wilson intervals, reliability and Brier, confidence
-distribution, the experience table and prediction accuracy over time (SQL aggregates only)."""
+distribution, the experience table and prediction accuracy over time (SQL aggregates only), of the
+current run by default."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components import run_picker
 from app.runtime import get_runtime
 from core.clock import IST
 from core.learning import performance as perf
@@ -149,6 +151,7 @@ def prediction_chart(rows: list[dict]) -> go.Figure:
 
 
 with st.sidebar.form("performance_filters"):
+    run_id, exclude_backtests = run_picker(runtime, "p_run")
     # The default range ends today or on the newest signal's day if later (a simulator can run on
     # the next trading day); the wall clock only picks this default, never an analytic.
     today = max(datetime.now(IST).date(), _latest_day() or date.min)
@@ -165,12 +168,15 @@ flt = perf.PerformanceFilter(
     start=_ist_bound(start_day, end=False),
     end=_ist_bound(end_day, end=True),
     horizon_s=int(horizon),
+    run_id=run_id,
+    exclude_backtests=exclude_backtests,
 )
 counts = _counts(flt)
 if counts["signals"] == 0:
+    hint = " Pick *All runs* under Run to see earlier runs." if run_id else ""
     st.info(
         "No stored signals in this range yet, so there is nothing to score. Signals appear as the "
-        "engines fire; each is scored 5, 15 and 30 minutes of market time later."
+        "engines fire; each is scored 5, 15 and 30 minutes of market time later." + hint
     )
     st.stop()
 
@@ -207,6 +213,7 @@ if distribution:
     st.plotly_chart(distribution_chart(distribution), key="distribution_chart")
 
 st.subheader("Experience")
+st.caption("Learned from the outcomes of every run, whatever the Run filter: the engines use it live.")
 experience = _experience(flt.symbols)
 if experience:
     st.dataframe(

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from streamlit.testing.v1 import AppTest
 
+from app.runtime import get_runtime
 from core.clock import to_datetime
 from core.learning.evaluator import run_pass
 from core.storage.database import make_engine, upgrade
 from core.storage.models import Prediction
+from core.storage.runs import ALL_RUNS
 from tests.app.conftest import main_script
 from tests.core.learning.builders import OPEN_T0, add_path, add_signal, ramp
 
@@ -28,13 +30,17 @@ def quiet_env(app_env, monkeypatch):
     return app_env
 
 
-def open_page(day: date | None = None) -> AppTest:
+def open_page(day: date | None = None, run: str | None = None) -> AppTest:
+    """The page, optionally with a date and a run choice (a run id, ALL_RUNS or NO_BACKTESTS)."""
     at = AppTest.from_file(main_script(), default_timeout=60)
     at.run()
     at.switch_page(PAGE)
     at.run()
-    if day is not None:
-        at.sidebar.date_input(key="p_dates").set_value((day, day))
+    if day is not None or run is not None:
+        if day is not None:
+            at.sidebar.date_input(key="p_dates").set_value((day, day))
+        if run is not None:
+            at.sidebar.selectbox(key="p_run").set_value(run)
         at.sidebar.button[0].click()
         at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -64,7 +70,7 @@ def seed_scored_database(url: str) -> None:
 
 def test_page_with_scored_outcomes(quiet_env):
     seed_scored_database(f"sqlite:///{(quiet_env / 'app.db').as_posix()}")
-    at = open_page(SEEDED_DAY)
+    at = open_page(SEEDED_DAY, ALL_RUNS)  # the seeded rows are legacy rows: no run
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Signals"] == "12" and metrics["Outcomes"] == "36"
     subheaders = [s.value for s in at.subheader]
@@ -85,8 +91,16 @@ def test_page_with_scored_outcomes(quiet_env):
 
 def test_page_filters_by_symbol(quiet_env):
     seed_scored_database(f"sqlite:///{(quiet_env / 'app.db').as_posix()}")
-    at = open_page(SEEDED_DAY)
+    at = open_page(SEEDED_DAY, ALL_RUNS)
     at.sidebar.multiselect(key="p_symbols").set_value(["BANKNIFTY"])
     at.sidebar.button[0].click()
     at.run()
     assert any("No stored signals" in i.value for i in at.info)
+
+
+def test_page_defaults_to_the_current_run(quiet_env):
+    """Legacy rows (no run) are not this run's: the default view is empty and says how to see them."""
+    seed_scored_database(f"sqlite:///{(quiet_env / 'app.db').as_posix()}")
+    at = open_page(SEEDED_DAY)
+    assert at.sidebar.selectbox(key="p_run").value == get_runtime().run_id
+    assert any("No stored signals" in i.value and "All runs" in i.value for i in at.info)
