@@ -94,18 +94,25 @@ def _ts(obj: Mapping[str, Any]) -> float:
             raise DataError("bad_ts", "non-finite")
         ts = v / 1000.0
     elif t is str:
-        try:
-            dt = datetime.fromisoformat(v)
-        except ValueError:
-            raise DataError("bad_ts", "not ISO 8601") from None
-        if dt.tzinfo is None:
-            raise DataError("bad_ts", "ISO ts without offset")
-        ts = dt.timestamp()
+        # Only ISO-sized text is cached, so hostile multi-kilobyte strings cannot fill the cache.
+        ts = _iso_ts(v) if len(v) <= 40 else _iso_ts.__wrapped__(v)
     else:
         raise DataError("bad_ts", "not a string or number")
     if not _TS_MIN <= ts <= _TS_MAX:
         raise DataError("bad_ts", "outside 2000..2100 (seconds sent as ms?)")
     return ts
+
+
+@lru_cache(maxsize=4096)
+def _iso_ts(text: str) -> float:
+    # Cached: every leg of a recorded snapshot carries the same ISO time (errors are not cached).
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise DataError("bad_ts", "not ISO 8601") from None
+    if dt.tzinfo is None:
+        raise DataError("bad_ts", "ISO ts without offset")
+    return dt.timestamp()
 
 
 @lru_cache(maxsize=1024)

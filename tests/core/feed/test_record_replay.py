@@ -131,6 +131,37 @@ def test_a_recording_cut_short_replays_what_was_flushed(tmp_path):
     assert dict(feed.stats.rejected) == {"truncated_file": 1}
 
 
+def test_a_multi_member_gzip_file_replays_every_member(tmp_path):
+    # What appending to a recording with a second gzip writer leaves (zero padding is allowed too).
+    lines = [
+        json.dumps({**encode_item(Tick("NIFTY", TS + i, 25000.0 + i)), "frame": i}) + "\n" for i in range(4)
+    ]
+    path = tmp_path / "two_members.jsonl.gz"
+    path.write_bytes(
+        gzip.compress("".join(lines[:2]).encode()) + b"\0\0" + gzip.compress("".join(lines[2:]).encode())
+    )
+    sink, feed = replay(path)
+    assert [[t.ltp for t in b] for b in sink.batches] == [[25000.0], [25001.0], [25002.0], [25003.0]]
+    assert not feed.stats.rejected
+
+
+def test_lines_split_on_newlines_only(tmp_path):
+    # U+2028 is legal inside a JSON string (str.splitlines would cut there); CRLF files replay too.
+    path = tmp_path / "odd.jsonl"
+    obj = {**encode_item(Tick("NIFTY", TS, 25000.0)), "note": "a\u2028b"}
+    path.write_bytes((json.dumps(obj, ensure_ascii=False) + "\r\n" + json.dumps(obj) + "\r\n").encode())
+    sink, feed = replay(path)
+    assert [len(b) for b in sink.batches] == [2] and not feed.stats.rejected
+
+
+def test_a_line_with_extra_data_is_invalid_json(tmp_path):
+    path = tmp_path / "extra.jsonl"
+    good = json.dumps(encode_item(Tick("NIFTY", TS, 25000.0)))
+    path.write_text(f"{good} {good}\n{good}\n")
+    sink, feed = replay(path)
+    assert [len(b) for b in sink.batches] == [1] and dict(feed.stats.rejected) == {"invalid_json": 1}
+
+
 def test_missing_file_reports_disconnected_and_does_not_raise(tmp_path):
     sink, feed = replay(tmp_path / "nope.jsonl.gz")
     assert sink.states() == ["connecting", "disconnected"]
