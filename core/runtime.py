@@ -81,8 +81,11 @@ class Runtime:
         migrate: bool | None = None,
         run_id: str | None = None,
         source: str | None = None,
+        all_expiries: bool = True,
     ) -> None:
         self.config = config
+        # False: metrics for the default expiry only (a backtest has no expiry pickers to fill).
+        self.all_expiries = all_expiries
         self.run_id = run_id or new_run_id()
         self.source = source or feed_source(config.feed)
         self.clock = EventClock()
@@ -237,7 +240,7 @@ class Runtime:
         by_expiry: dict[date, LiveMetrics] = {}
         if default.expiry is not None:
             by_expiry[default.expiry] = default
-        for expiry in snap.expiries:
+        for expiry in snap.expiries if self.all_expiries else ():
             if expiry not in by_expiry and expiry >= (default.expiry or expiry):
                 by_expiry[expiry] = self.structural.compute(snap, expiry)
         self._metrics[snap.symbol] = by_expiry  # reference swap: readers see a whole dict
