@@ -1,4 +1,4 @@
-"""Command line: `python -m core worker|simulate|record|replay|db|evaluate|bench|export`."""
+"""Command line: `python -m core worker|simulate|record|replay|backtest|db|evaluate|bench|export`."""
 
 from __future__ import annotations
 
@@ -127,6 +127,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from core.backtest.runner import format_scorecard, run_backtest, write_json
+    from core.errors import StorageError
+
+    config = build_config(args)
+    try:
+        result = run_backtest(args.paths, config.database_url, base=config, label=args.label,
+                              progress=not args.quiet, chain_snapshots=args.chain_snapshots,
+                              jobs=args.jobs)  # fmt: skip
+    except StorageError as exc:
+        print(f"backtest failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        write_json(result, args.json)
+    print(format_scorecard(result))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m core", description="StrikeIQ command line")
     top.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -170,10 +188,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser(
+        "backtest", help="replay recordings as fast as possible, score them, print a scorecard"
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="FILE_OR_DIR", help="recordings, or directories of *.jsonl[.gz]"
+    )
+    _db_arg(p)
+    p.add_argument("--json", help="also write the scorecard as JSON to this file")
+    p.add_argument("--label", help="run label: source backtest:LABEL (default: the UTC start time)")
+    p.add_argument("--chain-snapshots", action="store_true", help="also store option-chain snapshots")
+    p.add_argument("--jobs", type=int, default=1, help="recordings replayed at once, one process each")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_backtest)
+
     p = sub.add_parser("bench", help="performance benchmarks, JSON on stdout")
     p.add_argument(
         "--only",
-        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory"],
+        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory", "backtest"],
         action="append",
     )
     _db_arg(p)
