@@ -49,6 +49,11 @@ class FeedConfig:
     reconnect: bool = True
     instruments_file: str = ""
     strikes_each_side: int = 15  # broker ATM-window subscription
+    delivery: str = "broker"  # simulator: broker (each leg at its own moments) or sync (whole chain)
+
+    def __post_init__(self) -> None:
+        if self.delivery not in ("broker", "sync"):
+            raise ConfigError(f"STRIKEIQ_SIM_DELIVERY={self.delivery!r}: use broker or sync")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +239,7 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         scenario=get("STRIKEIQ_SCENARIO", "calm"),
         start=get("STRIKEIQ_SIM_START", ""),
         instruments_file=get("STRIKEIQ_INSTRUMENTS", ""),
+        delivery=get("STRIKEIQ_SIM_DELIVERY", "broker"),
     )
     analytics = AnalyticsConfig(
         risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0)

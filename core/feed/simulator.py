@@ -1,4 +1,8 @@
-"""The embedded market simulator: a seeded, event-time option market that speaks the Feed contract."""
+"""The embedded market simulator: a seeded, event-time option market that speaks the Feed contract.
+
+This module owns the market (spot, IV, OI and volume of every leg on a fixed event-time grid) and
+the feed around it; core/feed/delivery.py decides when each leg's values reach the feed.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ import numpy as np
 
 from core.clock import IST
 from core.config import DEFAULT_LOT_SIZE, DEFAULT_STRIKE_STEP, FeedConfig
-from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus, Tick
+from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus
 from core.errors import ConfigError
 from core.feed import market_model as mm
 from core.feed.base import FeedSink, FeedStats
+from core.feed.delivery import BrokerDelivery, broker_session, sync_session
 from core.feed.scenarios import SCENARIOS
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 
@@ -35,14 +40,13 @@ OI_TEXTURE = 0.05  # log-sd of a strike's popularity against the smooth shape
 # Positions are sticky: the shape they drift towards is centred on spot smoothed over this long,
 # so a wiggle across a strike does not read as call unwinding and put writing.
 OI_ANCHOR_TAU_S = 3600.0
-FULL_REFRESH_S = 60.0
 RATE = 0.055
 FAR_EXPIRY_WEIGHT = 0.45  # later expiries hold and trade less than the nearest one
 REANCHOR_GAP_S = 5.0  # an event-time gap larger than this is a session jump, not paced
 
 
 @dataclass(slots=True)
-class _Book:
+class Book:
     """One expiry's chain for one symbol: strikes x {CE, PE} as flat arrays."""
 
     expiry: date
@@ -58,7 +62,18 @@ class _Book:
     price: np.ndarray
 
 
-class _SymbolSim:
+@dataclass(frozen=True, slots=True)
+class Quotes:
+    """One step's trades on one book: leg indices, trade price, bid, ask and depth (units, n x 2)."""
+
+    idx: np.ndarray
+    ltp: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    depth: np.ndarray
+
+
+class SymbolMarket:
     """The evolving market of one index: spot, regime, IV level and its option books."""
 
     def __init__(self, symbol: str, seed: int, scenario: mm.Scenario, rate: float) -> None:
@@ -75,7 +90,7 @@ class _SymbolSim:
         self.spot_prev_close = self.spot * math.exp(-0.004 * self.rng.standard_normal())
         self.iv_level = self.profile.atm_iv
         self.oi_anchor = self.spot  # the spot the OI shape is built around (follows spot slowly)
-        self.books: list[_Book] = []
+        self.books: list[Book] = []
         self.state = self.regimes.fill(mm.REGIMES[self.regimes.current])
         self.next_oi_ts = 0.0
         self.last_oi_ts = 0.0
@@ -118,7 +133,7 @@ class _SymbolSim:
             a.flags.writeable = False
         return mm.MarketView(self.symbol, ts, self.script_start, self.spot, self.step, *arrays, self.memo)
 
-    def _new_book(self, expiry: date, ts: float, weight: float) -> _Book:
+    def _new_book(self, expiry: date, ts: float, weight: float) -> Book:
         atm = round(self.spot / self.step) * self.step
         strikes = atm + self.step * np.arange(-STRIKES_EACH_SIDE, STRIKES_EACH_SIDE + 1)
         K = np.repeat(strikes, 2)
@@ -132,7 +147,7 @@ class _SymbolSim:
         # Yesterday's close: yesterday's spot with one more day to expiry.
         prev_close = mm.to_tick(self._fair(K, is_call, close, ts - 86400.0, self.spot_prev_close))
         price = mm.to_tick(self._fair(K, is_call, close, ts, self.spot))
-        return _Book(
+        return Book(
             expiry, close, K, is_call, weight, texture, oi, prev_oi, np.zeros(len(K)), prev_close, price
         )
 
@@ -160,10 +175,7 @@ class _SymbolSim:
         base = self.profile.atm_iv
         self.iv_level += (base - self.iv_level) * dt / 1800.0 - 1.5 * ret * self.iv_level
         self.iv_level = min(max(self.iv_level, 0.5 * base), 3.0 * base)
-        due = self.next_oi_ts
-        if self.state.oi_interval_s is not None:
-            due = min(due, self.last_oi_ts + self.state.oi_interval_s)
-        oi_step = ts >= due
+        oi_step = ts >= self.oi_due()
         if oi_step:
             self.next_oi_ts = ts + self.rng.uniform(*OI_UPDATE_S)
             pull = min(1.0, max(ts - self.last_oi_ts, 0.0) / OI_ANCHOR_TAU_S)
@@ -179,7 +191,14 @@ class _SymbolSim:
             self.last_oi_ts = ts
         return oi_step
 
-    def _update_oi(self, b: _Book, ts: float) -> None:
+    def oi_due(self) -> float:
+        """When the next exchange OI step is due: the ~3-minute cycle, or a script's faster one."""
+        due = self.next_oi_ts
+        if self.state.oi_interval_s is not None:
+            due = min(due, self.last_oi_ts + self.state.oi_interval_s)
+        return due
+
+    def _update_oi(self, b: Book, ts: float) -> None:
         frac = min(1.0, (ts - self.session_open) / mm.SESSION_SECONDS)
         target = self._oi_target(b.K, b.is_call, b.weight, frac) * b.texture
         # Positions drift in event time: a faster OI cadence publishes smaller steps, not bigger moves.
@@ -201,15 +220,12 @@ class _SymbolSim:
             + base * scripted
         )
 
-    def ticks(self, ts: float, full: bool) -> list[Tick]:
-        """The underlying tick and the option legs that traded (all legs when `full`)."""
-        prev = round(self.spot_prev_close, 2)
-        out = [Tick(symbol=self.symbol, ts=ts, ltp=round(self.spot, 2), recv_ts=ts, prev_close=prev)]
-        for b in self.books:
-            out.extend(self._leg_ticks(b, ts, full))
-        return out
+    def quotes(self, b: Book, full: bool) -> Quotes:
+        """The legs that trade this step (all when `full`): trade price, bid, ask and depth.
 
-    def _leg_ticks(self, b: _Book, ts: float, full: bool) -> list[Tick]:
+        Drawn from the market's own generator, as sync delivery always has; broker delivery makes
+        the same draws and discards them, so a seed gives one market whichever way it is delivered.
+        """
         liq = mm.liquidity(b.K, self.spot, self.step)
         if full:
             idx = np.arange(len(b.K))
@@ -220,39 +236,7 @@ class _SymbolSim:
         buyer = self.rng.random(len(idx)) < 0.5
         ltp = np.where(buyer, ask, bid)
         depth = mm.depth_lots(self.rng, np.repeat(liq[idx], 2).reshape(-1, 2), self.state) * self.lot
-        cols = zip(
-            b.K[idx].tolist(),
-            b.is_call[idx].tolist(),
-            ltp.tolist(),
-            bid.tolist(),
-            ask.tolist(),
-            depth.tolist(),
-            b.oi[idx].tolist(),
-            b.volume[idx].tolist(),
-            b.prev_close[idx].tolist(),
-            b.prev_oi[idx].tolist(),
-            strict=True,
-        )
-        return [
-            Tick(
-                symbol=self.symbol,
-                ts=ts,
-                ltp=lt,
-                recv_ts=ts,
-                expiry=b.expiry,
-                strike=k,
-                right="CE" if call else "PE",
-                oi=oi,
-                volume=vol,
-                bid=bd,
-                ask=ak,
-                bid_qty=dq[0],
-                ask_qty=dq[1],
-                prev_close=pc,
-                prev_oi=poi,
-            )
-            for k, call, lt, bd, ak, dq, oi, vol, pc, poi in cols
-        ]
+        return Quotes(idx, ltp, bid, ask, depth)
 
     def info(self) -> InstrumentInfo:
         return InstrumentInfo(self.symbol, self.lot, self.step, tuple(b.expiry for b in self.books))
@@ -315,8 +299,11 @@ class Simulator:
         return self.calendar.session_bounds(day)[0].timestamp()
 
     def batches(self, until_ts: float | None = None) -> Iterator[list[FeedItem]]:
-        """Event-time batches, one per step, from `start_ts` until `until_ts` (None = forever)."""
-        sims = [_SymbolSim(s, self.config.seed, self.scenario, RATE) for s in self.config.symbols]
+        """Event-time batches from `start_ts` until `until_ts` (None = forever): one per step in
+        sync delivery, one per event-time slice that holds a tick in broker delivery."""
+        seed = self.config.seed
+        sims = [SymbolMarket(s, seed, self.scenario, RATE) for s in self.config.symbols]
+        broker = [BrokerDelivery(s, seed) for s in self.config.symbols]
         ts = self.start_ts
         first = True
         while until_ts is None or ts <= until_ts:
@@ -324,37 +311,15 @@ class Simulator:
             open_ts, close_ts = (x.timestamp() for x in self.calendar.session_bounds(day))
             for sim in sims:
                 sim.start_session(self.calendar, day, open_ts, ts, first)
-            yield from self._session(sims, ts, close_ts, until_ts)
+            if self.config.delivery == "sync":
+                yield from sync_session(sims, ts, close_ts, until_ts, self.step_s)
+            else:
+                yield from broker_session(sims, broker, ts, close_ts, until_ts, self.step_s)
             first = False
             if until_ts is not None and close_ts > until_ts:
                 return
             yield [MarketStatus("CLOSED", close_ts)]
             ts = self.calendar.session_bounds(self.calendar.next_trading_day(day))[0].timestamp()
-
-    def _session(
-        self, sims: list[_SymbolSim], ts: float, close_ts: float, until_ts: float | None
-    ) -> Iterator[list[FeedItem]]:
-        batch: list[FeedItem] = [sim.info() for sim in sims]
-        batch.append(MarketStatus("OPEN", ts))
-        for sim in sims:
-            batch.extend(sim.ticks(ts, full=True))
-        yield batch
-        next_full = ts + FULL_REFRESH_S
-        end = close_ts if until_ts is None else min(close_ts, until_ts + self.step_s)
-        step = 1
-        while True:
-            now = ts + step * self.step_s
-            if now >= end:
-                return
-            refresh = now >= next_full
-            if refresh:
-                next_full = now + FULL_REFRESH_S
-            batch = []
-            for sim in sims:
-                oi_step = sim.advance(now, self.step_s)
-                batch.extend(sim.ticks(now, full=refresh or oi_step))
-            yield batch
-            step += 1
 
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
         """Deliver batches to `sink`, pacing event time at `speed` x wall time, until `stop` is set."""
@@ -389,7 +354,7 @@ class Simulator:
         speed = "max" if c.speed == 0 else f"{c.speed:g}x"
         return (
             f"simulator symbols={','.join(c.symbols)} scenario={self.scenario.name} seed={c.seed} "
-            f"speed={speed} start={start}"
+            f"delivery={c.delivery} speed={speed} start={start}"
         )
 
 

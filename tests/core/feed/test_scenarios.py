@@ -1,9 +1,11 @@
-"""Scenario library: each scripted market shows its phenomenon in the raw ticks, deterministically."""
+"""Scenario library: each scripted market shows its phenomenon in the raw ticks, deterministically,
+whichever way the simulator delivers it (broker: leg by leg; sync: whole-chain steps)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -19,6 +21,8 @@ from core.market_calendar import MarketCalendar
 
 CAL = MarketCalendar.default()
 START = "2026-12-02T10:00:00"
+MODES = ("broker", "sync")
+QUOTE = ("bid", "ask", "bid_qty", "ask_qty")
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,22 @@ class Frame:
         return math.log(np.sum(self.put_oi * w) / np.sum(self.call_oi * w))
 
 
-def batches(name: str, seconds: float, seed: int = 7, symbol: str = "NIFTY"):
-    sim = Simulator(FeedConfig(speed=0, seed=seed, scenario=name, symbols=(symbol,), start=START), CAL)
+def batches(name: str, seconds: float, seed: int = 7, symbol: str = "NIFTY", mode: str = "broker"):
+    config = FeedConfig(speed=0, seed=seed, scenario=name, symbols=(symbol,), start=START, delivery=mode)
+    sim = Simulator(config, CAL)
     return sim.start_ts, sim.batches(until_ts=sim.start_ts + seconds)
 
 
+def keep_quote(old: Tick | None, new: Tick) -> Tick:
+    """A screen keeps showing a leg's last quote when a tick comes without one."""
+    if old is None or all(getattr(new, f) is not None for f in QUOTE):
+        return new
+    return replace(new, **{f: getattr(old, f) for f in QUOTE if getattr(new, f) is None})
+
+
 @cache
-def tape(name: str, seconds: float, seed: int = 7) -> tuple[Frame, ...]:
-    start, stream = batches(name, seconds, seed)
+def tape(name: str, seconds: float, mode: str = "broker", seed: int = 7) -> tuple[Frame, ...]:
+    start, stream = batches(name, seconds, seed, mode=mode)
     legs: dict[tuple[float, str], Tick] = {}
     front, spot, frames, last = None, math.nan, [], -math.inf
     for batch in stream:
@@ -71,7 +83,8 @@ def tape(name: str, seconds: float, seed: int = 7) -> tuple[Frame, ...]:
                 if not item.right:
                     spot = item.ltp
                 elif item.expiry == front:
-                    legs[(item.strike, item.right)] = item
+                    key = (item.strike, item.right)
+                    legs[key] = keep_quote(legs.get(key), item)
         ts = next(i.ts for i in batch if type(i) is Tick)
         if ts - last >= 1.0:
             last = ts
@@ -146,16 +159,18 @@ def test_scripted_market_is_deterministic_by_seed_and_replays_on_every_run():
 
 
 @pytest.mark.parametrize("name", [n for n, s in SCENARIOS.items() if s.description and n != "switching"])
-def test_prices_never_teleport(name):
-    """Scripts move spot by drift: no half-second step is a gap (calm 0.5 s sd is ~0.002 %)."""
-    _, stream = batches(name, 660)
+@pytest.mark.parametrize("mode", MODES)
+def test_prices_never_teleport(name, mode):
+    """Scripts move spot by drift: no step between index ticks is a gap (calm 1 s sd is ~0.003 %)."""
+    _, stream = batches(name, 660, mode=mode)
     px = np.array([t.ltp for b in stream for t in b if type(t) is Tick and not t.right])
     assert np.max(np.abs(np.diff(np.log(px)))) < 0.0012
 
 
 @pytest.mark.parametrize("name,side", [("liquidity_sweep_support", 1), ("liquidity_sweep_resistance", -1)])
-def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three_minutes(name, side):
-    frames = tape(name, 480)
+@pytest.mark.parametrize("mode", MODES)
+def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three_minutes(name, side, mode):
+    frames = tape(name, 480, mode)
     before = at(frames, 265)
     level = before.support() if side == 1 else before.resistance()
     assert abs(before.spot - level) / level < 0.002  # it had come down (up) onto the wall
@@ -168,8 +183,9 @@ def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three
 
 
 @pytest.mark.parametrize("name,side", [("stop_hunt_down", -1), ("stop_hunt_up", 1)])
-def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retraces(name, side):
-    frames = tape(name, 620)
+@pytest.mark.parametrize("mode", MODES)
+def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retraces(name, side, mode):
+    frames = tape(name, 620, mode)
     sigma = sigma_1m(frames, 360)
     start = at(frames, 360)
     level = start.support() if side == -1 else start.resistance()
@@ -183,8 +199,9 @@ def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retra
 
 
 @pytest.mark.parametrize("name,side", [("liquidity_vacuum_up", 1), ("liquidity_vacuum_down", -1)])
-def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, side):
-    frames = tape(name, 700)
+@pytest.mark.parametrize("mode", MODES)
+def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, side, mode):
+    frames = tape(name, 700, mode)
     calm = [f for f in frames if 60 <= f.t <= 385]
     depth, spread = np.median([f.depth for f in calm]), np.median([f.spread for f in calm])
     thin = at(frames, 430)
@@ -195,8 +212,9 @@ def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, 
 
 
 @pytest.mark.parametrize("name,side", [("gamma_squeeze_up", 1), ("gamma_squeeze_down", -1)])
-def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side):
-    frames = tape(name, 480)
+@pytest.mark.parametrize("mode", MODES)
+def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side, mode):
+    frames = tape(name, 480, mode)
     assert at(frames, 0).near_mix() < 0.3 < 0.5 < at(frames, 180).near_mix()  # put-heavy: short gamma
     assert side * math.log(at(frames, 420).spot / at(frames, 120).spot) > 0.003  # 5-minute momentum
     right = "CE" if side == 1 else "PE"
@@ -207,8 +225,9 @@ def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side
 
 
 @pytest.mark.parametrize("name,side", [("bull_trap", 1), ("bear_trap", -1)])
-def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_minutes(name, side):
-    frames = tape(name, 620)
+@pytest.mark.parametrize("mode", MODES)
+def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_minutes(name, side, mode):
+    frames = tape(name, 620, mode)
     f0 = at(frames, 235)
     level = f0.resistance() if side == 1 else f0.support()
     beyond = side * (spots(frames, 235, 620) - level) / level
@@ -222,15 +241,17 @@ def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_min
     assert rate_during < rate_before
 
 
-def test_flip_crossing_turns_the_near_money_mix_from_calls_to_puts_while_spot_falls():
-    frames = tape("gamma_flip_crossing", 600)
+@pytest.mark.parametrize("mode", MODES)
+def test_flip_crossing_turns_the_near_money_mix_from_calls_to_puts_while_spot_falls(mode):
+    frames = tape("gamma_flip_crossing", 600, mode)
     assert at(frames, 150).near_mix() < -0.5 and at(frames, 480).near_mix() > 0.5
     assert at(frames, 480).spot < at(frames, 210).spot * (1 - 0.003)
 
 
 @pytest.mark.parametrize("name,side", [("put_writing_wave", 1), ("call_writing_wave", -1)])
-def test_writing_wave_adds_oi_at_the_money_while_premiums_bleed(name, side):
-    frames = tape(name, 330)
+@pytest.mark.parametrize("mode", MODES)
+def test_writing_wave_adds_oi_at_the_money_while_premiums_bleed(name, side, mode):
+    frames = tape(name, 330, mode)
     f0, f1 = at(frames, 60), at(frames, 300)
     atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
     step = f0.strikes[1] - f0.strikes[0]
@@ -261,18 +282,29 @@ def test_a_script_that_ends_leaves_a_calm_market():
     assert (state.drift_per_s, state.vol, state.call_oi_flow, state.oi_interval_s) == before
 
 
-def test_a_phase_quickens_exchange_oi_and_the_three_minute_cadence_returns_after_it():
-    start, stream = batches("put_writing_wave", 900)
-    last, steps = None, []
+@pytest.mark.parametrize("mode", MODES)
+def test_a_phase_quickens_exchange_oi_and_the_three_minute_cadence_returns_after_it(mode):
+    """Each near-money put's OI changes at the exchange's cadence: every 30 s in the writing wave,
+    60 s as it fades, about 3 minutes once the script is over (broker: each at its own offset)."""
+    start, stream = batches("put_writing_wave", 900, mode=mode)
+    last: dict = {}
+    changes: dict = defaultdict(list)
+    atm = None
     for batch in stream:
-        puts = [t for t in batch if type(t) is Tick and t.right == "PE"]
-        if len(puts) == 162:  # whole-chain batches: full refreshes and OI steps
-            oi = tuple(t.oi for t in puts)
-            if last is not None and oi != last:
-                steps.append(puts[0].ts - start)
-            last = oi
-    gaps = [(a, round(b - a)) for a, b in zip(steps, steps[1:], strict=False)]
-    assert {g for a, g in gaps if 60 <= a < 260} == {30}  # the writing wave: OI every 30 s
-    assert {g for a, g in gaps if 330 <= a < 560} == {60}
-    after = [g for a, g in gaps if a >= 570]
+        for t in batch:
+            if type(t) is not Tick:
+                continue
+            if atm is None and not t.right:
+                atm = round(t.ltp / 50.0) * 50.0
+            if t.right == "PE" and abs(t.strike - atm) <= 250:
+                if t.key in last and t.oi != last[t.key]:
+                    changes[t.key].append(t.ts - start)
+                last[t.key] = t.oi
+    gaps = [(a, b, round(b - a, 3)) for ts in changes.values() for a, b in zip(ts, ts[1:], strict=False)]
+    for lo, hi, every in ((80, 290, 30), (360, 590, 60)):  # the writing wave: OI every 30 s, then 60
+        phase = [g for a, b, g in gaps if a >= lo and b < hi]
+        assert min(phase) == every and {g % every for g in phase} == {0}  # a leg may not change
+    after = [g for a, b, g in gaps if a >= 570]
     assert after and min(after) >= 150  # the script is over: about every 3 minutes
+    if mode == "broker":  # ... but not all at once
+        assert len({a for a, b, g in gaps if a >= 80 and b < 290}) > 5 * len(range(90, 290, 30))

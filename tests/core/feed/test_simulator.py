@@ -1,4 +1,7 @@
-"""Simulator: determinism, chain shape, OI steps, quotes, sessions, scenarios and event-time pacing."""
+"""Simulator: determinism, chain shape, OI steps, quotes, sessions, scenarios and event-time pacing.
+
+Properties of the market hold in both deliveries (`mode`); the broker delivery's own properties are
+in test_delivery.py."""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ import threading
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime
+from functools import cache
+from itertools import islice
 
 import numpy as np
 import pytest
-from vollib.black import black
 
 from core.clock import IST
 from core.config import FeedConfig
@@ -25,49 +29,63 @@ CAL = MarketCalendar.default()
 DAY = date(2026, 12, 2)  # a Wednesday, ordinary trading day
 OPEN = datetime(2026, 12, 2, 9, 15, tzinfo=IST).timestamp()
 CONFIG = FeedConfig(speed=0, seed=11)
+MODES = ("broker", "sync")
 LOTS = {"NIFTY": 65, "BANKNIFTY": 30}
 STEPS = {"NIFTY": 50.0, "BANKNIFTY": 100.0}
 
 
-def make_sim(**overrides) -> Simulator:
-    kwargs = {k: overrides.pop(k) for k in ("scenario_obj", "start_today") if k in overrides}
-    return Simulator(
-        replace(CONFIG, **overrides),
-        CAL,
-        today=kwargs.get("start_today", DAY),
-        scenario=kwargs.get("scenario_obj"),
-    )
+def make_sim(scenario_obj=None, start_today=DAY, **overrides) -> Simulator:
+    return Simulator(replace(CONFIG, **overrides), CAL, today=start_today, scenario=scenario_obj)
 
 
 def ticks_of(batches) -> list[Tick]:
     return [item for batch in batches for item in batch if type(item) is Tick]
 
 
-@pytest.fixture(scope="module")
-def run20() -> list[list]:
+@pytest.fixture(scope="module", params=MODES)
+def mode(request) -> str:
+    return request.param
+
+
+@cache
+def twenty_minutes(mode: str) -> list[list]:
     """Twenty minutes of event time, both symbols."""
-    return list(make_sim().batches(until_ts=OPEN + 1200))
+    return list(make_sim(delivery=mode).batches(until_ts=OPEN + 1200))
+
+
+@pytest.fixture(scope="module")
+def run20(mode) -> list[list]:
+    return twenty_minutes(mode)
+
+
+def chain(batches, symbol: str) -> tuple[float, list[Tick]]:
+    """(spot, every leg's latest tick) after `batches`: what a client holding the chain sees."""
+    spot, legs = math.nan, {}
+    for t in ticks_of(batches):
+        if t.symbol == symbol:
+            if t.right:
+                legs[t.key] = t
+            else:
+                spot = t.ltp
+    return spot, list(legs.values())
 
 
 def head(sim: Simulator, n: int) -> list[list]:
-    out = []
-    for batch in sim.batches():
-        out.append(batch)
-        if len(out) == n:
-            return out
-    return out
+    return list(islice(sim.batches(), n))
 
 
-def test_same_seed_gives_identical_batches_and_another_seed_does_not():
-    a, b = head(make_sim(), 400), head(make_sim(), 400)
+@pytest.mark.parametrize("mode", MODES)
+def test_same_seed_gives_identical_batches_and_another_seed_does_not(mode):
+    a, b = head(make_sim(delivery=mode), 400), head(make_sim(delivery=mode), 400)
     assert a == b
-    c = head(make_sim(seed=12), 400)
+    c = head(make_sim(seed=12, delivery=mode), 400)
     assert len(c) == len(a) and ticks_of(c) != ticks_of(a)
 
 
-def test_symbol_paths_do_not_depend_on_which_other_symbols_run():
-    both = [t for t in ticks_of(head(make_sim(), 50)) if t.symbol == "NIFTY"]
-    alone = ticks_of(head(make_sim(symbols=("NIFTY",)), 50))
+@pytest.mark.parametrize("mode", MODES)
+def test_symbol_paths_do_not_depend_on_which_other_symbols_run(mode):
+    both = [t for t in ticks_of(make_sim(delivery=mode).batches(OPEN + 25)) if t.symbol == "NIFTY"]
+    alone = ticks_of(make_sim(symbols=("NIFTY",), delivery=mode).batches(OPEN + 25))
     assert both == alone
 
 
@@ -90,44 +108,15 @@ def test_first_batch_announces_instruments_status_then_a_full_chain(run20):
 
 
 def test_oi_is_massed_above_spot_for_calls_and_below_for_puts(run20):
-    for batch in (run20[0], run20[-1]):
+    for batches in (run20[:1], run20):
         for symbol in ("NIFTY", "BANKNIFTY"):
-            s = next(t.ltp for t in batch if type(t) is Tick and t.symbol == symbol and not t.right)
-            legs = [t for t in batch if type(t) is Tick and t.symbol == symbol and t.right]
-            if len(legs) < 324:
-                continue
+            s, legs = chain(batches, symbol)
+            assert len(legs) == 324
             call_up = sum(t.oi for t in legs if t.right == "CE" and t.strike > s)
             call_dn = sum(t.oi for t in legs if t.right == "CE" and t.strike < s)
             put_up = sum(t.oi for t in legs if t.right == "PE" and t.strike > s)
             put_dn = sum(t.oi for t in legs if t.right == "PE" and t.strike < s)
             assert call_up > 3 * call_dn and put_dn > 3 * put_up
-
-
-def test_oi_peaks_at_round_strikes():
-    K = 25000.0 + 50.0 * np.arange(-20, 21)
-    prof = mm.oi_profile(K, 25000.0, 50.0, np.ones(len(K), bool))
-    # 25500 (a 10-step multiple) beats its neighbours despite being further out.
-    i = int(np.flatnonzero(K == 25500.0)[0])
-    assert prof[i] > prof[i - 1] and prof[i] > prof[i + 1]
-
-
-def test_oi_moves_only_in_steps_about_three_minutes_apart(run20):
-    last: dict = {}
-    changes: dict[str, list[float]] = defaultdict(list)
-    for batch in run20:
-        for t in batch:
-            if type(t) is Tick and t.right:
-                key = (t.symbol, t.key)
-                if key in last and last[key] != t.oi:
-                    changes[t.symbol].append(t.ts)
-                last[key] = t.oi
-    for symbol in ("NIFTY", "BANKNIFTY"):
-        steps = sorted(set(changes[symbol]))
-        assert len(steps) >= 5  # 20 minutes / at most 210 s
-        assert min(np.diff(steps)) >= 150.0
-        for ts in steps:  # every OI step is a full refresh, so the whole chain moves together
-            batch = next(b for b in run20 if any(type(t) is Tick and t.ts == ts for t in b))
-            assert sum(1 for t in batch if type(t) is Tick and t.symbol == symbol and t.right) == 324
 
 
 def test_oi_steps_near_the_money_are_small_drifts_not_noise(run20):
@@ -162,20 +151,30 @@ def test_volume_accumulates_and_never_decreases_within_a_session(run20):
     assert sum(last.values()) > 0
 
 
-def test_quotes_are_sane_finite_and_on_lot_multiples(run20):
+def test_quotes_are_sane_finite_and_on_lot_multiples(run20, mode):
     legs = [t for t in ticks_of(run20) if t.right]
     assert legs
     for t in legs:
-        fields = (t.ltp, t.bid, t.ask, t.oi, t.volume, t.prev_close, t.prev_oi, t.bid_qty, t.ask_qty)
+        fields = (t.ltp, t.oi, t.volume, t.prev_close, t.prev_oi)
         assert all(v is not None and math.isfinite(v) for v in fields)
-        assert 0 < t.bid < t.ask and t.bid <= t.ltp <= t.ask
-        assert t.bid_qty % LOTS[t.symbol] == 0 and t.ask_qty > 0 and t.oi % LOTS[t.symbol] == 0
-        assert t.prev_close > 0 and t.prev_oi >= 0
+        assert t.oi % LOTS[t.symbol] == 0 and t.prev_close > 0 and t.prev_oi >= 0
+        assert t.ltp > 0 and abs(t.ltp / mm.TICK_SIZE - round(t.ltp / mm.TICK_SIZE)) < 1e-6
+        if t.bid is not None or mode == "sync":  # broker: a few ticks come without their quote
+            assert 0 < t.bid < t.ask and math.isfinite(t.ask)
+        if t.bid_qty is not None or mode == "sync":
+            assert t.bid_qty % LOTS[t.symbol] == 0 and t.ask_qty > 0
+        if mode == "sync":  # broker: a leg that has not traded shows its last price, not today's quote
+            assert t.bid <= t.ltp <= t.ask
 
 
-def test_option_prices_respect_the_european_lower_bounds(run20):
+def test_option_prices_respect_the_european_lower_bounds(run20, mode):
+    # A broker's quote moves with spot before the next index tick shows it: take spot from the
+    # same market's sync run at the step the quote was made in.
+    steps = {(t.symbol, t.ts): t.ltp for t in ticks_of(twenty_minutes("sync")) if not t.right}
     spot = {}
     for t in ticks_of(run20):
+        if mode == "broker" and t.right:
+            spot[t.symbol] = steps[(t.symbol, OPEN + math.floor((t.ts - OPEN) / 0.5) * 0.5)]
         if not t.right:
             spot[t.symbol] = t.ltp
             continue
@@ -184,49 +183,22 @@ def test_option_prices_respect_the_european_lower_bounds(run20):
         # European options on the forward: C >= S - K e^-rT, P >= K e^-rT - S (a deep ITM put
         # may trade a little under spot intrinsic, as NSE index puts do).
         bound = max(0.0, spot[t.symbol] - strike_pv if t.right == "CE" else strike_pv - spot[t.symbol])
+        if t.ask is None:
+            continue
         assert t.ask >= bound - mm.TICK_SIZE
         assert (t.bid + t.ask) / 2 >= bound - mm.TICK_SIZE
 
 
-def test_spreads_widen_out_of_the_money_and_in_volatile_regimes():
-    calm = mm.RegimeChain(np.random.default_rng(1), "calm", True).fill(mm.REGIMES["calm"])
-    wild = mm.RegimeChain(np.random.default_rng(1), "volatile", True).fill(mm.REGIMES["volatile"])
-    K = np.array([25000.0, 26000.0])
-    price = np.array([200.0, 200.0])
-    bid, ask = mm.quote(price, K, 25000.0, 50.0, calm)
-    wbid, wask = mm.quote(price, K, 25000.0, 50.0, wild)
-    assert ask[1] - bid[1] > ask[0] - bid[0]
-    assert wask[0] - wbid[0] > ask[0] - bid[0]
-
-
-def test_black76_matches_vollib():
-    F, T, r = 25100.0, 9 / 365, 0.055
-    K = np.array([24000.0, 25000.0, 26000.0])
-    sigma = np.array([0.15, 0.12, 0.11])
-    for is_call, flag in ((True, "c"), (False, "p")):
-        ours = mm.black76(np.full(3, is_call), F, K, T, r, sigma)
-        ref = [black(flag, F, k, T, r, s) for k, s in zip(K, sigma, strict=True)]
-        assert np.allclose(ours, ref, rtol=1e-9, atol=1e-9)
-
-
-def test_smile_is_skewed_to_puts_and_front_expiry_is_richer_in_volatile_regimes():
-    F, T, atm = 25000.0, 14 / 365, 0.12
-    iv = mm.smile(np.array([F * 0.95, F, F * 1.05]), F, T, atm)
-    assert iv[0] > iv[2] > 0 and abs(iv[1] - atm) < 1e-12
-    wild = mm.RegimeChain(np.random.default_rng(1), "volatile", True).fill(mm.REGIMES["volatile"])
-    calm = mm.RegimeChain(np.random.default_rng(1), "calm", True).fill(mm.REGIMES["calm"])
-    assert mm.atm_iv(0.12, 2 / 365, wild) > mm.atm_iv(0.12, 30 / 365, wild)
-    assert mm.atm_iv(0.12, 2 / 365, calm) < mm.atm_iv(0.12, 30 / 365, calm)
-
-
 def realized_vol(batches) -> float:
-    spots = np.array([t.ltp for t in ticks_of(batches) if not t.right])
-    return float(np.std(np.diff(np.log(spots))) * math.sqrt(mm.TRADING_YEAR_S / 0.5))
+    under = [t for t in ticks_of(batches) if not t.right]
+    spots, ts = np.array([t.ltp for t in under]), np.array([t.ts for t in under])
+    return float(np.std(np.diff(np.log(spots))) * math.sqrt(mm.TRADING_YEAR_S / np.mean(np.diff(ts))))
 
 
-def test_fixed_regime_scenarios_set_the_volatility():
+@pytest.mark.parametrize("mode", MODES)
+def test_fixed_regime_scenarios_set_the_volatility(mode):
     runs = {
-        name: list(make_sim(scenario=name, symbols=("NIFTY",)).batches(until_ts=OPEN + 900))
+        name: list(make_sim(scenario=name, symbols=("NIFTY",), delivery=mode).batches(until_ts=OPEN + 900))
         for name in ("calm", "volatile")
     }
     calm, wild = realized_vol(runs["calm"]), realized_vol(runs["volatile"])
@@ -236,14 +208,6 @@ def test_fixed_regime_scenarios_set_the_volatility():
 def test_unknown_scenario_is_a_config_error():
     with pytest.raises(ConfigError, match="switching"):
         make_sim(scenario="meltdown")
-
-
-def test_switching_regimes_visit_every_regime_while_fixed_never_moves():
-    chain = mm.RegimeChain(np.random.default_rng(3), "calm", fixed=False)
-    visited = {chain.step(0.5).name for _ in range(200_000)}
-    assert visited == set(mm.REGIMES)
-    fixed = mm.RegimeChain(np.random.default_rng(3), "trending", fixed=True)
-    assert {fixed.step(0.5).name for _ in range(20_000)} == {"trending"}
 
 
 class ShockAt:
@@ -262,14 +226,19 @@ class ShockAt:
         state.oi_focus = 25500.0
 
 
-def test_scenario_hooks_override_spot_and_oi_flow():
+@pytest.mark.parametrize("mode", MODES)
+def test_scenario_hooks_override_spot_and_oi_flow(mode):
     at = OPEN + 100.0
     runs = {
-        flow: list(make_sim(symbols=("NIFTY",), scenario_obj=ShockAt(at, flow)).batches(OPEN + 900))
+        flow: list(
+            make_sim(symbols=("NIFTY",), scenario_obj=ShockAt(at, flow), delivery=mode).batches(OPEN + 900)
+        )
         for flow in (0.0, 0.3)
     }
-    spots = {t.ts: t.ltp for t in ticks_of(runs[0.3]) if not t.right}
-    assert math.log(spots[at] / spots[at - 0.5]) < -0.015
+    under = [t for t in ticks_of(runs[0.3]) if not t.right]
+    before = [t.ltp for t in under if t.ts < at][-1]
+    after = next(t.ltp for t in under if t.ts >= at)
+    assert math.log(after / before) < -0.015
 
     def final_oi(flow: float, strike: float, right: str) -> float:
         return [t.oi for t in ticks_of(runs[flow]) if t.strike == strike and t.right == right][-1]
@@ -279,9 +248,14 @@ def test_scenario_hooks_override_spot_and_oi_flow():
     assert final_oi(0.3, 25000.0, "PE") == final_oi(0.0, 25000.0, "PE")  # puts untouched
 
 
-def test_sessions_roll_over_holidays_with_new_expiries_and_reset_volume():
-    sim = make_sim(symbols=("NIFTY",), start="2026-11-23T15:20:00")
-    batches = list(sim.batches(until_ts=datetime(2026, 11, 25, 9, 20, tzinfo=IST).timestamp()))
+def rollover(mode: str) -> list[list]:
+    sim = make_sim(symbols=("NIFTY",), start="2026-11-23T15:20:00", delivery=mode)
+    return list(sim.batches(until_ts=datetime(2026, 11, 25, 9, 20, tzinfo=IST).timestamp()))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sessions_roll_over_holidays_with_new_expiries_and_reset_volume(mode):
+    batches = rollover(mode)
     statuses = [i for b in batches for i in b if isinstance(i, MarketStatus)]
     assert [(s.market, datetime.fromtimestamp(s.ts, IST).isoformat()) for s in statuses] == [
         ("OPEN", "2026-11-23T15:20:00+05:30"),
@@ -305,6 +279,11 @@ def test_sessions_roll_over_holidays_with_new_expiries_and_reset_volume():
     before, after = ticks_of(batches[:reopen]), ticks_of(batches[reopen : reopen + 1])
     last_spot = [t.ltp for t in before if not t.right][-1]
     assert next(t.prev_close for t in after if not t.right) == last_spot
+    if mode == "broker":  # broker OI may lag at the close; the market is sync's, so compare with it
+        sync = rollover("sync")
+        i = next(i for i, b in enumerate(sync) if MarketStatus("OPEN", statuses[2].ts) in b)
+        assert ticks_of(sync[i : i + 1]) == after  # the next day opens with the same snapshot
+        before = ticks_of(sync[:i])
     last_leg = {t.key: t for t in before if t.right}
     for t in after:
         if t.right and t.key in last_leg:
@@ -325,10 +304,15 @@ def test_start_time_is_moved_into_a_session():
         make_sim(start="tomorrow")
 
 
-def test_until_ts_ends_the_generator():
-    batches = list(make_sim().batches(until_ts=OPEN + 10))
+def test_until_ts_ends_the_generator(mode):
+    batches = list(make_sim(delivery=mode).batches(until_ts=OPEN + 10))
     ts = [t.ts for t in ticks_of(batches)]
-    assert max(ts) <= OPEN + 10 and len(batches) == 21
+    assert max(ts) <= OPEN + 10
+    if mode == "sync":
+        assert len(batches) == 21
+    else:  # a shorter run is the start of a longer one
+        longer = ticks_of(make_sim(delivery=mode).batches(until_ts=OPEN + 60))
+        assert ticks_of(batches) == [t for t in longer if t.ts <= OPEN + 10] and max(ts) > OPEN + 9
 
 
 class RecordingSink:
@@ -348,15 +332,17 @@ class RecordingSink:
         self.statuses.append(status)
 
 
-def test_run_at_speed_zero_delivers_batches_without_pacing_until_stopped():
-    sim, stop = make_sim(), threading.Event()
+def test_run_at_speed_zero_delivers_batches_without_pacing_until_stopped(mode):
+    sim, stop = make_sim(delivery=mode), threading.Event()
     sink = RecordingSink(stop, stop_after=300)
     sim.run(sink, stop)
-    assert sink.batches == head(make_sim(), 300)
+    assert sink.batches == head(make_sim(delivery=mode), 300)
     assert [s.state for s in sink.statuses] == ["connected", "stopped"]
     assert sim.stats.frames == 300 and sim.stats.state == "stopped"
     assert sim.stats.items == sum(len(b) for b in sink.batches)
-    assert sim.stats.last_event_ts == OPEN + 299 * 0.5
+    assert sim.stats.last_event_ts == sink.batches[-1][0].ts
+    if mode == "sync":
+        assert sim.stats.last_event_ts == OPEN + 299 * 0.5
 
 
 def test_paced_run_waits_on_stop_so_stopping_ends_it_promptly():
@@ -390,9 +376,10 @@ def test_describe_names_the_run():
     text = make_sim(scenario="volatile").describe()
     assert Simulator.mode == "SIMULATED"
     assert "scenario=volatile" in text and "seed=11" in text and "NIFTY,BANKNIFTY" in text
+    assert "delivery=broker" in text and "delivery=sync" in make_sim(delivery="sync").describe()
 
 
-def test_simulated_chain_lands_whole_in_the_market_state_manager(run20):
+def test_simulated_chain_lands_whole_in_the_market_state_manager(run20, mode):
     msm = MarketStateManager(["NIFTY", "BANKNIFTY"], calendar=CAL)
     for batch in run20:
         msm.apply(batch)
@@ -404,4 +391,5 @@ def test_simulated_chain_lands_whole_in_the_market_state_manager(run20):
         assert (snap.lot_size, snap.strike_step) == (LOTS[symbol], STEPS[symbol])
         assert list(snap.expiries) == CAL.expiries(symbol, DAY, 2)
         assert abs(snap.atm_strike - snap.spot) <= 0.6 * snap.strike_step
-        assert snap.ts == OPEN + 1200 and snap.spot_prev_close is not None
+        assert snap.spot_prev_close is not None
+        assert snap.ts == OPEN + 1200 if mode == "sync" else OPEN + 1199 < snap.ts <= OPEN + 1200
