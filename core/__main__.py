@@ -198,7 +198,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the scorecard as JSON to this file")
     p.add_argument("--label", help="run label: source backtest:LABEL (default: the UTC start time)")
     p.add_argument("--chain-snapshots", action="store_true", help="also store option-chain snapshots")
-    p.add_argument("--jobs", type=int, default=1, help="recordings replayed at once, one process each")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="recordings replayed at once, one process each (needs idle cores)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_backtest)
 
