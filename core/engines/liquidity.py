@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num, vol_weight
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num, vol_weight
 from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
 
 
@@ -46,6 +46,12 @@ class LiquidityEngine:
             return EngineResult.inactive({"spot": None})
         card = Scorecard()
         features: dict[str, Any] = {"spot": num(spot), "volatility_regime": metrics.volatility_regime}
+        # Origin, pierce and reclaim are three spot samples, two sampling intervals within the
+        # window: a coarser feed cannot show a sweep, and every other rule only adds to one.
+        coarse = history.too_coarse(p.window_s, samples=3)
+        if coarse:
+            not_evaluable(features, "pierce_reclaim", coarse)
+            return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features)
         # Stops under support fuel a sweep that points UP; stops over resistance point DOWN.
         episodes: dict[Side, float] = {}
         for side, through in (("up", "below"), ("down", "above")):
@@ -104,7 +110,7 @@ def _score_sweep(
     card.add(side, f"pierce_reclaim_{kind}", p.w_pierce)
     card.add(side, "reclaim_half", p.w_reclaim, reclaim >= p.reclaim_frac)
 
-    minute = history.volume_between(pierce.extreme_ts - 30.0, pierce.extreme_ts + 30.0)
+    minute = history.volume_rate(pierce.extreme_ts - 30.0, pierce.extreme_ts + 30.0)  # units / min
     typical = history.median_minute_volume(pierce.cross_ts)
     spike = minute is not None and bool(typical) and minute >= p.volume_spike_mult * typical  # type: ignore[operator]
     card.add(side, "volume_spike", p.w_volume, spike)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, num, vol_weight
+from core.engines.base import EngineParams, EngineResult, Scorecard, not_evaluable, num, vol_weight
 from core.engines.history import EngineHistory
+
+FAST_MOVE_S = 60.0  # the horizon of `LiveMetrics.ret_1m`, the fast-move rule's return
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,12 @@ class LiquidityVacuumEngine:
             "volatility_regime": metrics.volatility_regime,
         }
         card = Scorecard()
+        _book_not_evaluable(metrics, features)
+        # The fast move is two spot samples within a minute; it alone gives the direction.
+        coarse = history.too_coarse(FAST_MOVE_S, samples=2)
+        if coarse:
+            not_evaluable(features, "fast_move", coarse)
+            return card.decide(p.threshold, "LIQUIDITY_VACUUM_UP", "LIQUIDITY_VACUUM_DOWN", features)
         if ret is None or sigma is None:
             return card.decide(p.threshold, "LIQUIDITY_VACUUM_UP", "LIQUIDITY_VACUUM_DOWN", features)
         limit = p.fast_sigmas * max(sigma, p.min_sigma_1m)
@@ -67,3 +75,15 @@ class LiquidityVacuumEngine:
             tag, weight = vol_weight(metrics.volatility_regime, p.w_vol_elevated, p.w_vol_extreme)
             card.add(side, tag, weight, bool(tag))
         return card.decide(p.threshold, "LIQUIDITY_VACUUM_UP", "LIQUIDITY_VACUUM_DOWN", features)
+
+
+def _book_not_evaluable(metrics: LiveMetrics, features: dict[str, Any]) -> None:
+    """Record the book rules this update cannot evaluate: a feed without bid/ask depth (NSE's
+    page, a Kite quote poll) cannot show a thin book, which is not the same as showing a full one."""
+    for rule, name, ratio, raw in (
+        ("depth_thin", "depth_ratio", metrics.depth_ratio, metrics.depth),
+        ("spread_wide", "spread_ratio", metrics.spread_ratio, metrics.spread_rel),
+    ):
+        if ratio is None:
+            reason = "feed has no bid/ask depth" if raw is None else metrics.unavailable.get(name, "")
+            not_evaluable(features, rule, reason or f"{name} unavailable")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num, pct
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num, pct
 from core.engines.history import EngineHistory, Spike
 from core.engines.history import Side as Through
 
@@ -56,6 +56,12 @@ class StoplossHuntEngine:
             "vol_spike_ratio": num(metrics.vol_spike_ratio),
             "expected_move_pct": num(pct(metrics.expected_move, metrics.spot)),
         }
+        # The spike is two spot samples within `spike_s`: a coarser feed cannot show one, and
+        # every other rule only adds to a spike.
+        coarse = history.too_coarse(p.spike_s, samples=2)
+        if coarse:
+            not_evaluable(features, "spike_through_level", coarse)
+            return Scorecard().decide(p.threshold, "HUNT_UP", "HUNT_DOWN", features)
         # A down-spike that is given back hunts the longs' stops: HUNT_UP (and the mirror).
         hunts = {side: _find(side, through, metrics, history, p, features) for side, through in _SIDES}
         done = {side: h.done_ts for side, h in hunts.items() if h is not None and h.done_ts is not None}

@@ -1,8 +1,30 @@
-"""Bounded event-time ring buffers: (ts, value) series with a fixed capacity and window queries."""
+"""Bounded event-time ring buffers: (ts, value) series with a fixed capacity and window queries,
+and what their readers share about sampling: the clock tolerance and the observation interval."""
 
 from __future__ import annotations
 
 import numpy as np
+
+# Feed clocks wobble by a second or two: a sample counts as `seconds` away when it lies within
+# this fraction of it (a snapshot stamped 299 s before now is the 5-minute-old one).
+TIME_TOL = 0.1
+RECENT_OBSERVATIONS = 30  # a sampling interval is the median over this many recent observations
+
+
+def observation_interval_s(
+    ts: np.ndarray, values: np.ndarray, recent: int = RECENT_OBSERVATIONS
+) -> float | None:
+    """Median event time between successive observations of a series (its last `recent` ones);
+    None before two. An observation is a sample whose value differs from the one before it: a
+    source that repeats an unchanged value between its real observations (snapshots delivered
+    leg by leg, a stalled quote) is no finer than its changes.
+    """
+    if len(ts) < 2:
+        return None
+    changed = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    gaps = np.diff(ts[changed[-(recent + 1) :]])
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if len(gaps) else None
 
 
 class RingBuffer:

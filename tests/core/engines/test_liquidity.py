@@ -127,3 +127,37 @@ def test_missing_fields_never_crash():
     assert not ENGINE.evaluate(empty, h).active
     h.update(make_metrics())
     assert not ENGINE.evaluate(make_metrics(), h).active
+
+
+def minute_sweep() -> np.ndarray:
+    """Calm above support for 30 samples, then one sample each: on the level's origin side, through
+    it by 40 points, partly back, and back above it by 30 points."""
+    calm = np.clip(calm_path(1800, start=25060.0, sigma_1m=0.0002)[::60], 25020.0, None)
+    return np.r_[calm, 25010.0, 24960.0, 24990.0, 25030.0]
+
+
+def test_a_sweep_on_one_minute_snapshots_whose_origin_opens_the_window_fires():
+    """Origin, pierce and reclaim a minute apart: the origin sample sits exactly 180 s back, on the
+    edge of the window, and is where the pierce began."""
+    result, _, _ = run(ENGINE, minute_sweep(), base=BASE, step_s=60.0)
+    assert result.signal == "SWEEP_UP" and result.reasons == ("pierce_reclaim_support", "reclaim_half")
+    assert result.features["up_pierce_pct"] == pytest.approx(40 / 25000)
+
+
+def test_a_sweep_is_not_evaluable_on_five_minute_snapshots():
+    result, _, _ = run(ENGINE, minute_sweep(), base=BASE, step_s=300.0)
+    assert not result.active and result.features["up_rules"] == []
+    reason = result.features["not_evaluable"]["pierce_reclaim"]
+    assert reason.startswith("spot sampled every ~300 s") and "3 samples within 180 s" in reason
+
+
+def test_a_volume_spike_on_a_sparse_feed_is_a_rate_against_the_median_rate():
+    """Snapshots 90 s apart: origin, pierce, reclaim; the interval into the pierce trades 3x the
+    usual volume, and both are read as units per minute."""
+    path = np.r_[minute_sweep()[:-3], 24960.0, 25030.0]
+    pierce = len(path) - 2  # the sample at the pierce's extreme
+    step = volume_per_step(9000.0, spike_from=pierce - 1, spike_to=pierce, mult=3.0)
+    result, _, _ = run(ENGINE, path, base=BASE, per_step=step, step_s=90.0)
+    assert "volume_spike" in result.reasons
+    assert result.features["up_minute_volume"] == pytest.approx(18000.0)  # 27,000 units in 90 s
+    assert result.features["up_median_minute_volume"] == pytest.approx(6000.0)

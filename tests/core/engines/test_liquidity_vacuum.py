@@ -60,3 +60,34 @@ def test_missing_fields_never_crash():
     assert not ENGINE.evaluate(make_metrics(), EngineHistory("NIFTY")).active
     result, _, _ = run(ENGINE, FAST_UP, ret_1m=0.003, depth_ratio=None, spread_ratio=None)
     assert not result.active and result.raw_score == pytest.approx(0.3)
+
+
+def test_book_rules_are_not_evaluable_on_a_feed_without_bid_ask_depth():
+    result, _, _ = run(ENGINE, FAST_UP, ret_1m=0.003, depth_ratio=None, spread_ratio=None)
+    assert result.features["not_evaluable"] == {
+        "depth_thin": "feed has no bid/ask depth",
+        "spread_wide": "feed has no bid/ask depth",
+    }
+    quoted, _, _ = run(ENGINE, FAST_UP, ret_1m=0.003, depth_ratio=0.45, spread_ratio=1.0)
+    assert "not_evaluable" not in quoted.features
+
+
+def test_a_book_whose_median_is_not_established_says_so():
+    result, _, _ = run(
+        ENGINE,
+        FAST_UP,
+        ret_1m=0.003,
+        depth=5000.0,
+        spread_rel=0.002,
+        depth_ratio=None,
+        spread_ratio=None,
+        unavailable={"depth_ratio": "rolling 10-minute median not established yet"},
+    )
+    assert result.features["not_evaluable"]["depth_thin"] == "rolling 10-minute median not established yet"
+
+
+def test_the_fast_move_is_not_evaluable_on_five_minute_snapshots():
+    path = np.r_[CALM[::300], CALM[-1] * 1.003]  # one 5-minute step up 0.3 %
+    result, _, _ = run(ENGINE, path, step_s=300.0, ret_1m=0.003, depth_ratio=0.2, spread_ratio=3.0)
+    assert not result.active and result.raw_score == 0
+    assert result.features["not_evaluable"]["fast_move"].startswith("spot sampled every ~300 s")

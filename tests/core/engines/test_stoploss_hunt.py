@@ -113,3 +113,24 @@ def test_missing_history_or_fields_never_crash():
     h = EngineHistory("NIFTY")
     h.update(make_metrics())
     assert not ENGINE.evaluate(make_metrics(vol_spike_ratio=None, expected_move=None), h).active
+
+
+def minute_hunt() -> np.ndarray:
+    """A calm 1-minute tape near 25040, one sample 55 points lower (through support at 25000, 0.22 %
+    against a 0.15 % bar), then 45 points back."""
+    calm = np.clip(calm_path(PRE, start=25040.0)[::60], 25030.0, 25050.0)
+    return np.r_[calm, calm[-1] - 55.0, calm[-1] - 10.0, calm[-1] - 10.0]
+
+
+def test_a_one_minute_spike_on_one_minute_snapshots_fires_hunt_up():
+    """The spike is the move from the sample a minute before the low: the only start there is."""
+    result, _, _ = run(ENGINE, minute_hunt(), base=BASE, step_s=60.0)
+    assert result.signal == "HUNT_UP" and result.reasons == ("spike_through_level", "retraced")
+    assert result.features["up_spike_s"] == 60.0 and result.features["up_level"] == 25000.0
+
+
+def test_a_spike_is_not_evaluable_on_five_minute_snapshots():
+    result, _, _ = run(ENGINE, minute_hunt(), base=BASE, step_s=300.0)
+    assert not result.active and result.features["up_score"] == 0
+    reason = result.features["not_evaluable"]["spike_through_level"]
+    assert reason.startswith("spot sampled every ~300 s") and "2 samples within 60 s" in reason

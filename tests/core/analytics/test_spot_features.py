@@ -1,0 +1,70 @@
+"""Spot features on snapshot feeds: samples a minute or five apart, stamped a second early or late."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.analytics.regime import spot_features
+
+NOW = 1_800_000_000.0
+
+
+def every(step_s: float, minutes: int, amplitude: float = 0.0005) -> tuple[np.ndarray, np.ndarray]:
+    """Samples `step_s` apart over `minutes`, ending at NOW; log price zigzags by `amplitude`."""
+    n = int(minutes * 60 / step_s) + 1
+    ts = NOW - step_s * np.arange(n)[::-1]
+    return ts, 25000.0 * np.exp(np.where(np.arange(n) % 2 == 1, amplitude, 0.0))
+
+
+def test_vol_spike_ratio_on_one_minute_samples_counts_the_return_into_the_window():
+    """Five samples lie inside (now - 5 min, now]; the one at the window's start opens the fifth return."""
+    f = spot_features(*every(60.0, 40), NOW)
+    assert f.vol_spike_ratio == pytest.approx(1.0)
+    assert "vol_spike_ratio" not in f.missing
+
+
+def test_vol_spike_ratio_is_not_evaluable_on_five_minute_samples_and_says_why():
+    f = spot_features(*every(300.0, 120), NOW)
+    assert f.realized_vol_30m is not None and f.vol_spike_ratio is None
+    assert f.missing["vol_spike_ratio"] == (
+        "5-minute vol: not evaluable at this resolution: spot observed every ~300 s; "
+        "1 of the 5 returns it needs in 300 s"
+    )
+
+
+def test_a_gap_is_not_called_a_resolution_limit():
+    ts, spot = every(60.0, 40)
+    keep = (ts <= NOW - 240) | (ts == NOW)  # nothing for the last four minutes
+    f = spot_features(ts[keep], spot[keep], NOW)
+    assert f.missing["vol_spike_ratio"].startswith("5-minute vol: gap in the spot history")
+
+
+@pytest.mark.parametrize("before", [610.0, 599.0])
+def test_a_five_minute_return_takes_the_snapshot_stamped_299_s_back(before):
+    """A 5-minute feed whose clock wobbles: the 299-s-old snapshot stands for 5 minutes ago, not
+    the one before it (10 minutes back, or past the two-horizon limit)."""
+    ts = np.array([NOW - before, NOW - 299.0, NOW])
+    f = spot_features(ts, np.array([24000.0, 25000.0, 25100.0]), NOW)
+    assert f.ret_5m == pytest.approx(25100.0 / 25000.0 - 1)
+
+
+def test_a_one_minute_return_on_a_jittery_minute_feed_is_over_one_minute():
+    ts = np.array([NOW - 119.0, NOW - 59.0, NOW])
+    f = spot_features(ts, np.array([25010.0, 24990.0, 25000.0]), NOW)
+    assert f.ret_1m == pytest.approx(25000.0 / 24990.0 - 1) and f.ret_1m > 0
+
+
+def test_a_dense_feed_still_takes_the_sample_exactly_one_horizon_back():
+    ts = NOW - np.arange(400.0)[::-1]
+    spot = 25000.0 + ts - ts[0]
+    f = spot_features(ts, spot, NOW)
+    assert f.ret_1m == pytest.approx(spot[-1] / spot[-61] - 1)
+    assert f.ret_5m == pytest.approx(spot[-1] / spot[-301] - 1)
+
+
+def test_a_return_needs_a_sample_from_0_9_to_2_horizons_back():
+    young = spot_features(np.array([NOW - 260.0, NOW]), np.array([25000.0, 25010.0]), NOW)
+    assert young.ret_5m is None and young.missing["ret_5m"] == "spot history does not cover 300 s yet"
+    old = spot_features(np.array([NOW - 700.0, NOW]), np.array([25000.0, 25010.0]), NOW)
+    assert old.ret_5m is None and "no sample 270-600 s old" in old.missing["ret_5m"]
