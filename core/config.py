@@ -14,6 +14,12 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
   STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
   STRIKEIQ_CALIBRATION_MIN_OUTCOMES   decided outcomes before confidence is calibrated, default 30
+  STRIKEIQ_GAMMA_BAND        |net GEX / gross GEX| beyond which dealers are long / short gamma, 0.15
+  STRIKEIQ_COOLDOWN_S        event seconds before the same signal may fire again, default 120
+  STRIKEIQ_STATE_HOLD_S      event seconds a state (bias, gamma regime) must hold, default 180
+  STRIKEIQ_ENGINE__<Engine>__<param>  one engine parameter, e.g.
+                             STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04
+                             (or [engines.SmartMoneyEngine] flow_min_rel = 0.04 in secrets.toml)
   UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
 """
 
@@ -65,6 +71,7 @@ class AnalyticsConfig:
     snapshot_interval_s: float = 5.0
     chain_snapshot_interval_s: float = 60.0
     chain_snapshot_strikes: int = 15
+    gamma_band: float = 0.15  # |net GEX / gross GEX| beyond which dealers are long or short gamma
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,9 @@ class EngineConfig:
     """Engine parameters: cooldown plus per-engine overrides {engine: {param: value}}."""
 
     cooldown_s: float = 120.0
+    # A state engine's reading (smart-money bias, dealer-gamma regime) must hold this long in
+    # event time before it is emitted, so a half-updated streamed chain cannot flip it.
+    state_hold_s: float = 180.0
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -213,6 +223,31 @@ def read_secrets(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or remove it") from None
 
 
+ENGINE_ENV_PREFIX = "STRIKEIQ_ENGINE__"
+
+
+def engine_overrides(env: Mapping[str, str], secrets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-engine parameter overrides: `[engines.SmartMoneyEngine] flow_min_rel = 0.04` in the
+    secrets file, or STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04 (the environment wins).
+    Engine and parameter names are checked against the engines when the pipeline is built."""
+    out: dict[str, dict[str, Any]] = {}
+    tables = secrets.get("engines", {})
+    if not isinstance(tables, Mapping):
+        raise ConfigError("[engines] in secrets.toml must be a table of [engines.<EngineName>] tables")
+    for engine, params in tables.items():
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"[engines.{engine}] in secrets.toml must be a table of parameter = value")
+        out[engine] = dict(params)
+    for name, raw in env.items():
+        if not name.startswith(ENGINE_ENV_PREFIX):
+            continue
+        parts = name[len(ENGINE_ENV_PREFIX) :].split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"{name}: write STRIKEIQ_ENGINE__<EngineName>__<parameter>=VALUE")
+        out.setdefault(parts[0], {})[parts[1]] = raw
+    return out
+
+
 def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Config:
     """Build the Config from `env` (default os.environ) and the secrets file."""
     env = os.environ if env is None else env
@@ -242,7 +277,13 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         delivery=get("STRIKEIQ_SIM_DELIVERY", "broker"),
     )
     analytics = AnalyticsConfig(
-        risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0)
+        risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0),
+        gamma_band=_number("STRIKEIQ_GAMMA_BAND", get("STRIKEIQ_GAMMA_BAND", "0.15"), float, 0.0),
+    )
+    engines = EngineConfig(
+        cooldown_s=_number("STRIKEIQ_COOLDOWN_S", get("STRIKEIQ_COOLDOWN_S", "120"), float, 0.0),
+        state_hold_s=_number("STRIKEIQ_STATE_HOLD_S", get("STRIKEIQ_STATE_HOLD_S", "180"), float, 0.0),
+        overrides=engine_overrides(env, secrets),
     )
     learning = LearningConfig(
         min_outcomes=_number(
@@ -260,6 +301,7 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         live_source=live_source,
         feed=feed,
         analytics=analytics,
+        engines=engines,
         learning=learning,
         secrets=broker,
     )

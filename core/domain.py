@@ -188,6 +188,8 @@ class LiveMetrics:
     # dealer gamma
     net_gex: float | None = None
     gross_gex: float | None = None  # sum of |GEX| over legs
+    gex_ratio: float | None = None  # g = net_gex / gross_gex, -1..1
+    dealer_gamma: str | None = None  # long | short | neutral: g beyond the gamma band (one definition)
     call_wall: float | None = None
     put_wall: float | None = None
     gamma_flip: float | None = None

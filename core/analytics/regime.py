@@ -8,10 +8,12 @@ event epoch seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from core.domain import Alert
+from core.state.history import TIME_TOL, observation_interval_s
 
 TRADING_SECONDS_PER_YEAR = 252 * 375 * 60.0  # 252 sessions of 09:15-15:30
 # A window counts as covered when the history reaches back this fraction of it (feeds have gaps).
@@ -28,11 +30,38 @@ FLOW_SPIKE = 0.6
 PIN_NEAR = 0.003
 MAGNET_MINUTES = 120.0
 REGIME_DEBOUNCE_S = 300.0
+# Dealers are long (short) gamma when the normalised net GEX g = net / gross lies beyond +-band.
+GAMMA_BAND = 0.15
+DealerGamma = Literal["long", "short", "neutral"]
+
+
+def normalised_gex(net_gex: float | None, gross_gex: float | None) -> float | None:
+    """g = net GEX / gross GEX in -1..1; None without a positive gross GEX."""
+    if net_gex is None or gross_gex is None or not gross_gex > 0:
+        return None
+    return max(-1.0, min(1.0, net_gex / gross_gex))
+
+
+def dealer_gamma(g: float | None, band: float = GAMMA_BAND) -> DealerGamma | None:
+    """The one definition of "dealers long / short gamma", used by every engine, the structural
+    regime and the UI: g beyond +band is long, beyond -band short, else neutral; None unknown.
+
+    The bare sign of net GEX is not a regime: a quiet chain's g hovers around zero and flips sign
+    on every OI step, and on a half-updated streamed chain.
+    """
+    if g is None:
+        return None
+    if g > band:
+        return "long"
+    if g < -band:
+        return "short"
+    return "neutral"
 
 
 @dataclass(frozen=True, slots=True)
 class SpotFeatures:
-    """Spot-path features; None where the history does not cover the window (reason in `missing`)."""
+    """Spot-path features; None where the history does not cover the window, or is sampled too
+    coarsely for it (reason in `missing`)."""
 
     ret_1m: float | None
     ret_5m: float | None
@@ -46,47 +75,80 @@ def _covered(ts: np.ndarray, now: float, seconds: float) -> bool:
     return len(ts) > 0 and ts[0] <= now - WINDOW_COVERAGE * seconds
 
 
-def _ret(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> float | None:
-    """Simple return from the last sample at or before now - seconds (not older than 2x the horizon)."""
-    i = int(np.searchsorted(ts, now - seconds, side="right")) - 1
-    if i < 0 or ts[i] < now - 2 * seconds or spot[i] <= 0:
-        return None
-    return float(spot[-1] / spot[i] - 1.0)
+def _sparse(ts: np.ndarray, spot: np.ndarray, finest_s: float, what: str) -> str:
+    """Why a covered window still has too few samples: the feed is coarser than `finest_s`, or a gap."""
+    interval = observation_interval_s(ts, spot)
+    if interval is not None and interval > finest_s * (1 + TIME_TOL):
+        return f"not evaluable at this resolution: spot observed every ~{interval:.0f} s; {what}"
+    return f"gap in the spot history: {what}"
 
 
-def _realized_vol(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> float | None:
-    """Annualised realised vol from consecutive log returns in the window, per second of event time."""
-    mask = ts > now - seconds
-    t, s = ts[mask], spot[mask]
-    if len(t) <= MIN_RETURNS or not _covered(ts, now, seconds) or t[-1] <= t[0]:
-        return None
+def _ret(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[float | None, str]:
+    """Simple return over `seconds` from the sample whose age is nearest the horizon, among those
+    (1 - TIME_TOL) to 2 horizons old: a feed's clock wobbles, and the snapshot stamped 299 s back
+    is the 5-minute-old one when the one before it is 10 minutes old. (None, why) without one."""
+    young, old = now - (1 - TIME_TOL) * seconds, now - 2 * seconds
+    lo, hi = int(np.searchsorted(ts, old, side="left")), int(np.searchsorted(ts, young, side="right"))
+    if lo >= hi:
+        if ts[0] > young:
+            return None, f"spot history does not cover {seconds:.0f} s yet"
+        return None, _sparse(ts, spot, seconds, f"no sample {now - young:.0f}-{now - old:.0f} s old")
+    i = lo + int(np.argmin(np.abs(now - ts[lo:hi] - seconds)))
+    return float(spot[-1] / spot[i] - 1.0), ""
+
+
+def _realized_vol(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[float | None, str]:
+    """Annualised realised vol from consecutive log returns over the window, per second of event
+    time; (None, why) with fewer than MIN_RETURNS returns. The returns start at the last sample at
+    or before the window (not older than two windows): the one that opens its first return."""
+    if not _covered(ts, now, seconds):
+        return None, f"spot history does not cover {seconds:.0f} s yet"
+    a = int(np.searchsorted(ts, now - seconds, side="right")) - 1
+    a = a if a >= 0 and ts[a] >= now - 2 * seconds else a + 1
+    t, s = ts[a:], spot[a:]
+    if len(t) - 1 < MIN_RETURNS or t[-1] <= t[0]:
+        what = f"{len(t) - 1} of the {MIN_RETURNS} returns it needs in {seconds:.0f} s"
+        return None, _sparse(ts, spot, seconds / MIN_RETURNS, what)
     r = np.diff(np.log(s))
-    return float(np.sqrt(np.sum(r * r) / (t[-1] - t[0]) * TRADING_SECONDS_PER_YEAR))
+    return float(np.sqrt(np.sum(r * r) / (t[-1] - t[0]) * TRADING_SECONDS_PER_YEAR)), ""
 
 
 def spot_features(ts: np.ndarray, spot: np.ndarray, now: float) -> SpotFeatures:
-    """Returns over 1 and 5 minutes, 5-minute range, 30-minute realised vol, 5m/30m vol ratio."""
+    """Returns over 1 and 5 minutes, 5-minute range, 30-minute realised vol, 5m/30m vol ratio.
+
+    Computed from spot *observations* (a sample repeating the previous value is no observation)
+    and anchored at the latest one: a feature changes only when spot does. A chain streamed leg
+    by leg re-publishes an unchanged spot every second; evaluated as the clock runs on, the same
+    market would otherwise show a drifting realised vol and a 1-minute return of zero that a
+    snapshot replay of it never shows.
+    """
     keep = (ts <= now) & np.isfinite(spot) & (spot > 0)
     ts, spot = ts[keep], spot[keep]
-    missing: dict[str, str] = {}
+    if len(ts):
+        changed = np.r_[True, spot[1:] != spot[:-1]]
+        ts, spot = ts[changed], spot[changed]
+        now = float(ts[-1])
     if len(ts) < 2:
         reason = "spot history has fewer than 2 samples"
         names = ("ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
         return SpotFeatures(None, None, None, None, None, dict.fromkeys(names, reason))
-    ret_1m, ret_5m = _ret(ts, spot, now, 60.0), _ret(ts, spot, now, 300.0)
+    (ret_1m, why_1m), (ret_5m, why_5m) = _ret(ts, spot, now, 60.0), _ret(ts, spot, now, 300.0)
     window = spot[ts > now - 300.0]
     range_5m = float(window.max() - window.min()) if _covered(ts, now, 300.0) else None
-    rv30, rv5 = _realized_vol(ts, spot, now, 1800.0), _realized_vol(ts, spot, now, 300.0)
+    (rv30, why_30), (rv5, why_5) = _realized_vol(ts, spot, now, 1800.0), _realized_vol(ts, spot, now, 300.0)
     spike = rv5 / rv30 if rv5 is not None and rv30 else None
-    for name, value, window_s in (
-        ("ret_1m", ret_1m, 60),
-        ("ret_5m", ret_5m, 300),
-        ("range_5m", range_5m, 300),
-        ("realized_vol_30m", rv30, 1800),
-        ("vol_spike_ratio", spike, 1800),
-    ):
-        if value is None:
-            missing[name] = f"spot history does not cover {window_s} s yet"
+    why_spike = f"5-minute vol: {why_5}" if rv5 is None else f"30-minute vol: {why_30 or 'zero'}"
+    missing = {
+        name: reason
+        for name, value, reason in (
+            ("ret_1m", ret_1m, why_1m),
+            ("ret_5m", ret_5m, why_5m),
+            ("range_5m", range_5m, "spot history does not cover 300 s yet"),
+            ("realized_vol_30m", rv30, why_30),
+            ("vol_spike_ratio", spike, why_spike),
+        )
+        if value is None
+    }
     return SpotFeatures(ret_1m, ret_5m, range_5m, rv30, spike, missing)
 
 
@@ -112,7 +174,7 @@ class RegimeInputs:
 
     ts: float
     spot: float
-    net_gex: float | None = None
+    dealer_gamma: DealerGamma | None = None
     gamma_flip: float | None = None
     flow_imbalance: float | None = None
     flow_direction: str | None = None
@@ -153,7 +215,7 @@ def _scores(x: RegimeInputs) -> dict[str, float]:
     """
     move = _move_sign(x)
     flow_sign = 1 if x.flow_direction in BULLISH_FLOWS else -1 if x.flow_direction in BEARISH_FLOWS else 0
-    long_gamma, short_gamma = x.net_gex is not None and x.net_gex > 0, x.net_gex is not None and x.net_gex < 0
+    long_gamma, short_gamma = x.dealer_gamma == "long", x.dealer_gamma == "short"
     wall_ahead = x.resistance if move > 0 else x.support if move < 0 else None
     beyond_flip = x.gamma_flip is not None and move != 0 and (x.spot - x.gamma_flip) * move > 0
     imbalance = abs(x.flow_imbalance) if x.flow_imbalance is not None else None
@@ -182,7 +244,7 @@ def classify_regime(x: RegimeInputs) -> tuple[str, float] | None:
     pin = pin_distance(x)
     if pin is not None and pin <= PIN_NEAR:
         return "pin_risk", round(0.6 + 0.4 * (1.0 - pin / PIN_NEAR), 4)
-    if x.net_gex is None and x.ret_5m is None:
+    if x.dealer_gamma is None and x.ret_5m is None:
         return None
     scores = _scores(x)
     best = max(scores, key=lambda k: scores[k])
@@ -224,7 +286,7 @@ def structural_alerts(x: RegimeInputs, previous: RegimeInputs | None = None) -> 
             and (previous.spot - previous.gamma_flip) * (x.spot - x.gamma_flip) < 0
         )
         if crossed or _near(x.spot, x.gamma_flip, FLIP_NEAR):
-            short = x.net_gex is not None and x.net_gex < 0
+            short = x.dealer_gamma == "short"
             severity = ("critical" if short else "high") if crossed else "medium"
             what = "crossed" if crossed else "is within 0.2 % of"
             out.append(

@@ -316,7 +316,7 @@ class _Run:
             self.skip("no call OI at or above spot", "resistance")
 
     def _gex(self) -> None:
-        names = ("net_gex", "gross_gex", "call_wall", "put_wall", "gamma_flip")
+        names = ("net_gex", "gross_gex", "gex_ratio", "dealer_gamma", "call_wall", "put_wall", "gamma_flip")
         names += ("distance_from_flip_pts", "distance_from_flip_pct")
         if self.S is None or self.F is None:
             self.skip("no spot price" if self.S is None else "no forward", *names)
@@ -326,7 +326,10 @@ class _Run:
         if not (np.isfinite(self.gamma) & (oi > 0)).any():
             self.skip("no leg has both gamma and OI", *names)
             return
-        self.out.update(net_gex=float(legs.sum()), gross_gex=float(np.abs(legs).sum()))
+        net, gross = float(legs.sum()), float(np.abs(legs).sum())
+        g = regime.normalised_gex(net, gross)
+        band = self.engine.config.gamma_band
+        self.out.update(net_gex=net, gross_gex=gross, gex_ratio=g, dealer_gamma=regime.dealer_gamma(g, band))
         self.out.update(call_gex=frozen_array(legs[0]), put_gex=frozen_array(legs[1]))
         self.out["gex_by_strike"] = frozen_array(legs.sum(axis=0))
         self.out["call_wall"] = float(strikes[np.argmax(legs[0])]) if legs[0].max() > 0 else None
@@ -404,7 +407,7 @@ class _Run:
         expiry_day = datetime.fromtimestamp(self.snap.ts, IST).date() == self.expiry
         minutes = (expiry_close_epoch(self.expiry) - self.snap.ts) / 60.0 if expiry_day else None
         x = regime.RegimeInputs(
-            ts=self.snap.ts, spot=self.S, net_gex=o.get("net_gex"), gamma_flip=o.get("gamma_flip"),
+            ts=self.snap.ts, spot=self.S, dealer_gamma=o.get("dealer_gamma"), gamma_flip=o.get("gamma_flip"),
             flow_imbalance=o.get("flow_imbalance"), flow_direction=o.get("flow_direction"),
             ret_5m=feats.ret_5m, vol_spike_ratio=feats.vol_spike_ratio,
             volatility_regime=o.get("volatility_regime"), support=o.get("support"),

@@ -168,6 +168,11 @@ def num(value: Any, digits: int = 6) -> float | None:
     return None
 
 
+def not_evaluable(features: dict[str, Any], rule: str, reason: str) -> None:
+    """Record that `rule` could not be evaluated on this update and why (shown on the tile)."""
+    features.setdefault("not_evaluable", {})[rule] = reason
+
+
 def pct(part: float | None, whole: float | None) -> float | None:
     """part / whole as a fraction, None when either is missing or whole is not positive."""
     if part is None or whole is None or not whole > 0:

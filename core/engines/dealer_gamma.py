@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
+from core.analytics.regime import GAMMA_BAND
 from core.domain import Direction, LiveMetrics
 from core.engines.base import EngineParams, EngineResult, num
 from core.engines.history import EngineHistory
@@ -14,19 +13,18 @@ from core.engines.history import EngineHistory
 
 @dataclass(frozen=True, slots=True)
 class DealerGammaParams(EngineParams):
-    """g = net_gex / gross_gex; |g| > threshold (0.15) is a long or short gamma regime.
+    """The regime is `LiveMetrics.dealer_gamma` (g = net_gex / gross_gex beyond the analytics'
+    gamma band, 0.15): the one definition every engine, the structural regime and the UI share.
 
     Confidence = w_g * min(|g| / g_full, 1) + w_flip * min(distance to flip / flip_full_pct, 1) for
     LONG/SHORT; for GAMMA_NEUTRAL the complements (small |g|, close to the flip).
 
-    Hysteresis (the SPEC gives only the entry band): a regime entered beyond +-threshold holds until
-    |g| falls inside exit_band (0.10), so a g hovering at 0.15 is one regime change, not one every
-    cooldown. The regime between the bands is read from the g history of the last hold_window_s.
+    No hysteresis band of its own: the pipeline debounces the regime in event time
+    (EngineConfig.state_hold_s), so a g hovering at the band, or crossing it for a moment on a
+    half-updated streamed chain, is no regime change. (An exit band read from history latched
+    such transients: the first crossing entered the regime and held it.)
     """
 
-    threshold: float = 0.15
-    exit_band: float = 0.10
-    hold_window_s: float = 1800.0
     g_full: float = 0.6  # |g| at which the gamma part of confidence saturates
     flip_full_pct: float = 0.01  # distance from the flip (fraction of spot) at which it saturates
     w_g: float = 0.7
@@ -34,39 +32,39 @@ class DealerGammaParams(EngineParams):
 
 
 class DealerGammaEngine:
-    """A classifier, not a two-sided score: every update with GEX has a regime (active), and the
-    pipeline's episode logic emits it only when the regime changes."""
+    """A classifier, not a two-sided score: every update with GEX has a regime (active); the
+    pipeline emits LONG_GAMMA / SHORT_GAMMA when the debounced regime changes into them.
+    GAMMA_NEUTRAL is a state (shown on the tile, stored with predictions), never a signal."""
 
     name: ClassVar[str] = "DealerGammaEngine"
     params_type: ClassVar[type[EngineParams]] = DealerGammaParams
+    kind: ClassVar[str] = "state"
 
     def evaluate(
         self, metrics: LiveMetrics, history: EngineHistory, params: DealerGammaParams | None = None
     ) -> EngineResult:
         p = params or DealerGammaParams()
-        net, gross = metrics.net_gex, metrics.gross_gex
+        g = metrics.gex_ratio
         flip_dist = _flip_distance(metrics)
         features: dict[str, Any] = {
-            "net_gex": num(net),
-            "gross_gex": num(gross),
+            "net_gex": num(metrics.net_gex),
+            "gross_gex": num(metrics.gross_gex),
+            "g": num(g),
+            "dealer_gamma": metrics.dealer_gamma,
             "gamma_flip": num(metrics.gamma_flip),
             "flip_state": metrics.flip_state or None,
             "flip_distance_pct": num(flip_dist),
             "ret_5m": num(metrics.ret_5m),
         }
-        if net is None or gross is None or not gross > 0:
+        if g is None or metrics.dealer_gamma is None:
             return EngineResult.inactive(features)
-        g = max(-1.0, min(1.0, net / gross))
-        features["g"] = num(g)
         far = min((flip_dist if flip_dist is not None else 0.0) / p.flip_full_pct, 1.0)
         flip_tag = "far_from_flip" if far >= 0.5 else "near_flip"
-        held = _held_regime(g, history, p)
-        features["held"] = held != 0 and abs(g) <= p.threshold
-        if held == 0:
-            score = p.w_g * (1.0 - abs(g) / p.threshold) + p.w_flip * (1.0 - far)
+        if metrics.dealer_gamma == "neutral":
+            score = p.w_g * (1.0 - min(abs(g) / GAMMA_BAND, 1.0)) + p.w_flip * (1.0 - far)
             return _result("GAMMA_NEUTRAL", "NONE", score, abs(g), ("g_within_band", flip_tag), features)
         score = p.w_g * min(abs(g) / p.g_full, 1.0) + p.w_flip * far
-        if held > 0:
+        if metrics.dealer_gamma == "long":
             return _result("LONG_GAMMA", "NONE", score, abs(g), ("g_above_band", flip_tag), features)
         ret = metrics.ret_5m
         # Short-gamma dealers hedge with the move, so it extends: the direction is the recent move's.
@@ -74,30 +72,6 @@ class DealerGammaEngine:
             "UP" if ret is not None and ret > 0 else "DOWN" if ret is not None and ret < 0 else "NONE"
         )
         return _result("SHORT_GAMMA", direction, score, abs(g), ("g_below_band", flip_tag), features)
-
-
-def _held_regime(g: float, history: EngineHistory, p: DealerGammaParams) -> int:
-    """+1 long, -1 short, 0 neutral: the latest g sample beyond the entry band or inside the exit
-    band decides (a Schmitt trigger read from history, so the engine keeps no state)."""
-    if abs(g) > p.threshold:
-        return 1 if g > 0 else -1
-    if abs(g) <= p.exit_band:
-        return 0
-    ts, net = history.window("net_gex", p.hold_window_s)
-    gross = history.sample("gross_gex", ts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        series = np.where(gross > 0, net / gross, np.nan)
-    last = -1
-    regime = 0
-    for value, mask in (
-        (1, series > p.threshold),
-        (-1, series < -p.threshold),
-        (0, np.abs(series) <= p.exit_band),
-    ):
-        hits = np.flatnonzero(mask)
-        if len(hits) and hits[-1] > last:
-            last, regime = int(hits[-1]), value
-    return regime if regime == 0 or regime * g > 0 else 0
 
 
 def _flip_distance(m: LiveMetrics) -> float | None:

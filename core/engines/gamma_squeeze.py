@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num
 from core.engines.history import EngineHistory
 
 
@@ -16,8 +16,10 @@ class GammaSqueezeParams(EngineParams):
     volatility spike 0.15.
 
     Where the SPEC gives no number: "dealers short gamma" is a regime, not a sign, so it needs the
-    normalised net GEX g = net_gex / gross_gex below -short_gamma_g (0.15, DealerGammaEngine's
-    band); a chain whose g merely hovers around zero has no dealers forced to chase. "Buying" needs
+    normalised net GEX g = net_gex / gross_gex below -0.15 (`LiveMetrics.dealer_gamma`, the one
+    definition, band `AnalyticsConfig.gamma_band`), held for the state debounce
+    (`EngineHistory.dealer_gamma`); a chain whose g merely hovers around zero, or dips for a
+    moment on a half-updated streamed chain, has no dealers forced to chase. "Buying" needs
     the ATM-wall band's OI up by flow_min_rel (5 %) over flow_window_s with premiums up: ordinary
     OI drift is about 0.5 % per 3-minute step, and a trending market rolls positions towards the
     new ATM at up to ~3 % per 5 minutes; 0.2 % fired on every other update.
@@ -30,7 +32,6 @@ class GammaSqueezeParams(EngineParams):
     default_band_strikes: int = 3  # ATM..wall band when the wall is missing or on the wrong side
     flow_window_s: float = 300.0
     flow_min_rel: float = 0.05
-    short_gamma_g: float = 0.15
     vol_spike_min: float = 1.5  # realised vol 5 min / 30 min
     w_short_gamma: float = 0.25
     w_near_level: float = 0.20
@@ -59,7 +60,8 @@ class GammaSqueezeEngine:
         features: dict[str, Any] = {
             "spot": num(spot),
             "net_gex": num(metrics.net_gex),
-            "g": num(_normalised_gex(metrics)),
+            "g": num(metrics.gex_ratio),
+            "dealer_gamma": history.dealer_gamma,
             "gamma_flip": num(metrics.gamma_flip),
             "call_wall": num(metrics.call_wall),
             "put_wall": num(metrics.put_wall),
@@ -83,8 +85,9 @@ class GammaSqueezeEngine:
 def _context(
     card: Scorecard, side: Side, m: LiveMetrics, history: EngineHistory, p: GammaSqueezeParams, features: dict
 ) -> None:
-    g = _normalised_gex(m)
-    card.add(side, "dealers_short_gamma", p.w_short_gamma, g is not None and g < -p.short_gamma_g)
+    # Held and still current: a regime settled across a data gap is not evidence of now.
+    short = history.dealer_gamma == "short" and m.dealer_gamma == "short"
+    card.add(side, "dealers_short_gamma", p.w_short_gamma, short)
     wall = m.call_wall if side == "up" else m.put_wall
     near = [
         kind
@@ -95,13 +98,6 @@ def _context(
     ratio = m.vol_spike_ratio
     card.add(side, "vol_spike", p.w_vol_spike, ratio is not None and ratio >= p.vol_spike_min)
     features[f"{side}_near"] = ",".join(near) or None
-
-
-def _normalised_gex(m: LiveMetrics) -> float | None:
-    """net_gex / gross_gex in -1..1; None without a positive gross GEX."""
-    if m.net_gex is None or m.gross_gex is None or not m.gross_gex > 0:
-        return None
-    return m.net_gex / m.gross_gex
 
 
 def _near_or_through(
@@ -133,7 +129,12 @@ def _buying(
     else:
         right, hi = "PE", atm
         lo = m.put_wall if m.put_wall is not None and m.put_wall < atm else atm - default
-    flow = history.oi_flow(m, right, lo, hi, history.last_ts - p.flow_window_s)
+    base_ts = history.flow_base_ts(p.flow_window_s)
+    if base_ts is None:
+        return False
+    flow = history.oi_flow(m, right, lo, hi, base_ts)
+    if flow is None:
+        not_evaluable(features, f"{side}_buying", history.oi_base(base_ts)[1] or "no OI in the band")
     features[f"{side}_band_oi_change"] = num(flow.d_oi) if flow else None
     features[f"{side}_band_premium_change"] = num(flow.d_premium) if flow else None
     return flow is not None and flow.buying(p.flow_min_rel)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 
 from core.domain import LiveMetrics
-from core.state.history import RingBuffer
+from core.state.history import TIME_TOL, RingBuffer, observation_interval_s
 
 Side = Literal["below", "above"]
 
+# A pierce's origin-side sample may lie this far before the window (one sampling interval of a
+# 1- or 2-minute feed), so a pierce in the window's first sample still has an origin.
+ORIGIN_LOOKBACK_S = 120.0
+
 # Scalar series kept besides spot; `total_volume` and `total_oi` are call + put sums in units.
-TRACKED_METRICS = ("pcr_oi", "atm_straddle", "net_gex", "gross_gex", "total_volume", "total_oi")
+TRACKED_METRICS = ("pcr_oi", "atm_straddle", "total_volume", "total_oi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +90,81 @@ class Spike:
         return abs(self.rebound - self.extreme) / span if span > 0 else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A reading that became the debounced state at `ts` (the moment it had held long enough);
+    `payload` is what was last seen with that reading (e.g. the engine result and its metrics)."""
+
+    reading: Any
+    ts: float
+    payload: Any
+
+
+class Debounce:
+    """A reading becomes the state once it has held `hold_s` of event time, stamped at the moment
+    it qualified (since + hold). A sparse feed (snapshots minutes apart) settles a reading that
+    held between two updates exactly as a streamed feed of the same market settles it live, and a
+    reading that flickers on a half-updated chain never settles. The one debounce mechanism: the
+    pipeline's state engines and the dealer-gamma regime the other engines read both use it.
+    """
+
+    __slots__ = ("hold_s", "state", "_reading", "_since", "_payload")
+    _UNSET: Any = object()
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.state: Any = None  # the settled reading (None until one has held)
+        self._reading: Any = self._UNSET
+        self._since = 0.0
+        self._payload: Any = None
+
+    def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
+        """Feed the reading seen at `ts`; returns what settled (at most two: the outgoing reading,
+        if it held until now, and the current one)."""
+        out: list[Settled] = []
+        if reading != self._reading:
+            if self._reading is not self._UNSET:
+                out += self._settle(ts)
+            self._reading, self._since = reading, ts
+        self._payload = payload
+        return out + self._settle(ts)
+
+    def _settle(self, until: float) -> list[Settled]:
+        if self._reading == self.state or until - self._since < self.hold_s:
+            return []
+        self.state = self._reading
+        return [Settled(self._reading, self._since + self.hold_s, self._payload)]
+
+
 class EngineHistory:
     """Bounded look-back for one symbol, advanced by `update(metrics)` before the engines run.
 
-    Capacities are in samples; at the default 1 s metrics interval 4096 samples cover over an hour,
-    more than the longest engine window (30 minutes).
+    Scalar series are kept per update (capacities in samples; at the default 1 s metrics interval
+    4096 samples cover over an hour, more than the longest engine window, 30 minutes). Per-leg OI
+    and premiums are kept on a fixed event-time grid (`oi_grid_s`): the sample at grid time t is
+    every leg's value as of t, however the feed delivered it (whole snapshots or leg by leg), and
+    the grid covers `oi_retention_s`, the longest OI window a rule uses. A window reaching before
+    the first grid sample is not evaluable (`oi_base` says why), never answered from a later one.
     """
 
-    def __init__(self, symbol: str, capacity: int = 4096, oi_snapshots: int = 8) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        capacity: int = 4096,
+        oi_grid_s: float = 30.0,
+        oi_retention_s: float = 1860.0,
+        state_hold_s: float = 120.0,
+    ) -> None:
         self.symbol = symbol
+        # The dealer-gamma regime (`LiveMetrics.dealer_gamma`) debounced like every state: rules
+        # that ask "are dealers short gamma?" must not follow a flicker on a half-updated chain.
+        self.gamma = Debounce(state_hold_s)
         self.spot = RingBuffer(capacity)
         self.metrics = {name: RingBuffer(capacity) for name in TRACKED_METRICS}
-        self.oi: deque[OiSnapshot] = deque(maxlen=oi_snapshots)
+        self.oi_grid_s = oi_grid_s
+        self.oi: deque[OiSnapshot] = deque(maxlen=int(math.ceil(oi_retention_s / oi_grid_s)) + 1)
+        self._oi_now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
+        self._oi_data_ts: float | None = None  # when the chain's OI or premiums last changed
         self.updates = 0
         self._last_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
@@ -108,6 +175,11 @@ class EngineHistory:
         """Event time of the latest accepted update: "now" for every window."""
         return self._last_ts
 
+    @property
+    def dealer_gamma(self) -> str | None:
+        """The debounced dealer-gamma regime: long, short, neutral, or None before one has held."""
+        return self.gamma.state
+
     def update(self, metrics: LiveMetrics) -> bool:
         """Record one metrics update; an update older than the latest one is refused (False)."""
         last = self.last_ts
@@ -115,6 +187,7 @@ class EngineHistory:
             return False
         self._update_oi(metrics)  # first: the part that can reject malformed arrays
         ts = metrics.ts
+        self.gamma.update(ts, metrics.dealer_gamma)
         self._last_ts = ts
         self._cache.clear()
         if _finite(metrics.spot):
@@ -126,21 +199,57 @@ class EngineHistory:
         return True
 
     def _update_oi(self, m: LiveMetrics) -> None:
+        """Grid points in (last grid point, m.ts] take the chain as of each: the previous update's
+        chain for points before m.ts, this one's for a point at m.ts exactly."""
         n = len(m.strikes)
         if not n or len(m.call_oi) != n or len(m.put_oi) != n:
             return
-        prev = self.oi[-1] if self.oi else None
-        # Exchange OI moves in steps (about every 3 minutes): keep one snapshot per OI change.
-        if (
-            prev is not None
-            and np.array_equal(prev.strikes, m.strikes)
-            and np.array_equal(prev.call_oi, m.call_oi, equal_nan=True)
-            and np.array_equal(prev.put_oi, m.put_oi, equal_nan=True)
-        ):
-            return
         call_ltp = m.call_ltp if len(m.call_ltp) == n else np.full(n, np.nan)
         put_ltp = m.put_ltp if len(m.put_ltp) == n else np.full(n, np.nan)
-        self.oi.append(OiSnapshot(m.ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp))
+        now = OiSnapshot(m.ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
+        if self._oi_now is None or not _same_chain(self._oi_now, now):
+            self._oi_data_ts = m.ts
+        step = self.oi_grid_s
+        last_grid = self.oi[-1].ts if self.oi else None
+        prev = self._oi_now
+        if prev is not None:
+            first = last_grid + step if last_grid is not None else math.ceil(prev.ts / step) * step
+            # After a long gap only the points the ring can hold matter.
+            first = max(first, (math.floor(m.ts / step) - self.oi.maxlen) * step)  # type: ignore[operator]
+            t = first
+            while t < m.ts:
+                self.oi.append(replace(prev, ts=t))
+                t += step
+        if m.ts % step == 0 and (not self.oi or self.oi[-1].ts < m.ts):
+            self.oi.append(now)
+        self._oi_now = now
+
+    def flow_base_ts(self, window_s: float) -> float | None:
+        """Where an OI / premium window of `window_s` starts: measured back from when the chain
+        last changed, not from the clock, and accepting a base up to TIME_TOL of the window younger.
+
+        A verdict then changes only when data does: on snapshots minutes apart, a clock-anchored
+        base steps to the next snapshot between two deliveries, so a streamed chain flips its
+        reading mid-interval where a snapshot replay of the same market flips at the next snapshot.
+        """
+        if self._oi_data_ts is None:
+            return None
+        return self._oi_data_ts - window_s * (1.0 - TIME_TOL)
+
+    def oi_base(self, ts: float) -> tuple[OiSnapshot | None, str]:
+        """The grid sample as of `ts` (the latest at or before it), or None and why not."""
+        if not self.oi or ts < self.oi[0].ts:
+            held = (self._last_ts or ts) - self.oi[0].ts if self.oi else 0.0
+            return None, f"OI history covers {max(held, 0.0):.0f} s, the window needs {(self._last_ts or ts) - ts:.0f} s"
+        i = int(np.searchsorted(self._oi_times(), ts, side="right")) - 1
+        return self.oi[i], ""
+
+    def _oi_times(self) -> np.ndarray:
+        cached = self._cache.get("_oi")
+        if cached is None:
+            times = np.fromiter((s.ts for s in self.oi), float, len(self.oi))
+            cached = self._cache["_oi"] = (times, times)
+        return cached[0]
 
     def series(self, name: str) -> RingBuffer:
         """`spot` or one of TRACKED_METRICS."""
@@ -190,6 +299,45 @@ class EngineHistory:
         out[ok] = val[idx[ok]]
         return out
 
+    def sample_interval_s(self) -> float | None:
+        """Seconds between spot observations, the median over recent ones (None before two): the
+        finest spot move the engines can see."""
+        return observation_interval_s(*self.arrays("spot"))
+
+    def too_coarse(self, span_s: float, samples: int) -> str | None:
+        """Why spot is sampled too coarsely for a rule that must see `samples` spot observations
+        within `span_s` seconds; None when it is not (or no interval is known yet). Such a rule is
+        not evaluable: a feed sampled every 5 minutes cannot show a 60-second spike, and scoring
+        the rule 0 would claim there was none.
+        """
+        interval = self.sample_interval_s()
+        finest = span_s * (1 + TIME_TOL) / max(samples - 1, 1)
+        if interval is None or interval <= finest:
+            return None
+        return (
+            f"spot sampled every ~{interval:.0f} s; the rule needs {samples} samples within "
+            f"{span_s:.0f} s (at most {finest:.0f} s apart)"
+        )
+
+    def _minute_samples(self, name: str, end: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The samples of a series that stand for a 1-minute grid over [end - window_s, end]: the
+        latest sample as of each grid time, each once. On a dense series these are the grid
+        values; on a sparse one (snapshots minutes apart) every sample, at its own time."""
+        ts, val = self.arrays(name)
+        grid = end - 60.0 * np.arange(int(window_s // 60), -1, -1)
+        idx = np.unique(np.searchsorted(ts, grid, side="right") - 1)
+        idx = idx[idx >= 0]
+        return ts[idx], val[idx]
+
+    def _from_anchor(self, t0: float, t1: float, slack_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Spot samples in [t0, t1], led by the last sample before t0 when it lies within `slack_s`
+        of it: on a sparse feed the sample just before a window is where a move into it began."""
+        ts, px = self.arrays("spot")
+        a = int(np.searchsorted(ts, t0, side="right")) - 1  # the last sample at or before t0
+        lo = a if a >= 0 and ts[a] >= t0 - slack_s else a + 1
+        hi = int(np.searchsorted(ts, t1, side="right"))
+        return ts[lo:hi], px[lo:hi]
+
     def sigma_1m(
         self, window_s: float = 1800.0, end_ts: float | None = None, min_returns: int = 5
     ) -> float | None:
@@ -207,34 +355,51 @@ class EngineHistory:
             return None
         return float(np.std(rets, ddof=1))
 
-    def volume_between(self, t0: float, t1: float) -> float | None:
-        """Units traded between two event times, from the cumulative day volume."""
-        v = self.sample("total_volume", np.array([t0, t1]))
-        if not np.all(np.isfinite(v)) or v[1] < v[0]:
+    def volume_rate(self, t0: float, t1: float) -> float | None:
+        """Units traded per minute from the cumulative-volume sample as of `t0` to the one as of
+        `t1`, over the time that really separates those samples (on a feed sampled every few
+        minutes, more than t1 - t0); None without two distinct samples or if volume fell."""
+        ts, v = self.arrays("total_volume")
+        i0, i1 = (int(i) for i in np.searchsorted(ts, [t0, t1], side="right") - 1)
+        if i0 < 0 or not ts[i1] > ts[i0] or v[i1] < v[i0]:
             return None
-        return float(v[1] - v[0])
+        return float(60.0 * (v[i1] - v[i0]) / (ts[i1] - ts[i0]))
 
     def median_minute_volume(self, end_ts: float, window_s: float = 1800.0) -> float | None:
-        """Median units traded per minute over the window ending at `end_ts`."""
-        grid = end_ts - 60.0 * np.arange(int(window_s // 60), -1, -1)
-        v = self.sample("total_volume", grid)
-        per_min = np.diff(v[np.isfinite(v)])
-        per_min = per_min[per_min >= 0]
-        if len(per_min) < 3:
+        """Median units traded per minute over the window ending at `end_ts`, each rate over the
+        time between real samples (a grid finer than the feed would read most minutes as 0)."""
+        ts, v = self._minute_samples("total_volume", end_ts, window_s)
+        dt, dv = np.diff(ts), np.diff(v)
+        rates = 60.0 * dv[dv >= 0] / dt[dv >= 0]
+        if len(rates) < 3:
             return None
-        return float(np.median(per_min))
+        return float(np.median(rates))
 
-    def pierce(self, level: float, side: Side, window_s: float, min_depth_pct: float) -> Pierce | None:
-        """The deepest trade through `level` within the window that started inside the window.
+    def pierce(
+        self,
+        level: float,
+        side: Side,
+        window_s: float,
+        min_depth_pct: float,
+        origin_lookback_s: float = ORIGIN_LOOKBACK_S,
+    ) -> Pierce | None:
+        """The deepest trade through `level` within the window, having started from the origin side.
 
         "below": spot was at or above the level, then traded at least `min_depth_pct` under it.
-        Whether spot has come back is the caller's question (the latest spot is the last sample).
+        The extreme lies inside the window; the origin-side sample may also be the last one before
+        the window (within `origin_lookback_s`): on a feed sampled every minute or two, the sample
+        before a pierce is often just outside it. Whether spot has come back is the caller's
+        question (the latest spot is the last sample).
         """
-        ts, px = self.window("spot", window_s)
-        if len(px) < 2 or not level > 0:
+        now = self.last_ts
+        if now is None or not level > 0:
+            return None
+        ts, px = self._from_anchor(now - window_s, now, origin_lookback_s)
+        inside = np.flatnonzero(ts > now - window_s)
+        if len(ts) < 2 or not len(inside):
             return None
         below = side == "below"
-        i = int(np.argmin(px) if below else np.argmax(px))
+        i = int(inside[0] + (np.argmin(px[inside]) if below else np.argmax(px[inside])))
         extreme = float(px[i])
         depth = (level - extreme) / level if below else (extreme - level) / level
         if depth < min_depth_pct:
@@ -247,13 +412,15 @@ class EngineHistory:
 
     def spike(self, side: Side, window_s: float, lead_s: float) -> Spike | None:
         """The move into the window's low ("below") or high ("above") from the opposite extreme
-        within `lead_s` before it."""
+        within `lead_s` before it. The last sample before that counts too if it is at most
+        TIME_TOL further back: on 1-minute snapshots, stamped a second early or late, the sample
+        a minute before the extreme is the only start there is."""
         ts, px = self.window("spot", window_s)
         if len(px) < 2:
             return None
         below = side == "below"
         i = int(np.argmin(px) if below else np.argmax(px))
-        lts, lpx = self.between("spot", float(ts[i]) - lead_s, float(ts[i]))
+        lts, lpx = self._from_anchor(float(ts[i]) - lead_s, float(ts[i]), lead_s * TIME_TOL)
         if not len(lpx):
             return None
         # The last time at the opposite extreme: where the move itself began.
@@ -269,19 +436,12 @@ class EngineHistory:
         hit = np.flatnonzero(px <= price if side == "below" else px >= price)
         return float(ts[hit[0]]) if len(hit) else None
 
-    def oi_snapshot_at(self, ts: float) -> OiSnapshot | None:
-        """The latest OI snapshot at or before `ts`, else the oldest one held."""
-        if not self.oi:
-            return None
-        before = [s for s in self.oi if s.ts <= ts]
-        return before[-1] if before else self.oi[0]
-
     def oi_flow(
         self, metrics: LiveMetrics, right: str, lo: float, hi: float, base_ts: float
     ) -> StrikeFlow | None:
         """OI and premium change for strikes in [lo, hi] of one right, from the snapshot at
         `base_ts` to the current metrics."""
-        base = self.oi_snapshot_at(base_ts)
+        base, _ = self.oi_base(base_ts)
         n = len(metrics.strikes)
         if base is None or not n:
             return None
@@ -310,6 +470,16 @@ class EngineHistory:
         return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
 
 
+def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:
+    return (
+        (a.strikes is b.strikes or np.array_equal(a.strikes, b.strikes))
+        and np.array_equal(a.call_oi, b.call_oi, equal_nan=True)
+        and np.array_equal(a.put_oi, b.put_oi, equal_nan=True)
+        and np.array_equal(a.call_ltp, b.call_ltp, equal_nan=True)
+        and np.array_equal(a.put_ltp, b.put_ltp, equal_nan=True)
+    )
+
+
 def nearest_strike(metrics: LiveMetrics, level: float) -> float | None:
     """The listed strike closest to a price level."""
     if not len(metrics.strikes) or not _finite(level):
@@ -324,8 +494,6 @@ def _tracked_values(m: LiveMetrics) -> dict[str, float | None]:
     return {
         "pcr_oi": m.pcr_oi,
         "atm_straddle": m.atm_straddle,
-        "net_gex": m.net_gex,
-        "gross_gex": m.gross_gex,
         "total_volume": total(m.total_call_volume, m.total_put_volume),
         "total_oi": total(m.total_call_oi, m.total_put_oi),
     }

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, Side, num
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num
 from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
-from core.engines.smart_money import SmartMoneyEngine
+from core.engines.smart_money import SmartMoneyEngine, SmartMoneyParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +25,24 @@ class OptionsTrapParams(EngineParams):
     volume_baseline_s: float = 600.0  # volume rate before the breakout, for "falling volume"
     # "Falling" means at most this fraction of the baseline rate; an unchanged rate is noise.
     falling_volume_ratio: float = 0.8
-    # "Positive net GEX (mean reversion)" needs dealers long gamma as a regime: g = net / gross
-    # GEX above DealerGammaEngine's band, not a sign that every quiet chain shows.
-    long_gamma_g: float = 0.15
+    # "Positive net GEX (mean reversion)" needs dealers long gamma as a regime
+    # (`EngineHistory.dealer_gamma`, debounced), not a sign that every quiet chain shows.
     w_failed_breakout: float = 0.35
     w_flow_contradicts: float = 0.25
     w_falling_volume: float = 0.15
     w_weak_smart_money: float = 0.10
     w_positive_gex: float = 0.15
+    # The SmartMoney reading the "weak smart-money bias" rule uses; the pipeline passes the
+    # configured SmartMoneyEngine params here (not overridable under OptionsTrapEngine itself).
+    smart_money: SmartMoneyParams | None = None
 
 
 class OptionsTrapEngine:
     """Buyers of a breakout above resistance are trapped when it falls back (BULL_TRAP, DOWN); the
     mirror at support is a BEAR_TRAP (UP). The failed breakout is the pattern; the other rules only
     add to a side that has it; when both sides failed within the window, the later failure wins.
-    Smart-money bias comes from SmartMoneyEngine with default params."""
+    Smart-money bias comes from SmartMoneyEngine with the configured SmartMoney params (the pipeline
+    sets `smart_money` from config, so both engines read the same bias)."""
 
     name: ClassVar[str] = "OptionsTrapEngine"
     params_type: ClassVar[type[EngineParams]] = OptionsTrapParams
@@ -51,6 +54,12 @@ class OptionsTrapEngine:
         if metrics.spot is None:
             return EngineResult.inactive({"spot": None})
         features: dict[str, Any] = {"spot": num(metrics.spot), "net_gex": num(metrics.net_gex)}
+        # Origin, breakout and failure are three spot samples, two sampling intervals within the
+        # window: a coarser feed cannot show a trap, and every other rule only adds to one.
+        coarse = history.too_coarse(p.window_s, samples=3)
+        if coarse:
+            not_evaluable(features, "failed_breakout", coarse)
+            return Scorecard().decide(p.threshold, "BEAR_TRAP", "BULL_TRAP", features)
         # A failed break above resistance traps bulls (down); a failed break below support traps bears.
         traps = {
             side: pierce
@@ -63,7 +72,7 @@ class OptionsTrapEngine:
             del traps[stale]
             features["superseded"] = stale
         card = Scorecard()
-        bias = SmartMoneyEngine().evaluate(metrics, history).signal if traps else None
+        bias = SmartMoneyEngine().evaluate(metrics, history, p.smart_money).signal if traps else None
         for side, pierce in traps.items():
             _score_trap(card, side, pierce, bias or "", metrics, history, p, features)
         features["smart_money_bias"] = bias
@@ -114,10 +123,8 @@ def _score_trap(
     card.add(side, "falling_volume", p.w_falling_volume, falling)
     weak = bias != ("BULLISH" if bull_trap else "BEARISH")
     card.add(side, "weak_smart_money", p.w_weak_smart_money, weak)
-    gex = metrics.net_gex
-    gross = metrics.gross_gex
-    long_gamma = gex is not None and gross is not None and gross > 0 and gex / gross > p.long_gamma_g
-    card.add(side, "positive_gex", p.w_positive_gex, long_gamma)
+    long_gamma = history.dealer_gamma == "long" and metrics.dealer_gamma == "long"  # held and current
+    card.add(side, "dealers_long_gamma", p.w_positive_gex, long_gamma)
     features.update(
         {
             f"{side}_level": num(pierce.level),
@@ -147,8 +154,6 @@ def _volume_rates(
 ) -> tuple[float | None, float | None]:
     """Units per minute during the breakout leg (at least one minute) and before it."""
     end = max(pierce.extreme_ts, pierce.cross_ts + 60.0)
-    during = history.volume_between(pierce.cross_ts, end)
-    before = history.volume_between(pierce.cross_ts - p.volume_baseline_s, pierce.cross_ts)
-    rate_during = during / ((end - pierce.cross_ts) / 60.0) if during is not None else None
-    rate_before = before / (p.volume_baseline_s / 60.0) if before is not None else None
-    return rate_during, rate_before
+    during = history.volume_rate(pierce.cross_ts, end)
+    before = history.volume_rate(pierce.cross_ts - p.volume_baseline_s, pierce.cross_ts)
+    return during, before

@@ -12,17 +12,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from core.config import EngineConfig
-from core.domain import LiveMetrics, Signal
+from core.domain import NO_VIEW_SIGNALS, LiveMetrics, Signal
 from core.engines.base import Engine, EngineParams, EngineResult
 from core.engines.dealer_gamma import DealerGammaEngine
 from core.engines.gamma_squeeze import GammaSqueezeEngine
-from core.engines.history import EngineHistory
+from core.engines.history import Debounce, EngineHistory
 from core.engines.liquidity import LiquidityEngine
 from core.engines.liquidity_vacuum import LiquidityVacuumEngine
-from core.engines.options_trap import OptionsTrapEngine
+from core.engines.options_trap import OptionsTrapEngine, OptionsTrapParams
 from core.engines.smart_money import SmartMoneyEngine, SmartMoneyReading, reading
 from core.engines.stoploss_hunt import StoplossHuntEngine
 from core.errors import ConfigError
@@ -46,12 +48,14 @@ Calibrator = Callable[[str, str, str, float], tuple[float, str]]
 
 @dataclass(frozen=True, slots=True)
 class EngineState:
-    """What an engine tile shows: the latest verdict and the last signal actually emitted."""
+    """What an engine tile shows: the latest verdict, the last signal actually emitted and, for a
+    state engine, the debounced state (`held`, e.g. NEUTRAL) that the tile reports as current."""
 
     engine: str
     result: EngineResult | None
     updated_ts: float | None
     last_signal: Signal | None = None
+    held: str | None = None
 
     @property
     def last_signal_ts(self) -> float | None:
@@ -79,11 +83,13 @@ class _EngineStats:
 class _SymbolState:
     """Per-symbol memory: one symbol's episodes and cooldowns never touch another's."""
 
-    def __init__(self, symbol: str) -> None:
-        self.history = EngineHistory(symbol)
+    def __init__(self, symbol: str, state_hold_s: float) -> None:
+        self.history = EngineHistory(symbol, state_hold_s=state_hold_s)
+        self.state_hold_s = state_hold_s
         self.episode: dict[str, str | None] = {}  # engine -> signal of the ongoing active verdict
         self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
         self.last_pattern: dict[tuple[str, str], float] = {}  # (engine, signal) -> episode emitted
+        self.debounce: dict[str, Debounce] = {}  # state engine -> its debounced reading
         self.states: dict[str, EngineState] = {}
 
 
@@ -113,7 +119,7 @@ class EnginePipeline:
         """Update the symbol's history, run every engine, emit the signals that start an episode."""
         sym = self._symbols.get(metrics.symbol)
         if sym is None:
-            sym = self._symbols[metrics.symbol] = _SymbolState(metrics.symbol)
+            sym = self._symbols[metrics.symbol] = _SymbolState(metrics.symbol, self.config.state_hold_s)
         if not self._remember(sym, metrics):
             return PipelineOutput()
         results: dict[str, EngineResult] = {}
@@ -124,12 +130,15 @@ class EnginePipeline:
             if result is None:
                 continue
             results[engine.name] = result
-            signal = self._episode(sym, engine.name, result, metrics)
-            if signal is not None:
-                signals.append(signal)
+            if getattr(engine, "kind", "pattern") == "state":
+                emitted = self._state_change(sym, engine.name, result, metrics)
+            else:
+                emitted = [s] if (s := self._episode(sym, engine.name, result, metrics)) else []
+            signals.extend(emitted)
             previous = states.get(engine.name)
-            last = signal or (previous.last_signal if previous else None)
-            states[engine.name] = EngineState(engine.name, result, metrics.ts, last)
+            last = emitted[-1] if emitted else (previous.last_signal if previous else None)
+            held = sym.debounce[engine.name].state if engine.name in sym.debounce else None
+            states[engine.name] = EngineState(engine.name, result, metrics.ts, last, held)
         sym.states = states  # reference swap: readers see the old or the new dict, never a mix
         with self._lock:
             self._counters["updates"] += 1
@@ -190,6 +199,29 @@ class EnginePipeline:
         if result.episode is not None:
             sym.last_pattern[key] = result.episode
         return self._signal(name, result, m)
+
+    def _state_change(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> list[Signal]:
+        """Debounce a state engine in event time (see `Debounce`). A change into a state with a
+        view is a signal, stamped when the state qualified; a change into NEUTRAL /
+        GAMMA_NEUTRAL only updates the tile."""
+        debounce = sym.debounce.get(name)
+        if debounce is None:
+            debounce = sym.debounce[name] = Debounce(self.config.state_hold_s)
+        out = []
+        for settled in debounce.update(m.ts, result.signal if result.active else None, (result, m)):
+            if settled.reading is None or settled.reading in NO_VIEW_SIGNALS:
+                continue
+            key = (name, settled.reading)
+            last = sym.last_emit.get(key)
+            if last is not None and settled.ts - last < self.config.cooldown_s:
+                continue
+            sym.last_emit[key] = settled.ts
+            result_then, metrics_then = settled.payload
+            # Spot as of the moment the state qualified (the latest update's, when that is now).
+            spot = float(sym.history.sample("spot", np.array([settled.ts]))[0])
+            at = replace(metrics_then, ts=settled.ts, spot=spot if np.isfinite(spot) else metrics_then.spot)
+            out.append(self._signal(name, result_then, at))
+        return out
 
     def _signal(self, name: str, result: EngineResult, m: LiveMetrics) -> Signal:
         confidence, source = self._calibrate(name, result.signal, m.symbol, result.raw_score)
@@ -264,4 +296,8 @@ def _engine_params(engines: Sequence[Engine], overrides: Mapping[str, Mapping]) 
         raise ConfigError(
             f"engine overrides for unknown engine(s) {', '.join(unknown)}; engines: {', '.join(ENGINE_NAMES)}"
         )
-    return {e.name: e.params_type.params_from(overrides.get(e.name)) for e in engines}
+    params = {e.name: e.params_type.params_from(overrides.get(e.name)) for e in engines}
+    trap, smart = params.get(OptionsTrapEngine.name), params.get(SmartMoneyEngine.name)
+    if isinstance(trap, OptionsTrapParams) and smart is not None:
+        params[OptionsTrapEngine.name] = replace(trap, smart_money=smart)
+    return params

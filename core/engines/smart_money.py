@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, num
+from core.engines.base import EngineParams, EngineResult, Scorecard, not_evaluable, num
 from core.engines.history import EngineHistory
 
 
@@ -33,6 +33,7 @@ class SmartMoneyParams(EngineParams):
     pcr_z_window_s: float = 1800.0
     pcr_z_min: float = 1.0
     pcr_z_min_samples: int = 10
+    pcr_z_step_s: float = 60.0  # the PCR is sampled on this grid over the z window
     pcr_z_min_std: float = 0.02  # a flat or slowly creeping baseline must not divide by ~0
     straddle_window_s: float = 900.0
     straddle_change_min: float = 0.02  # relative change of the ATM straddle over the window
@@ -65,13 +66,15 @@ class SmartMoneyEngine:
     """Writers are the informed side in index options: put writing is bullish, call writing bearish.
 
     Rules: put writing near/below ATM (call writing above) 0.30; PCR > 1.3 / < 0.7 0.20 (1.1 / 0.9:
-    0.10); PCR shift z over 30 min beyond +-1 0.20; net GEX positive / negative 0.15; ATM straddle
+    0.10); PCR shift z over 30 min beyond +-1 0.20; dealers long / short gamma (the one regime
+    definition, `core.analytics.regime.dealer_gamma`; SPEC says net GEX sign) 0.15; ATM straddle
     falling (sellers in control) bullish / rising bearish 0.15. Below threshold the verdict is
     NEUTRAL, active whenever PCR is known, with raw score 1 - the stronger side's score.
     """
 
     name: ClassVar[str] = "SmartMoneyEngine"
     params_type: ClassVar[type[EngineParams]] = SmartMoneyParams
+    kind: ClassVar[str] = "state"  # a bias held over time: debounced, NEUTRAL is never a signal
 
     def evaluate(
         self, metrics: LiveMetrics, history: EngineHistory, params: SmartMoneyParams | None = None
@@ -81,11 +84,12 @@ class SmartMoneyEngine:
         features: dict[str, Any] = {"pcr": num(metrics.pcr_oi), "iv_regime": metrics.volatility_regime}
         _writing_rules(card, metrics, history, p, features)
         _pcr_rules(card, metrics, history, p, features)
-        gex = metrics.net_gex
-        card.add("up", "net_gex_positive", p.w_gex, gex is not None and gex > 0)
-        card.add("down", "net_gex_negative", p.w_gex, gex is not None and gex < 0)
+        gamma = history.dealer_gamma
+        card.add("up", "dealers_long_gamma", p.w_gex, gamma == "long")
+        card.add("down", "dealers_short_gamma", p.w_gex, gamma == "short")
         _straddle_rule(card, metrics, history, p, features)
-        features["net_gex"] = num(gex)
+        features["net_gex"] = num(metrics.net_gex)
+        features["dealer_gamma"] = gamma
         features["oi_acceleration"] = num(oi_acceleration(history, p.oi_accel_step_s))
         result = card.decide(p.threshold, "BULLISH", "BEARISH", features)
         if result.active:
@@ -128,9 +132,13 @@ def _writing_rules(
     if m.atm_strike is None or history.last_ts is None:
         return
     band = p.atm_band_strikes * m.strike_step
-    base_ts = history.last_ts - p.flow_window_s
+    base_ts = history.flow_base_ts(p.flow_window_s)
+    if base_ts is None:
+        return
     puts = history.oi_flow(m, "PE", m.atm_strike - band, m.atm_strike, base_ts)
     calls = history.oi_flow(m, "CE", m.atm_strike, m.atm_strike + band, base_ts)
+    if puts is None or calls is None:
+        not_evaluable(features, "writing", history.oi_base(base_ts)[1] or "no OI in the ATM band")
     card.add("up", "put_writing", p.w_writing, puts is not None and puts.writing(p.flow_min_rel))
     card.add("down", "call_writing", p.w_writing, calls is not None and calls.writing(p.flow_min_rel))
     features["put_oi_change"] = num(puts.d_oi) if puts else None
@@ -150,14 +158,23 @@ def _pcr_rules(
             card.add("down", "pcr_below_0.9", p.w_pcr_mild, pcr < p.pcr_mild_low)
     z = pcr_shift_z(history, p)
     features["pcr_shift_z"] = num(z)
+    if z is None:
+        not_evaluable(features, "pcr_shift", f"PCR history does not cover {p.pcr_z_window_s:.0f} s")
     card.add("up", "pcr_rising", p.w_pcr_shift, z is not None and z > p.pcr_z_min)
     card.add("down", "pcr_falling", p.w_pcr_shift, z is not None and z < -p.pcr_z_min)
 
 
 def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
-    """z-score of the latest PCR against the preceding window's PCR samples."""
-    _, values = history.window("pcr_oi", p.pcr_z_window_s)
-    if len(values) < p.pcr_z_min_samples + 1:
+    """z-score of the latest PCR against the preceding window's PCR, sampled as of each point of a
+    fixed grid (pcr_z_step_s), so the number of samples does not depend on how often the feed
+    delivered; None while the history does not cover the whole window."""
+    now_ts = history.last_ts
+    if now_ts is None:
+        return None
+    steps = int(p.pcr_z_window_s // p.pcr_z_step_s)
+    grid = now_ts - p.pcr_z_step_s * np.arange(steps, -1, -1)
+    values = history.sample("pcr_oi", grid)
+    if not np.isfinite(values[0]) or len(values) < p.pcr_z_min_samples + 1:
         return None
     base, now = values[:-1], float(values[-1])
     std = max(float(np.std(base)), p.pcr_z_min_std)
@@ -171,6 +188,8 @@ def _straddle_rule(
     then = history.value_ago("atm_straddle", p.straddle_window_s)
     change = (now - then) / then if now is not None and then else None
     features["straddle_change"] = num(change)
+    if then is None:
+        not_evaluable(features, "straddle", f"straddle history does not cover {p.straddle_window_s:.0f} s")
     # Option sellers in control bleed the straddle; a rising straddle is demand for protection.
     card.add("up", "straddle_falling", p.w_straddle, change is not None and change <= -p.straddle_change_min)
     card.add("down", "straddle_rising", p.w_straddle, change is not None and change >= p.straddle_change_min)

@@ -81,3 +81,38 @@ def test_config_is_frozen(tmp_path):
     config = load({}, tmp_path)
     with pytest.raises(AttributeError):
         config.database_url = "sqlite://"  # type: ignore[misc]
+
+
+def test_engine_parameters_come_from_the_secrets_file_and_the_environment(tmp_path):
+    from core.engines.pipeline import EnginePipeline
+
+    config = load(
+        {"STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel": "0.05", "STRIKEIQ_STATE_HOLD_S": "240"},
+        tmp_path,
+        secrets="[engines.SmartMoneyEngine]\nflow_min_rel = 0.04\npcr_strong_high = 1.4\n"
+        "[engines.LiquidityEngine]\nthreshold = 0.55\n",
+    )
+    assert config.engines.state_hold_s == 240.0
+    pipe = EnginePipeline(config.engines)
+    smart = pipe.params["SmartMoneyEngine"]
+    assert smart.flow_min_rel == 0.05 and smart.pcr_strong_high == 1.4  # the environment wins
+    assert pipe.params["LiquidityEngine"].threshold == 0.55
+    # OptionsTrap's "weak smart-money bias" reads SmartMoney with the same configured params.
+    assert pipe.params["OptionsTrapEngine"].smart_money == smart
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"STRIKEIQ_ENGINE__SmartMoneyEngine": "1"}, "STRIKEIQ_ENGINE__<EngineName>__<parameter>"),
+        ({"STRIKEIQ_ENGINE__NoSuchEngine__threshold": "0.5"}, "unknown engine"),
+        ({"STRIKEIQ_ENGINE__SmartMoneyEngine__nope": "1"}, "unknown parameter 'nope'"),
+        ({"STRIKEIQ_ENGINE__SmartMoneyEngine__w_writing": "2"}, "lie in 0..1"),
+        ({"STRIKEIQ_STATE_HOLD_S": "soon"}, "STRIKEIQ_STATE_HOLD_S"),
+    ],
+)
+def test_a_wrong_engine_setting_fails_at_start_with_the_fix(env, fragment, tmp_path):
+    from core.engines.pipeline import EnginePipeline
+
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+        EnginePipeline(load(env, tmp_path).engines)

@@ -12,8 +12,11 @@ from core.analytics.regime import (
     TRADING_SECONDS_PER_YEAR,
     RegimeDebounce,
     RegimeInputs,
+    _scores,
     classify_regime,
+    dealer_gamma,
     iv_percentile,
+    normalised_gex,
     spot_features,
     structural_alerts,
     volatility_regime,
@@ -97,25 +100,25 @@ def test_regime_needs_gex_or_returns():
 
 
 def test_range_regime_with_long_gamma_and_a_quiet_tape():
-    x = replace(BASE, net_gex=5e9, ret_5m=0.0002, flow_imbalance=0.1, volatility_regime="normal")
+    x = replace(BASE, dealer_gamma="long", ret_5m=0.0002, flow_imbalance=0.1, volatility_regime="normal")
     assert classify_regime(x) == ("range", 1.0)
 
 
 def test_trend_regime_with_short_gamma_and_agreeing_flow():
-    x = replace(BASE, net_gex=-5e9, ret_5m=0.004, flow_direction="put_writing", gamma_flip=24900.0)
+    x = replace(BASE, dealer_gamma="short", ret_5m=0.004, flow_direction="put_writing", gamma_flip=24900.0)
     assert classify_regime(x) == ("trend", 1.0)
 
 
 def test_breakout_regime_near_the_wall_ahead():
     x = replace(
-        BASE, net_gex=-1e9, ret_5m=0.003, resistance=25050.0, vol_spike_ratio=2.0, flow_imbalance=-0.7
+        BASE, dealer_gamma="short", ret_5m=0.003, resistance=25050.0, vol_spike_ratio=2.0, flow_imbalance=-0.7
     )
     regime, confidence = classify_regime(x)
     assert regime == "breakout" and confidence == pytest.approx(1.0)
 
 
 def test_pin_risk_on_expiry_day_near_max_pain_and_oi_peak():
-    x = replace(BASE, net_gex=5e9, ret_5m=0.0, max_pain=25000.0, max_oi_strike=25050.0, minutes_to_close=45)
+    x = replace(BASE, dealer_gamma="long", ret_5m=0.0, max_pain=25000.0, max_oi_strike=25050.0, minutes_to_close=45)
     regime, confidence = classify_regime(x)
     assert regime == "pin_risk" and 0.6 < confidence < 1.0
     not_expiry_day = replace(x, minutes_to_close=None)
@@ -138,14 +141,14 @@ def _kinds(alerts):
 
 
 def test_gamma_flip_break_near_and_crossing():
-    near = replace(BASE, gamma_flip=25040.0, net_gex=1e9)
+    near = replace(BASE, gamma_flip=25040.0, dealer_gamma="long")
     assert _kinds(structural_alerts(near)) == {"GAMMA_FLIP_BREAK": "medium"}
-    far = replace(BASE, gamma_flip=25200.0, net_gex=1e9)
+    far = replace(BASE, gamma_flip=25200.0, dealer_gamma="long")
     assert structural_alerts(far) == []
     before = replace(BASE, spot=25300.0, gamma_flip=25200.0)
-    crossed = replace(BASE, spot=25100.0, gamma_flip=25200.0, net_gex=-1e9)
+    crossed = replace(BASE, spot=25100.0, gamma_flip=25200.0, dealer_gamma="short")
     assert _kinds(structural_alerts(crossed, before)) == {"GAMMA_FLIP_BREAK": "critical"}
-    assert _kinds(structural_alerts(replace(crossed, net_gex=1e9), before)) == {"GAMMA_FLIP_BREAK": "high"}
+    assert _kinds(structural_alerts(replace(crossed, dealer_gamma="long"), before)) == {"GAMMA_FLIP_BREAK": "high"}
 
 
 def test_flow_imbalance_spike():
@@ -163,3 +166,18 @@ def test_pin_risk_and_expiry_magnet():
     assert _kinds(structural_alerts(magnet)) == {"EXPIRY_MAGNET": "low"}
     assert structural_alerts(replace(magnet, expected_move=150.0)) == []
     assert structural_alerts(replace(magnet, minutes_to_close=None)) == []
+
+
+@pytest.mark.parametrize(
+    ("net", "gross", "expected"),
+    [(2e9, 10e9, "long"), (-2e9, 10e9, "short"), (1e9, 10e9, "neutral"), (-1.5e9, 10e9, "neutral"),
+     (1e9, 0.0, None), (None, 10e9, None)],
+)  # fmt: skip
+def test_dealer_gamma_is_the_normalised_gex_beyond_the_band_not_the_sign(net, gross, expected):
+    assert dealer_gamma(normalised_gex(net, gross)) == expected
+
+
+def test_a_slightly_negative_net_gex_is_no_short_gamma_trend():
+    """The regime used to count any negative net GEX as short gamma; g = -0.05 is neutral."""
+    x = replace(BASE, dealer_gamma=dealer_gamma(normalised_gex(-0.5e9, 10e9)), ret_5m=0.004)
+    assert x.dealer_gamma == "neutral" and _scores(x)["trend"] == pytest.approx(0.3)

@@ -36,6 +36,7 @@ def test_vol_spike_ratio_is_not_evaluable_on_five_minute_samples_and_says_why():
 def test_a_gap_is_not_called_a_resolution_limit():
     ts, spot = every(60.0, 40)
     keep = (ts <= NOW - 240) | (ts == NOW)  # nothing for the last four minutes
+    spot = np.where(ts == NOW, spot * 1.001, spot)  # a new observation (an unchanged one is none)
     f = spot_features(ts[keep], spot[keep], NOW)
     assert f.missing["vol_spike_ratio"].startswith("5-minute vol: gap in the spot history")
 
@@ -68,3 +69,16 @@ def test_a_return_needs_a_sample_from_0_9_to_2_horizons_back():
     assert young.ret_5m is None and young.missing["ret_5m"] == "spot history does not cover 300 s yet"
     old = spot_features(np.array([NOW - 700.0, NOW]), np.array([25000.0, 25010.0]), NOW)
     assert old.ret_5m is None and "no sample 270-600 s old" in old.missing["ret_5m"]
+
+
+def test_features_change_only_when_spot_does():
+    """Spot observed every 5 minutes but re-published every second (a chain streamed leg by leg):
+    the features at any second between two observations equal those at the last observation."""
+    ts, spot = every(300.0, 120, amplitude=0.002)
+    at_obs = spot_features(ts, spot, NOW)
+    dense_ts = np.arange(ts[0], NOW + 200.0, 1.0)
+    dense = spot[np.searchsorted(ts, dense_ts, side="right") - 1]
+    later = spot_features(dense_ts, dense, NOW + 200.0)
+    assert (later.ret_1m, later.ret_5m, later.range_5m) == (at_obs.ret_1m, at_obs.ret_5m, at_obs.range_5m)
+    assert later.realized_vol_30m == pytest.approx(at_obs.realized_vol_30m)
+    assert later.vol_spike_ratio == at_obs.vol_spike_ratio is None

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.analytics.regime import dealer_gamma, normalised_gex
 from core.domain import LiveMetrics, frozen_array
 from core.engines.base import EngineResult
 from core.engines.history import EngineHistory
@@ -54,7 +55,16 @@ def make_metrics(**overrides: Any) -> LiveMetrics:
         **chain(),
     }
     fields.update(overrides)
-    return LiveMetrics(**fields)
+    return with_gamma(LiveMetrics(**fields))
+
+
+def with_gamma(m: LiveMetrics) -> LiveMetrics:
+    """`gex_ratio` and `dealer_gamma` derived from net/gross GEX, as the analytics derive them,
+    unless a test set them itself."""
+    if m.dealer_gamma is not None or m.net_gex is None:
+        return m
+    g = normalised_gex(m.net_gex, m.gross_gex)
+    return replace(m, gex_ratio=g, dealer_gamma=dealer_gamma(g))
 
 
 def calm_path(n: int, start: float = 25000.0, seed: int = 3, sigma_1m: float = 0.0004) -> np.ndarray:
@@ -78,13 +88,15 @@ def feed(
     start: float = T0,
     base: LiveMetrics | None = None,
     per_step: Callable[[int, float], dict[str, Any]] | None = None,
+    step_s: float = 1.0,
 ) -> LiveMetrics:
-    """Update `history` once per second with `base` at each spot; returns the last metrics."""
+    """Update `history` every `step_s` (default once per second) with `base` at each spot;
+    returns the last metrics."""
     base = base or make_metrics()
     m = base
     for i, spot in enumerate(spots):
         extra = per_step(i, float(spot)) if per_step else {}
-        m = replace(base, ts=start + i, spot=float(spot), **extra)
+        m = replace(base, ts=start + i * step_s, spot=float(spot), **extra)
         history.update(m)
     return m
 
@@ -95,12 +107,20 @@ def run(
     base: LiveMetrics | None = None,
     per_step: Callable[[int, float], dict[str, Any]] | None = None,
     params: Any = None,
+    step_s: float = 1.0,
     **final: Any,
 ) -> tuple[EngineResult, EngineHistory, LiveMetrics]:
-    """Feed the path, then evaluate the engine on the last metrics (with `final` overrides)."""
+    """Feed the path (a sample every `step_s`), then evaluate the engine on the last metrics
+    (with `final` overrides).
+
+    GEX overrides (net_gex, gross_gex) apply to the whole path: engines read the debounced
+    dealer-gamma regime, and a regime seen on one update only is no regime."""
+    gamma = {k: final.pop(k) for k in ("net_gex", "gross_gex") if k in final}
+    if gamma:
+        base = with_gamma(replace(base or make_metrics(), **gamma, gex_ratio=None, dealer_gamma=None))
     history = EngineHistory("NIFTY")
-    feed(history, spots[:-1], base=base, per_step=per_step)
-    start = T0 + len(spots) - 1
+    feed(history, spots[:-1], base=base, per_step=per_step, step_s=step_s)
+    start = T0 + (len(spots) - 1) * step_s
     m = replace(base or make_metrics(), ts=start, spot=float(spots[-1]))
     if per_step:
         m = replace(m, **per_step(len(spots) - 1, float(spots[-1])))
@@ -150,5 +170,8 @@ def realistic(
         r1 = float(np.log(s / path[max(0, i - 60)]))
         r5 = float(np.log(s / path[max(0, i - 300)]))
         extra = per_step(i, float(s)) if per_step else {}
-        out.append(replace(base, ts=T0 + i, spot=float(s), ret_1m=r1, ret_5m=r5, **extra))
+        m = replace(base, ts=T0 + i, spot=float(s), ret_1m=r1, ret_5m=r5, **extra)
+        if "net_gex" in extra or "gross_gex" in extra:
+            m = with_gamma(replace(m, gex_ratio=None, dealer_gamma=None))
+        out.append(m)
     return out

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.engines.dealer_gamma import DealerGammaEngine, DealerGammaParams
+from core.analytics.regime import dealer_gamma
+from core.engines.dealer_gamma import DealerGammaEngine
 from core.engines.history import EngineHistory
-from tests.core.engines.builders import T0, make_metrics
+from tests.core.engines.builders import make_metrics
 
 ENGINE = DealerGammaEngine()
 
@@ -63,37 +64,17 @@ def test_no_crossing_means_far_from_the_flip():
     assert result.raw_score == pytest.approx(1.0) and result.features["flip_distance_pct"] is None
 
 
-def test_threshold_is_a_parameter():
-    m = make_metrics(net_gex=2e9, gross_gex=10e9)
-    wide = DealerGammaParams.params_from({"threshold": 0.25})
-    assert ENGINE.evaluate(m, EngineHistory("NIFTY"), wide).signal == "GAMMA_NEUTRAL"
+def test_the_regime_is_the_analytics_one_definition():
+    """The band is `AnalyticsConfig.gamma_band`, applied once by the analytics: the engine reads
+    `dealer_gamma`, so a wider band configured there moves the engine too."""
+    g = 0.2
+    wide = make_metrics(net_gex=2e9, gross_gex=10e9, gex_ratio=g, dealer_gamma=dealer_gamma(g, band=0.25))
+    assert wide.dealer_gamma == "neutral"
+    assert ENGINE.evaluate(wide, EngineHistory("NIFTY")).signal == "GAMMA_NEUTRAL"
+    assert verdict(2e9).signal == "LONG_GAMMA"  # the default band, 0.15
 
 
 @pytest.mark.parametrize(("net", "gross"), [(None, 1e9), (1e9, None), (1e9, 0.0)])
 def test_missing_gex_is_inactive(net, gross):
     result = verdict(net, gross)
     assert not result.active and result.signal == ""
-
-
-def test_a_regime_holds_until_g_falls_inside_the_exit_band():
-    """Entry beyond +-0.15, exit inside +-0.10: g wandering between the bands changes nothing."""
-    h = EngineHistory("NIFTY")
-    path = [0.05, 0.2, 0.12, 0.14, 0.12, 0.08, 0.12, 0.14, -0.2, -0.12, 0.12]
-    seen = []
-    for i, g in enumerate(path):
-        m = make_metrics(ts=T0 + i, net_gex=g * 10e9, gross_gex=10e9, ret_5m=-0.001)
-        h.update(m)
-        seen.append(ENGINE.evaluate(m, h).signal)
-    assert seen == [
-        "GAMMA_NEUTRAL",
-        "LONG_GAMMA",
-        "LONG_GAMMA",
-        "LONG_GAMMA",
-        "LONG_GAMMA",
-        "GAMMA_NEUTRAL",
-        "GAMMA_NEUTRAL",
-        "GAMMA_NEUTRAL",
-        "SHORT_GAMMA",
-        "SHORT_GAMMA",
-        "GAMMA_NEUTRAL",  # a short regime does not carry over to the long side
-    ]

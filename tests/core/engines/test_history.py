@@ -20,10 +20,11 @@ def test_update_refuses_older_event_time():
 
 
 def test_memory_is_bounded():
-    h = EngineHistory("NIFTY", capacity=100, oi_snapshots=3)
+    h = EngineHistory("NIFTY", capacity=100, oi_grid_s=30.0, oi_retention_s=90.0)
     for i in range(1000):
         h.update(make_metrics(ts=T0 + i, spot=25000.0 + i, **chain(call_oi={25000.0: 1e6 + i})))
-    assert len(h.spot) == 100 and len(h.oi) == 3
+    assert len(h.spot) == 100 and len(h.oi) == 4  # 90 s of 30 s grid points, plus the current one
+    assert [s.ts for s in h.oi] == [T0 + 900.0, T0 + 930.0, T0 + 960.0, T0 + 990.0]
     assert all(len(b) <= 100 for b in h.metrics.values())
 
 
@@ -75,21 +76,54 @@ def test_spike_and_best_retracement():
     assert s.retrace == pytest.approx(0.8)  # best rebound, not the current price
 
 
-def test_oi_snapshots_only_on_change_and_flow_against_base():
-    h = EngineHistory("NIFTY")
+def test_oi_grid_holds_the_chain_as_of_each_grid_time_and_flow_against_base():
+    h = EngineHistory("NIFTY", oi_grid_s=30.0)
     h.update(make_metrics(ts=T0))
     h.update(make_metrics(ts=T0 + 1))
-    assert len(h.oi) == 1
+    assert [s.ts for s in h.oi] == [T0]
     later = make_metrics(
         ts=T0 + 180, **chain(put_oi={24900.0: 1.1e6, 25000.0: 1.2e6}, put_ltp={25000.0: 90.0})
     )
     h.update(later)
-    assert len(h.oi) == 2
+    # 30 s ... 150 s hold the chain of T0 + 1 (nothing changed before 180 s); 180 s is the new one.
+    assert [s.ts - T0 for s in h.oi] == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
+    assert h.oi[-2].put_oi[list(STRIKES).index(25000.0)] == 1e6
+    assert h.oi[-1].put_oi[list(STRIKES).index(25000.0)] == 1.2e6
     flow = h.oi_flow(later, "PE", 24900.0, 25000.0, T0 + 10)
     assert flow.d_oi == pytest.approx(300_000.0) and flow.strikes == 3
     assert flow.d_premium == pytest.approx(-10 / 3)
     assert flow.writing(0.002) and not flow.buying(0.002)
     assert h.oi_flow(later, "CE", 24900.0, 25000.0, T0 + 10).d_oi == 0.0
+
+
+def test_a_window_older_than_the_grid_is_not_evaluable_with_a_reason():
+    h = EngineHistory("NIFTY", oi_grid_s=30.0)
+    h.update(make_metrics(ts=T0 + 15))  # off the grid: the first grid point is T0 + 30
+    m = make_metrics(ts=T0 + 200, **chain(put_oi={25000.0: 2e6}))
+    h.update(m)
+    base, reason = h.oi_base(T0 + 20)
+    assert base is None and "covers 170 s" in reason and "needs 180 s" in reason
+    assert h.oi_flow(m, "PE", 24900.0, 25000.0, T0 + 20) is None  # never the oldest sample instead
+    assert h.oi_base(T0 + 30)[0].ts == T0 + 30
+
+
+def test_grid_samples_do_not_depend_on_how_the_chain_was_delivered():
+    """The same change delivered at once at 60 s, or leg by leg over 60-90 s, gives the same grid
+    sample at 90 s and 120 s; only the samples inside the delivery differ."""
+    new_puts = {k: 1.5e6 for k in STRIKES}
+    at_once, by_leg = EngineHistory("NIFTY"), EngineHistory("NIFTY")
+    for h in (at_once, by_leg):
+        h.update(make_metrics(ts=T0))
+    at_once.update(make_metrics(ts=T0 + 60, **chain(put_oi=new_puts)))
+    for i, k in enumerate(STRIKES):
+        done = {s: 1.5e6 for s in STRIKES[: i + 1]}
+        by_leg.update(make_metrics(ts=T0 + 61 + i, **chain(put_oi=done)))
+        assert k in done
+    for h in (at_once, by_leg):
+        h.update(make_metrics(ts=T0 + 125, **chain(put_oi=new_puts)))
+    for t in (T0 + 90, T0 + 120):
+        a, b = at_once.oi_base(t)[0], by_leg.oi_base(t)[0]
+        assert np.array_equal(a.put_oi, b.put_oi) and np.array_equal(a.call_oi, b.call_oi)
 
 
 def test_oi_flow_aligns_different_strike_grids():
@@ -109,7 +143,7 @@ def test_oi_flow_aligns_different_strike_grids():
     assert flow.strikes == 3 and flow.d_oi == pytest.approx(1.5e6) and flow.buying(0.01)
 
 
-def test_volume_between_and_median_minute_volume():
+def test_volume_rate_and_median_minute_volume():
     h = EngineHistory("NIFTY")
     base = make_metrics()
     feed(
@@ -118,9 +152,10 @@ def test_volume_between_and_median_minute_volume():
         base=base,
         per_step=lambda i, _: {"total_call_volume": 60.0 * i, "total_put_volume": 0.0},
     )
-    assert h.volume_between(T0 + 100, T0 + 160) == pytest.approx(3600.0)
+    assert h.volume_rate(T0 + 100, T0 + 160) == pytest.approx(3600.0)
+    assert h.volume_rate(T0 + 100, T0 + 130) == pytest.approx(3600.0)  # units per minute
     assert h.median_minute_volume(T0 + 1800) == pytest.approx(3600.0)
-    assert h.volume_between(T0 - 100, T0 + 10) is None
+    assert h.volume_rate(T0 - 100, T0 + 10) is None
 
 
 def test_legs_without_oi_neither_fake_changes_nor_poison_sums():
@@ -138,3 +173,88 @@ def test_legs_without_oi_neither_fake_changes_nor_poison_sums():
     h.update(later)
     flow = h.oi_flow(later, "PE", STRIKES[0], STRIKES[-1], T0)
     assert flow.d_oi == pytest.approx(250_000.0) and flow.strikes == len(STRIKES) - 1
+
+
+def sampled(times: list[float], spots: list[float], **fields) -> EngineHistory:
+    """A history fed at the given event times (seconds after T0), as a snapshot feed samples."""
+    h = EngineHistory("NIFTY")
+    for t, spot in zip(times, spots, strict=True):
+        h.update(make_metrics(ts=T0 + t, spot=spot, **{k: v(t) for k, v in fields.items()}))
+    return h
+
+
+@pytest.mark.parametrize("lead", [60.0, 61.0, 57.0])
+def test_a_spike_on_one_minute_snapshots_starts_at_the_sample_a_minute_before(lead):
+    """The sample one `lead_s` before the extreme (a second or two either way) is the spike's start."""
+    times = [0.0, 60.0, 120.0, 120.0 + lead, 180.0 + lead]
+    h = sampled(times, [25040.0, 25041.0, 25040.0, 24990.0, 25030.0])
+    s = h.spike("below", 300, 60)
+    assert (s.start, s.extreme) == (25040.0, 24990.0) and s.extreme_ts - s.start_ts == lead
+    assert s.retrace == pytest.approx(0.8)
+
+
+def test_a_spike_start_further_back_than_the_tolerance_is_no_spike():
+    h = sampled([0.0, 60.0, 127.0, 187.0], [25040.0, 25040.0, 24990.0, 25030.0])  # 67 s: > 60 s + 10 %
+    s = h.spike("below", 300, 60)
+    assert s.start == s.extreme and s.move_pct == 0.0
+
+
+def test_a_pierce_in_the_windows_first_sample_has_its_origin_just_before_the_window():
+    h = sampled([0.0, 60.0, 120.0, 180.0, 240.0], [25010.0, 25005.0, 24970.0, 24990.0, 25010.0])
+    p = h.pierce(25000.0, "below", 180, 0.001)  # window (60 s, 240 s]: the origin at 60 s is its edge
+    assert p is not None and (p.extreme, p.extreme_ts, p.cross_ts) == (24970.0, T0 + 120, T0 + 60)
+
+
+def test_a_pierce_origin_reaches_back_one_sample_and_at_most_two_minutes():
+    h = sampled([0.0, 300.0, 600.0], [25010.0, 24970.0, 25010.0])  # a 5-minute feed
+    assert h.pierce(25000.0, "below", 500, 0.001).cross_ts == T0  # 100 s before the window
+    assert h.pierce(25000.0, "below", 420, 0.001) is None  # 180 s before it: too far
+    # The extreme itself stays inside the window: a low before it is no pierce of this window.
+    assert h.pierce(25000.0, "below", 250, 0.001) is None
+
+
+def test_minute_volume_rates_come_from_the_real_sample_intervals():
+    """A 5-minute feed trading 300 units a minute: 1,500 units between samples, none on most of
+    a 1-minute grid, yet 300 a minute throughout."""
+    times = [300.0 * k for k in range(8)]
+    h = sampled(times, [25000.0] * 8, total_call_volume=lambda t: 5.0 * t, total_put_volume=lambda t: 0.0)
+    assert h.median_minute_volume(T0 + 2100) == pytest.approx(300.0)
+    assert h.volume_rate(T0 + 1770, T0 + 1830) == pytest.approx(300.0)  # the interval into 1800 s
+    assert h.volume_rate(T0 + 1810, T0 + 1830) is None  # one sample: no interval to rate
+
+
+def test_sample_interval_is_the_median_spacing_of_spot_observations():
+    h = sampled([0.0, 300.0, 598.0, 900.0, 1203.0], [25000.0, 25010.0, 25005.0, 25020.0, 25015.0])
+    assert h.sample_interval_s() == pytest.approx(301.0)
+    assert EngineHistory("NIFTY").sample_interval_s() is None
+    # A snapshot source delivered leg by leg repeats an unchanged spot every second: still 5 minutes.
+    h = EngineHistory("NIFTY")
+    for t in range(0, 1201):
+        h.update(make_metrics(ts=T0 + t, spot=25000.0 + 5 * (t // 300)))
+    assert h.sample_interval_s() == pytest.approx(300.0)
+
+
+@pytest.mark.parametrize(
+    ("every", "coarse"), [(1.0, False), (60.0, False), (66.0, False), (70.0, True), (300.0, True)]
+)
+def test_a_rule_needing_two_samples_within_a_minute_is_too_coarse_beyond_66_s(every, coarse):
+    h = sampled([every * k for k in range(10)], [25000.0 + k for k in range(10)])
+    reason = h.too_coarse(60.0, samples=2)
+    assert (reason is not None) is coarse
+    if coarse:
+        assert reason.startswith(f"spot sampled every ~{every:.0f} s")
+
+
+def test_flow_windows_start_from_the_last_change_of_the_chain_not_the_clock():
+    """Snapshots at 0, 300 and 600 s: between deliveries the window's base must not step to the
+    next snapshot as the clock runs on (a streamed chain would flip its verdict mid-interval)."""
+    h = EngineHistory("NIFTY")
+    for t, oi in ((0, 1.0e6), (300, 1.1e6), (600, 1.2e6)):
+        h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: oi})))
+    assert h.flow_base_ts(600.0) == pytest.approx(T0 + 600 - 540)  # 10 % younger accepted (wobble)
+    for t in (650, 800, 950):  # the same chain, re-delivered as the clock runs
+        h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: 1.2e6})))
+        assert h.flow_base_ts(600.0) == pytest.approx(T0 + 60)
+        assert h.oi_base(h.flow_base_ts(600.0))[0].ts == T0 + 60
+    h.update(make_metrics(ts=T0 + 960, **chain(put_oi={25000.0: 1.3e6})))
+    assert h.flow_base_ts(600.0) == pytest.approx(T0 + 420)

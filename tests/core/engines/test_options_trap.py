@@ -31,7 +31,7 @@ def test_failed_breakout_with_weak_bias_alone_is_below_threshold():
 def test_positive_gex_completes_a_bull_trap():
     result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=3e9, gross_gex=10e9)
     assert result.signal == "BULL_TRAP" and result.direction == "DOWN"
-    assert result.reasons == ("failed_breakout", "weak_smart_money", "positive_gex")
+    assert result.reasons == ("failed_breakout", "weak_smart_money", "dealers_long_gamma")
     assert result.raw_score == pytest.approx(0.60)
 
 
@@ -64,7 +64,7 @@ def test_bullish_smart_money_removes_the_weak_bias_rule():
         ENGINE, trap_path(), base=base, per_step=step, pcr_oi=1.35, net_gex=3e9, gross_gex=10e9
     )
     assert result.features["smart_money_bias"] == "BULLISH"
-    assert result.reasons == ("failed_breakout", "positive_gex")
+    assert result.reasons == ("failed_breakout", "dealers_long_gamma")
 
 
 @pytest.mark.parametrize("path", [trap_path(peak=25040.0), trap_path(hold=420)])
@@ -78,7 +78,7 @@ def test_failed_breakdown_below_support_is_a_bear_trap():
     path = np.r_[np.full(PRE, 25040.0), ramp(25040.0, 24940.0, 120), ramp(24940.0, 25030.0, 120)]
     result, _, _ = run(ENGINE, path, base=base)
     assert result.signal == "BEAR_TRAP" and result.direction == "UP"
-    assert result.reasons == ("failed_breakdown", "weak_smart_money", "positive_gex")
+    assert result.reasons == ("failed_breakdown", "weak_smart_money", "dealers_long_gamma")
 
 
 def test_missing_fields_never_crash():
@@ -90,7 +90,7 @@ def test_missing_fields_never_crash():
 
 def test_negative_gex_does_not_count_as_mean_reversion():
     result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=-3e9)
-    assert "positive_gex" not in result.features["down_rules"] and not result.active
+    assert "dealers_long_gamma" not in result.features["down_rules"] and not result.active
 
 
 def test_the_later_failure_wins_over_an_older_opposite_trap():
@@ -99,16 +99,46 @@ def test_the_later_failure_wins_over_an_older_opposite_trap():
     result, _, _ = run(ENGINE, path, base=BASE, net_gex=3e9, gross_gex=10e9)
     assert result.signal == "BEAR_TRAP" and result.direction == "UP"
     assert result.features["superseded"] == "down"
-    assert result.reasons == ("failed_breakdown", "weak_smart_money", "positive_gex")
+    assert result.reasons == ("failed_breakdown", "weak_smart_money", "dealers_long_gamma")
 
 
 def test_a_barely_positive_gex_is_not_mean_reversion():
     # g = 0.05: inside DealerGamma's neutral band, dealers are not long gamma.
     result, _, _ = run(ENGINE, trap_path(), base=BASE, net_gex=0.5e9, gross_gex=10e9)
-    assert "positive_gex" not in result.features["down_rules"] and not result.active
+    assert "dealers_long_gamma" not in result.features["down_rules"] and not result.active
 
 
 def test_volume_a_little_lower_is_not_falling():
     step = volume_per_step(1000.0, spike_from=0, spike_to=PRE, mult=1.1)  # only 10 % busier before
     result, _, _ = run(ENGINE, trap_path(), base=BASE, per_step=step)
     assert "falling_volume" not in result.features["down_rules"]
+
+
+def snapshot_trap() -> np.ndarray:
+    """Snapshots of a failed breakout: below resistance, one sample 0.24 % above it, one back below."""
+    return np.r_[np.full(6, 24960.0), 24980.0, 25060.0, 24970.0]
+
+
+def test_a_failed_breakout_on_five_minute_snapshots_is_seen_from_the_windows_edge():
+    """The last sample below resistance is exactly 600 s back, on the edge of the window."""
+    result, _, _ = run(ENGINE, snapshot_trap(), base=BASE, step_s=300.0)
+    assert result.features["down_rules"] == ["failed_breakout", "weak_smart_money"]
+    assert result.features["down_breakout_age_s"] == 600.0
+
+
+def test_a_trap_is_not_evaluable_on_six_minute_snapshots():
+    result, _, _ = run(ENGINE, snapshot_trap(), base=BASE, step_s=360.0)
+    assert result.features["down_rules"] == [] and result.raw_score == 0
+    reason = result.features["not_evaluable"]["failed_breakout"]
+    assert reason.startswith("spot sampled every ~360 s") and "3 samples within 600 s" in reason
+
+
+def test_steady_volume_on_a_sparse_feed_is_not_falling_volume():
+    """Snapshots 280 s apart trading the same volume each: the 10-minute baseline reaches back to a
+    sample 840 s before the breakout, and is a rate over those 840 s, not over 600."""
+    result, _, _ = run(ENGINE, snapshot_trap(), base=BASE, per_step=volume_per_step(1000.0), step_s=280.0)
+    assert "failed_breakout" in result.features["down_rules"]
+    assert "falling_volume" not in result.features["down_rules"]
+    rate = 1000.0 * 60 / 280
+    assert result.features["down_volume_rate_before"] == pytest.approx(rate)
+    assert result.features["down_volume_rate_breakout"] == pytest.approx(rate)

@@ -208,15 +208,33 @@ def test_smart_money_reading_every_evaluation():
         assert set(out.results) == set(ENGINE_NAMES)
 
 
-def test_dealer_gamma_emits_only_on_regime_change():
-    pipe = EnginePipeline(engines=[DealerGammaEngine()])
-    regimes = [3e9] * 50 + [0.5e9] * 200 + [-4e9] * 200 + [-4.5e9] * 50
+def test_dealer_gamma_emits_a_held_regime_change_and_neutral_only_as_the_tile_state():
+    """Regimes are debounced (state_hold_s, here 120 s): a regime is emitted once it has held, stamped
+    when it qualified; GAMMA_NEUTRAL updates the tile's state but is never a signal; a regime
+    lasting less than the hold (the 60 s short blip) is never emitted."""
+    pipe = EnginePipeline(EngineConfig(state_hold_s=120.0), engines=[DealerGammaEngine()])
+    regimes = [3e9] * 150 + [0.5e9] * 200 + [-4e9] * 60 + [0.5e9] * 200 + [-4e9] * 200
     out = []
     for i, net in enumerate(regimes):
         out += [
             (i, s.signal) for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
         ]
-    assert out == [(0, "LONG_GAMMA"), (50, "GAMMA_NEUTRAL"), (250, "SHORT_GAMMA")]
+    assert out == [(120, "LONG_GAMMA"), (610 + 120, "SHORT_GAMMA")]
+    state = pipe.states("NIFTY")["DealerGammaEngine"]
+    assert state.held == "SHORT_GAMMA" and state.last_signal.signal == "SHORT_GAMMA"
+
+
+def test_a_state_that_held_between_two_sparse_updates_is_emitted_when_it_qualified():
+    """Snapshots five minutes apart: the regime seen at 0 s and still at 300 s qualified at 120 s,
+    as a streamed feed of the same market would have emitted it; a single changed snapshot that
+    is gone at the next one also held (300 s > hold), so it is emitted too."""
+    pipe = EnginePipeline(EngineConfig(state_hold_s=120.0), engines=[DealerGammaEngine()])
+    out = []
+    for i, net in enumerate((3e9, 3e9, -4e9, 0.5e9, 0.5e9)):
+        m = make_metrics(ts=T0 + 300 * i, net_gex=net, gross_gex=10e9, ret_5m=-0.001)
+        out += [(s.ts - T0, s.signal, s.direction) for s in pipe.evaluate(m).signals]
+    assert out == [(120.0, "LONG_GAMMA", "NONE"), (720.0, "SHORT_GAMMA", "DOWN")]
+    assert pipe.states("NIFTY")["DealerGammaEngine"].held == "GAMMA_NEUTRAL"
 
 
 def test_an_update_the_history_cannot_take_is_counted_not_raised():
@@ -225,3 +243,13 @@ def test_an_update_the_history_cannot_take_is_counted_not_raised():
     assert pipe.evaluate(broken).signals == ()
     assert pipe.health()["history_failures"] == 1 and pipe.history("NIFTY").last_ts is None
     assert [s.signal for s in pipe.evaluate(at(1, 25100)).signals] == ["UP_SIG"]
+
+
+def test_a_gamma_ratio_hovering_at_the_band_is_no_regime_change():
+    """g alternating 0.14 / 0.16 every 30 s never holds long enough to change the regime."""
+    pipe = EnginePipeline(engines=[DealerGammaEngine()])
+    out = []
+    for i in range(900):
+        g = 0.05 if i < 200 else (0.16 if (i // 30) % 2 else 0.14)
+        out += pipe.evaluate(make_metrics(ts=T0 + i, net_gex=g * 10e9, gross_gex=10e9)).signals
+    assert out == [] and pipe.states("NIFTY")["DealerGammaEngine"].held == "GAMMA_NEUTRAL"

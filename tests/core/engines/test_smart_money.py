@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 
 from core.engines.history import EngineHistory
-from core.engines.smart_money import SmartMoneyEngine, oi_acceleration, reading
+from core.engines.smart_money import SmartMoneyEngine, SmartMoneyParams, oi_acceleration, pcr_shift_z, reading
 from tests.core.engines.builders import T0, chain, make_metrics, run
 
 ENGINE = SmartMoneyEngine()
-N = 700  # longer than the 600 s flow window
+N = 1000  # the chain changes at 700 s: its 600 s flow window (back from the change) is covered
 PUTS_BELOW = {k: 1.1e6 for k in (24800.0, 24850.0, 24900.0, 24950.0, 25000.0)}
 CALLS_ABOVE = {k: 1.1e6 for k in (25000.0, 25050.0, 25100.0, 25150.0, 25200.0)}
 
 
 def after(i: int, **arrays) -> dict:
-    """The chain changes (one exchange OI update) at step 400."""
-    return chain(**arrays) if i >= 400 else chain()
+    """The chain changes (one exchange OI update) at step 700."""
+    return chain(**arrays) if i >= 700 else chain()
 
 
 def evaluate(step=None, **final):
@@ -54,20 +54,44 @@ def test_mild_pcr_weight_and_neutral_verdict():
     assert result.raw_score == pytest.approx(0.60)  # 1 - the stronger side
 
 
+Z_N = 1900  # longer than the 30-minute PCR window
+
+
 def test_pcr_shift_z_beyond_one_counts():
-    rising = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < N - 1 else 1.05})[0]
+    rising = run(ENGINE, np.full(Z_N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < Z_N - 1 else 1.05})[0]
     # A flat baseline has no spread: the 0.02 floor is the yardstick, so +0.05 is z = 2.5.
     assert rising.features["up_rules"] == ["pcr_rising"]
     assert rising.features["pcr_shift_z"] == pytest.approx(2.5)
-    falling = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < N - 1 else 0.95})[
-        0
-    ]
+    falling = run(
+        ENGINE, np.full(Z_N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < Z_N - 1 else 0.95}
+    )[0]
     assert falling.features["down_rules"] == ["pcr_falling"] and falling.features["down_score"] == 0.2
 
 
 def test_pcr_creep_within_the_floor_is_not_a_shift():
-    creep = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 + 0.00002 * i})[0]
+    creep = run(ENGINE, np.full(Z_N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 + 0.00002 * i})[0]
     assert creep.features["pcr_shift_z"] < 1.0 and "pcr_rising" not in creep.features["up_rules"]
+
+
+def test_pcr_shift_is_not_evaluable_until_the_history_covers_its_window():
+    """No z-score from 1000 s of a 1800 s window: the rule says so instead of scoring the stub."""
+    short = run(ENGINE, np.full(N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < N - 1 else 1.2})[0]
+    assert short.features["pcr_shift_z"] is None and "pcr_rising" not in short.features["up_rules"]
+    assert "does not cover 1800 s" in short.features["not_evaluable"]["pcr_shift"]
+
+
+def test_pcr_shift_samples_a_fixed_grid_however_often_the_feed_delivers():
+    """The same PCR path delivered every second or every 5 minutes gives the same z-score."""
+    pcr = lambda i: 1.0 + (0.01 if (i // 300) % 2 else 0.0) + (0.06 if i >= 1800 else 0.0)  # noqa: E731
+    dense = EngineHistory("NIFTY")
+    sparse = EngineHistory("NIFTY")
+    for i in range(1801):
+        m = make_metrics(ts=T0 + i, pcr_oi=pcr(i))
+        dense.update(m)
+        if i % 300 == 0:
+            sparse.update(m)
+    p = SmartMoneyParams()
+    assert pcr_shift_z(dense, p) == pytest.approx(pcr_shift_z(sparse, p)) and pcr_shift_z(dense, p) > 1.0
 
 
 def test_oi_build_up_below_the_noise_floor_is_not_writing():
@@ -78,10 +102,18 @@ def test_oi_build_up_below_the_noise_floor_is_not_writing():
     assert "put_writing" not in result.features["up_rules"] and result.signal == "NEUTRAL"
 
 
-@pytest.mark.parametrize(("gex", "side"), [(2e9, "up_score"), (-2e9, "down_score")])
-def test_net_gex_sign(gex, side):
-    result, _, _ = evaluate(net_gex=gex)
-    assert result.features[side] == pytest.approx(0.15)
+@pytest.mark.parametrize(
+    ("gex", "side", "tag"),
+    [(2e9, "up_score", "dealers_long_gamma"), (-2e9, "down_score", "dealers_short_gamma"), (1e9, None, None)],
+)
+def test_dealer_gamma_regime_not_the_bare_sign(gex, side, tag):
+    """Long / short gamma is the one regime definition (|g| > 0.15), not the sign of net GEX:
+    g = 0.1 is neutral and adds to neither side."""
+    result, _, _ = evaluate(net_gex=gex, gross_gex=10e9)
+    if side is None:
+        assert result.features["up_score"] == result.features["down_score"] == 0.0
+    else:
+        assert result.features[side] == pytest.approx(0.15) and tag in result.features[side[:-5] + "rules"]
 
 
 def test_straddle_falling_is_bullish_rising_is_bearish():
