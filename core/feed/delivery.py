@@ -39,7 +39,7 @@ SPOT_GAP_MS = (750, 1251)  # broker: the index value arrives about once a second
 TRADE_ATM_PER_S = 2.5
 TRADE_CORE_STRIKES = 3.5
 TRADE_TAIL, TRADE_TAIL_STRIKES = 0.03, 5.3
-TRADE_MAX_PER_S = 5.0
+TRADE_MAX_PER_S = 4.0
 INTEREST_SD = 0.4  # log-sd of a leg's trading interest against its neighbours
 # Each leg's OI goes out at its own offset after the exchange's OI step: a fixed fraction of
 # OI_LAG_MAX_S (0.9 of the shortest ~3-minute cycle), or of OI_SPREAD of a script's faster cycle,
