@@ -126,6 +126,10 @@ class Debounce:
             if self._reading is not self._UNSET:
                 out += self._settle(ts)
             self._reading, self._since = reading, ts
+        elif self._since + self.hold_s < ts:
+            # It qualified between the previous update and this one: on the previous update's data
+            # (this update's payload would be information from after the moment it is stamped).
+            out += self._settle(ts)
         self._payload = payload
         return out + self._settle(ts)
 

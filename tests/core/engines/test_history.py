@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.engines.history import EngineHistory
+from core.engines.history import Debounce, EngineHistory, Settled
 from tests.core.engines.builders import STRIKES, T0, chain, feed, make_metrics, ramp
 
 
@@ -258,3 +258,14 @@ def test_flow_windows_start_from_the_last_change_of_the_chain_not_the_clock():
         assert h.oi_base(h.flow_base_ts(600.0))[0].ts == T0 + 60
     h.update(make_metrics(ts=T0 + 960, **chain(put_oi={25000.0: 1.3e6})))
     assert h.flow_base_ts(600.0) == pytest.approx(T0 + 420)
+
+
+def test_a_settled_state_carries_the_data_seen_before_it_qualified_not_after():
+    d = Debounce(120.0)
+    assert d.update(T0, "LONG", "seen at 0") == []
+    assert d.update(T0 + 300, "LONG", "seen at 300") == [Settled("LONG", T0 + 120, "seen at 0")]
+    d = Debounce(120.0)
+    d.update(T0, "SHORT", "a")
+    d.update(T0 + 60, "SHORT", "b")
+    assert d.update(T0 + 120, "SHORT", "c") == [Settled("SHORT", T0 + 120, "c")]  # qualifies now
+    assert d.update(T0 + 200, "NEUTRAL", "d") == [] and d.state == "SHORT"
