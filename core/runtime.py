@@ -15,6 +15,7 @@ from core.bus import SignalBus
 from core.clock import EventClock
 from core.config import Config, mask_url
 from core.domain import ChainSnapshot, FeedItem, FeedStatus, LiveMetrics
+from core.engines.dealer_gamma import DealerGammaEngine
 from core.engines.pipeline import EnginePipeline
 from core.errors import ConfigError
 from core.feed.base import Feed
@@ -260,7 +261,9 @@ class Runtime:
             self.logger.log_rows([SmartMoneyPrediction.from_reading(out.smart_money)])
         if out.results:  # no engine ran (a stale update): there is nothing to aggregate
             skill = self.calibrator.engine_skill(metrics.symbol)
-            self.logger.log_rows([build_prediction(metrics, out.results, skill)])
+            gamma = self.pipeline.states(metrics.symbol).get(DealerGammaEngine.name)
+            held = gamma.held if gamma is not None else None
+            self.logger.log_rows([build_prediction(metrics, out.results, skill, held)])
         if self.publish_live_state:
             symbol = metrics.symbol
             payload = live_state_payload(

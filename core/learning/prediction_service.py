@@ -59,9 +59,13 @@ def bullish_probability(results: Mapping[str, Any], skill: Mapping[str, Experien
 
 
 def build_prediction(
-    metrics: LiveMetrics, results: Mapping[str, Any], skill: Mapping[str, Experience]
+    metrics: LiveMetrics,
+    results: Mapping[str, Any],
+    skill: Mapping[str, Experience],
+    gamma_state: str | None = None,
 ) -> Prediction:
-    """The Prediction row for one symbol's metrics cycle (pure: no database, no wall clock)."""
+    """The Prediction row for one symbol's metrics cycle (pure: no database, no wall clock).
+    `gamma_state` is DealerGammaEngine's held state (GAMMA_NEUTRAL included: a state, no signal)."""
     bullish = bullish_probability(results, skill)
     breach = metrics.breach_probability
     return Prediction(
@@ -71,6 +75,7 @@ def build_prediction(
         volatility_probability=breach if breach is not None and math.isfinite(breach) else None,
         confidence_score=max(bullish, 1.0 - bullish),
         regime=metrics.regime,
+        gamma_state=gamma_state,
         model_version=MODEL_VERSION,
     )
 

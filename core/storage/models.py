@@ -378,6 +378,7 @@ class Prediction(RunStamped, Base):
     volatility_probability: Mapped[float | None]
     confidence_score: Mapped[float | None]
     regime: Mapped[str | None] = mapped_column(sa.String(32))
+    gamma_state: Mapped[str | None] = mapped_column(sa.String(32))  # DealerGamma's held state
     actual_move_30m: Mapped[float | None]
     accuracy_score: Mapped[float | None]
     model_version: Mapped[str | None] = mapped_column(sa.String(32))

@@ -58,6 +58,12 @@ def test_build_prediction_row():
     assert row.volatility_probability == 0.31 and row.regime == "trend"
     assert row.model_version == MODEL_VERSION
     assert row.accuracy_score is None
+    assert row.gamma_state is None
+
+
+def test_a_no_view_state_is_stored_with_the_prediction_not_as_a_signal():
+    row = build_prediction(make_metrics(), {}, {}, gamma_state="GAMMA_NEUTRAL")
+    assert row.gamma_state == "GAMMA_NEUTRAL"
 
 
 def test_brier_of_up_down_and_flat():
