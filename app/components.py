@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from core.clock import IST
+from core.domain import NO_VIEW_SIGNALS
 from core.storage.runs import ALL_RUNS, NO_BACKTESTS, RunInfo, recent_runs, scope_of_choice
 
 PILL_COLOURS = {
@@ -89,8 +90,17 @@ def engine_tile(name: str, state: Any, now_ts: float) -> None:
         if result is None:
             st.caption("waiting for the first metrics cycle")
             return
+        held = getattr(state, "held", None)
         colour = DIRECTION_COLOURS.get(result.direction, "#94a3b8")
         label = result.signal if result.active else "quiet"
+        if held is not None or (result.active and result.signal in NO_VIEW_SIGNALS):
+            # A state engine: its state is the debounced reading; a new reading shows as pending.
+            label = held or "settling"
+            pending = result.active and result.signal != held
+            if pending:
+                label += f" (reading {result.signal}, not yet held)"
+            if pending or held is None or held in NO_VIEW_SIGNALS:
+                colour = "#94a3b8"
         st.markdown(
             f'<span style="color:{colour};font-weight:600">{html.escape(label)}</span> '
             f'<span style="color:#94a3b8">{result.direction} · score {result.raw_score:.2f}</span>',

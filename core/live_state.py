@@ -94,6 +94,7 @@ def _state_to_dict(state: EngineState) -> dict[str, Any]:
         },
         "updated_ts": state.updated_ts,
         "last_signal": signal_to_dict(state.last_signal) if state.last_signal else None,
+        "held": state.held,
     }
 
 
@@ -101,7 +102,10 @@ def _state_from_dict(engine: str, d: Mapping[str, Any]) -> EngineState:
     r = d.get("result")
     result = None if r is None else EngineResult(**{**r, "reasons": tuple(r.get("reasons") or ())})
     last = d.get("last_signal")
-    return EngineState(engine, result, d.get("updated_ts"), signal_from_dict(last) if last else None)
+    held = d.get("held")
+    return EngineState(
+        engine, result, d.get("updated_ts"), signal_from_dict(last) if last else None, held
+    )
 
 
 def live_state_payload(
