@@ -10,6 +10,9 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_SPEED             simulator / replay speed factor, default 1 (0 = as fast as possible)
   STRIKEIQ_SEED              simulator seed, default 7
   STRIKEIQ_SCENARIO          simulator scenario, default calm
+  STRIKEIQ_SIM_DELIVERY      simulator delivery: broker (each leg at its own moments) | sync, default broker
+  STRIKEIQ_SIM_WARMUP_S      simulated seconds of the scenario's baseline market before its script
+                             starts, delivered at once (no pacing), default 900
   STRIKEIQ_LIVE_SOURCE       process (in-process runtime) | db (render from live_chain_state)
   STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
   STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
@@ -17,6 +20,7 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_GAMMA_BAND        |net GEX / gross GEX| beyond which dealers are long / short gamma, 0.15
   STRIKEIQ_COOLDOWN_S        event seconds before the same signal may fire again, default 120
   STRIKEIQ_STATE_HOLD_S      event seconds a state (bias, gamma regime) must hold, default 180
+  STRIKEIQ_STATE_GLITCH_S    a change of reading shorter than this does not count, default 60
   STRIKEIQ_ENGINE__<Engine>__<param>  one engine parameter, e.g.
                              STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04
                              (or [engines.SmartMoneyEngine] flow_min_rel = 0.04 in secrets.toml)
@@ -56,10 +60,15 @@ class FeedConfig:
     instruments_file: str = ""
     strikes_each_side: int = 15  # broker ATM-window subscription
     delivery: str = "broker"  # simulator: broker (each leg at its own moments) or sync (whole chain)
+    # Simulator: each session opens with this much of the scenario's baseline market, delivered
+    # unpaced, so the engines' windows (up to 15 min) are covered when the script starts.
+    warmup_s: float = 900.0
 
     def __post_init__(self) -> None:
         if self.delivery not in ("broker", "sync"):
             raise ConfigError(f"STRIKEIQ_SIM_DELIVERY={self.delivery!r}: use broker or sync")
+        if not self.warmup_s >= 0:
+            raise ConfigError(f"STRIKEIQ_SIM_WARMUP_S={self.warmup_s!r} must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,8 @@ class EngineConfig:
     # A state engine's reading (smart-money bias, dealer-gamma regime) must hold this long in
     # event time before it is emitted, so a half-updated streamed chain cannot flip it.
     state_hold_s: float = 180.0
+    # A change of reading must last this long to count at all (a half-updated chain flickers).
+    state_glitch_s: float = 60.0
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -275,6 +286,7 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         start=get("STRIKEIQ_SIM_START", ""),
         instruments_file=get("STRIKEIQ_INSTRUMENTS", ""),
         delivery=get("STRIKEIQ_SIM_DELIVERY", "broker"),
+        warmup_s=_number("STRIKEIQ_SIM_WARMUP_S", get("STRIKEIQ_SIM_WARMUP_S", "900"), float, 0.0),
     )
     analytics = AnalyticsConfig(
         risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0),
@@ -283,6 +295,7 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
     engines = EngineConfig(
         cooldown_s=_number("STRIKEIQ_COOLDOWN_S", get("STRIKEIQ_COOLDOWN_S", "120"), float, 0.0),
         state_hold_s=_number("STRIKEIQ_STATE_HOLD_S", get("STRIKEIQ_STATE_HOLD_S", "180"), float, 0.0),
+        state_glitch_s=_number("STRIKEIQ_STATE_GLITCH_S", get("STRIKEIQ_STATE_GLITCH_S", "60"), float, 0.0),
         overrides=engine_overrides(env, secrets),
     )
     learning = LearningConfig(

@@ -235,6 +235,8 @@ class LiveMetrics:
     put_volume: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_ltp: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     put_ltp: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_ts: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)  # each leg's last tick (event s)
+    put_ts: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_iv: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     put_iv: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_delta: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)

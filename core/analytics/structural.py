@@ -27,7 +27,7 @@ MINUTES_PER_YEAR = 365 * 24 * 60.0
 MIN_T_YEARS = 60.0 / MINUTES_PER_YEAR  # T is floored at one hour so expiry-day greeks stay finite
 # Tick fields copied into the (2, n) arrays, in this order.
 FIELDS = ("ltp", "bid", "ask", "bid_qty", "ask_qty", "oi", "prev_oi", "volume", "prev_close")
-FIELDS += ("iv", "delta", "gamma")
+FIELDS += ("iv", "delta", "gamma", "ts")
 _FIELD_GETTER = attrgetter(*FIELDS)
 _ROW = {"CE": 0, "PE": 1}
 FLOW_STRIKES, MICRO_STRIKES = 5, 3
@@ -273,6 +273,7 @@ class _Run:
             self.skip("no open interest", "max_pain")
         per_strike = {"strikes": strikes, "call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
         per_strike.update(put_volume=vol[1], call_ltp=c["ltp"][0], put_ltp=c["ltp"][1])
+        per_strike.update(call_ts=c["ts"][0], put_ts=c["ts"][1])
         per_strike.update(call_oi_change=day_change[0], put_oi_change=day_change[1])
         self.out.update({k: frozen_array(v) for k, v in per_strike.items()})
         total = np.nansum(oi, axis=0)

@@ -129,12 +129,9 @@ def _buying(
     else:
         right, hi = "PE", atm
         lo = m.put_wall if m.put_wall is not None and m.put_wall < atm else atm - default
-    base_ts = history.flow_base_ts(p.flow_window_s)
-    if base_ts is None:
-        return False
-    flow = history.oi_flow(m, right, lo, hi, base_ts)
+    flow, why = history.oi_flow_over(m, right, lo, hi, p.flow_window_s)
     if flow is None:
-        not_evaluable(features, f"{side}_buying", history.oi_base(base_ts)[1] or "no OI in the band")
+        not_evaluable(features, f"{side}_buying", why)
     features[f"{side}_band_oi_change"] = num(flow.d_oi) if flow else None
     features[f"{side}_band_premium_change"] = num(flow.d_premium) if flow else None
     return flow is not None and flow.buying(p.flow_min_rel)

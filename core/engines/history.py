@@ -100,13 +100,9 @@ class Settled:
     payload: Any
 
 
-class Debounce:
-    """A reading becomes the state once it has held `hold_s` of event time, stamped at the moment
-    it qualified (since + hold). A sparse feed (snapshots minutes apart) settles a reading that
-    held between two updates exactly as a streamed feed of the same market settles it live, and a
-    reading that flickers on a half-updated chain never settles. The one debounce mechanism: the
-    pipeline's state engines and the dealer-gamma regime the other engines read both use it.
-    """
+class _Hold:
+    """One debounce stage: a reading becomes the state once it has held `hold_s` of event time,
+    stamped at the moment it qualified (since + hold)."""
 
     __slots__ = ("hold_s", "state", "_reading", "_since", "_payload")
     _UNSET: Any = object()
@@ -140,6 +136,45 @@ class Debounce:
         return [Settled(self._reading, self._since + self.hold_s, self._payload)]
 
 
+class Debounce:
+    """A reading becomes the state once it has held `hold_s` of event time, interruptions shorter
+    than `glitch_s` not counting, stamped at the moment it qualified (since + hold).
+
+    Two stages: a reading must last `glitch_s` to count as a change at all (a half-updated
+    streamed chain flickers for seconds), then `hold_s` from its start to become the state. The
+    second stage runs `glitch_s` behind the first, where the first is certain, so a state is never
+    settled on a reading that a later flicker shows had already ended. A sparse feed (snapshots
+    minutes apart) settles a reading that held between two updates as a streamed feed of the same
+    market settles it live. The one debounce mechanism: the pipeline's state engines and the
+    dealer-gamma regime the other engines read both use it.
+    """
+
+    __slots__ = ("hold_s", "glitch_s", "_changes", "_states", "_state_payload")
+
+    def __init__(self, hold_s: float, glitch_s: float = 0.0) -> None:
+        self.hold_s, self.glitch_s = hold_s, glitch_s
+        self._changes = _Hold(glitch_s)  # readings that lasted long enough to be a change
+        self._states = _Hold(hold_s)  # changes that held long enough to be the state
+        self._state_payload: Any = None
+
+    @property
+    def state(self) -> Any:
+        """The settled reading (None until one has held)."""
+        return self._states.state
+
+    def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
+        """Feed the reading seen at `ts`; returns the states that settled, in time order."""
+        out: list[Settled] = []
+        for change in self._changes.update(ts, reading, payload):
+            since = change.ts - self.glitch_s
+            out += self._states.update(since, change.reading, change.payload)
+            self._state_payload = change.payload
+        if reading == self._changes.state:
+            self._state_payload = payload
+        out += self._states.update(ts - self.glitch_s, self._changes.state, self._state_payload)
+        return out
+
+
 class EngineHistory:
     """Bounded look-back for one symbol, advanced by `update(metrics)` before the engines run.
 
@@ -158,17 +193,18 @@ class EngineHistory:
         oi_grid_s: float = 30.0,
         oi_retention_s: float = 1860.0,
         state_hold_s: float = 120.0,
+        state_glitch_s: float = 0.0,
     ) -> None:
         self.symbol = symbol
         # The dealer-gamma regime (`LiveMetrics.dealer_gamma`) debounced like every state: rules
         # that ask "are dealers short gamma?" must not follow a flicker on a half-updated chain.
-        self.gamma = Debounce(state_hold_s)
+        self.gamma = Debounce(state_hold_s, state_glitch_s)
         self.spot = RingBuffer(capacity)
         self.metrics = {name: RingBuffer(capacity) for name in TRACKED_METRICS}
         self.oi_grid_s = oi_grid_s
         self.oi: deque[OiSnapshot] = deque(maxlen=int(math.ceil(oi_retention_s / oi_grid_s)) + 1)
         self._oi_now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
-        self._oi_data_ts: float | None = None  # when the chain's OI or premiums last changed
+        self._oi_data_ts: float | None = None  # when the chain (OI, premiums, PCR, ...) last changed
         self.updates = 0
         self._last_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
@@ -198,7 +234,13 @@ class EngineHistory:
             self.spot.append(ts, float(metrics.spot))
         for name, value in _tracked_values(metrics).items():
             if _finite(value):
-                self.metrics[name].append(ts, float(value))
+                series = self.metrics[name]
+                last_value = series.last()
+                if last_value is None or last_value[1] != value:
+                    self._oi_data_ts = ts  # a chain-derived series moved: data changed
+                series.append(ts, float(value))
+        if self._oi_data_ts is None:
+            self._oi_data_ts = ts
         self.updates += 1
         return True
 
@@ -228,17 +270,12 @@ class EngineHistory:
             self.oi.append(now)
         self._oi_now = now
 
-    def flow_base_ts(self, window_s: float) -> float | None:
-        """Where an OI / premium window of `window_s` starts: measured back from when the chain
-        last changed, not from the clock, and accepting a base up to TIME_TOL of the window younger.
-
-        A verdict then changes only when data does: on snapshots minutes apart, a clock-anchored
-        base steps to the next snapshot between two deliveries, so a streamed chain flips its
-        reading mid-interval where a snapshot replay of the same market flips at the next snapshot.
-        """
-        if self._oi_data_ts is None:
-            return None
-        return self._oi_data_ts - window_s * (1.0 - TIME_TOL)
+    @property
+    def data_ts(self) -> float | None:
+        """When the chain (OI, premiums, or a series derived from it) last changed: where windows
+        over chain-derived series (PCR, straddle) end, so a verdict changes when data does, not
+        as the clock runs on."""
+        return self._oi_data_ts
 
     def oi_base(self, ts: float) -> tuple[OiSnapshot | None, str]:
         """The grid sample as of `ts` (the latest at or before it), or None and why not."""
@@ -286,9 +323,10 @@ class EngineHistory:
         _, px = self.window("spot", seconds, end_offset_s)
         return (float(px.min()), float(px.max())) if len(px) else None
 
-    def value_ago(self, name: str, seconds: float) -> float | None:
-        """The value of a series as of `seconds` before the latest update (None if not that old)."""
-        now = self.last_ts
+    def value_ago(self, name: str, seconds: float, end_ts: float | None = None) -> float | None:
+        """The value of a series as of `seconds` before `end_ts` (default the latest update);
+        None if the series is not that old."""
+        now = self.last_ts if end_ts is None else end_ts
         if now is None:
             return None
         value = self.sample(name, np.array([now - seconds]))[0]
@@ -306,7 +344,19 @@ class EngineHistory:
     def sample_interval_s(self) -> float | None:
         """Seconds between spot observations, the median over recent ones (None before two): the
         finest spot move the engines can see."""
-        return observation_interval_s(*self.arrays("spot"))
+        cached = self._cache.get("_interval")
+        if cached is None:
+            interval = observation_interval_s(*self.arrays("spot"))
+            cached = self._cache["_interval"] = (np.array([np.nan if interval is None else interval]),) * 2
+        value = float(cached[0][0])
+        return None if np.isnan(value) else value
+
+    def window_slack(self, window_s: float) -> float:
+        """How much younger than `window_s` a window's base may be: half the feed's observation
+        interval (so the base is the observation nearest the window's start), TIME_TOL of the
+        window while the interval is unknown."""
+        interval = self.sample_interval_s()
+        return min(interval / 2.0, window_s / 2.0) if interval else window_s * TIME_TOL
 
     def too_coarse(self, span_s: float, samples: int) -> str | None:
         """Why spot is sampled too coarsely for a rule that must see `samples` spot observations
@@ -472,6 +522,59 @@ class EngineHistory:
         dpx = dpx[np.isfinite(dpx)]
         d_premium = float(np.mean(dpx)) if len(dpx) else 0.0
         return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
+
+
+    def oi_flow_over(
+        self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float
+    ) -> tuple[StrikeFlow | None, str]:
+        """OI and premium change over `window_s` for strikes in [lo, hi] of one right, each leg
+        measured back from its own last tick to its observation nearest `window_s` earlier: the
+        base is read as of half an observation interval after that point (TIME_TOL of the window
+        while the interval is unknown), so a snapshot stamped a little early or late, or a leg
+        streamed a little later than its neighbours, finds the same base. (None, why) when a
+        leg's window reaches before the grid.
+
+        Per leg, not from the clock: a chain streamed leg by leg has each leg's new value at its
+        own moment, and a clock-anchored base steps to the next snapshot between two deliveries,
+        so the same market read as whole snapshots and as a stream would disagree.
+        """
+        n = len(metrics.strikes)
+        cur_oi, cur_px, leg_ts = (
+            (metrics.call_oi, metrics.call_ltp, metrics.call_ts)
+            if right == "CE"
+            else (metrics.put_oi, metrics.put_ltp, metrics.put_ts)
+        )
+        if not n or len(cur_oi) != n or len(leg_ts) != n:
+            return None, "no per-leg OI and tick times"
+        strikes = metrics.strikes
+        legs = np.flatnonzero(
+            (strikes >= lo - 1e-9) & (strikes <= hi + 1e-9) & np.isfinite(cur_oi) & np.isfinite(leg_ts)
+        )
+        if not len(legs):
+            return None, "no leg with OI in the band"
+        base_ts = leg_ts[legs] - window_s + self.window_slack(window_s)
+        if not self.oi or base_ts.min() < self.oi[0].ts:
+            return None, self.oi_base(float(base_ts.min()))[1]
+        grid = np.searchsorted(self._oi_times(), base_ts, side="right") - 1
+        old_oi, old_px = np.full(len(legs), np.nan), np.full(len(legs), np.nan)
+        for k, (i, g) in enumerate(zip(legs, grid, strict=True)):
+            snap = self.oi[int(g)]
+            j = i if snap.strikes is strikes else int(np.searchsorted(snap.strikes, strikes[i]))
+            if j < len(snap.strikes) and snap.strikes[j] == strikes[i]:
+                old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[j]
+                old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[j]
+        ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
+        if not ok.any():
+            return None, "no leg of the band has OI at the start of its window"
+        dpx = (cur_px[legs] - old_px)[ok] if len(cur_px) == n else np.array([np.nan])
+        dpx = dpx[np.isfinite(dpx)]
+        flow = StrikeFlow(
+            float(np.sum(cur_oi[legs][ok]) - np.sum(old_oi[ok])),
+            float(np.mean(dpx)) if len(dpx) else 0.0,
+            float(np.sum(old_oi[ok])),
+            int(ok.sum()),
+        )
+        return flow, ""
 
 
 def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:

@@ -1,7 +1,12 @@
 """EnginePipeline: runs the seven engines per symbol on each metrics update and turns verdicts into Signals.
 
 Owns per-symbol EngineHistory, episodes and cooldowns (event time), failure isolation and timing
-telemetry. Called from one thread (the metrics thread); `states()` and `health()` are safe to call
+telemetry. Pattern engines (sweep, hunt, squeeze, trap, vacuum) emit when a verdict becomes active.
+State engines (`kind = "state"`: SmartMoney, DealerGamma) are debounced in event time: a reading is
+emitted once it has held `EngineConfig.state_hold_s`, stamped when it qualified, and a reading
+with no view (NEUTRAL, GAMMA_NEUTRAL) is the tile's state, never a signal. (SPEC section 6 logs
+DealerGamma "on regime change" and lists NEUTRAL among the signals; real recordings re-timed as a
+broker streams them showed those flip on half-updated chains: see docs/backtest.md.) Called from one thread (the metrics thread); `states()` and `health()` are safe to call
 from readers because they only read dictionaries that are replaced whole, or take the stats lock.
 """
 
@@ -83,9 +88,10 @@ class _EngineStats:
 class _SymbolState:
     """Per-symbol memory: one symbol's episodes and cooldowns never touch another's."""
 
-    def __init__(self, symbol: str, state_hold_s: float) -> None:
-        self.history = EngineHistory(symbol, state_hold_s=state_hold_s)
-        self.state_hold_s = state_hold_s
+    def __init__(self, symbol: str, config: EngineConfig) -> None:
+        self.history = EngineHistory(
+            symbol, state_hold_s=config.state_hold_s, state_glitch_s=config.state_glitch_s
+        )
         self.episode: dict[str, str | None] = {}  # engine -> signal of the ongoing active verdict
         self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
         self.last_pattern: dict[tuple[str, str], float] = {}  # (engine, signal) -> episode emitted
@@ -119,7 +125,7 @@ class EnginePipeline:
         """Update the symbol's history, run every engine, emit the signals that start an episode."""
         sym = self._symbols.get(metrics.symbol)
         if sym is None:
-            sym = self._symbols[metrics.symbol] = _SymbolState(metrics.symbol, self.config.state_hold_s)
+            sym = self._symbols[metrics.symbol] = _SymbolState(metrics.symbol, self.config)
         if not self._remember(sym, metrics):
             return PipelineOutput()
         results: dict[str, EngineResult] = {}
@@ -206,7 +212,7 @@ class EnginePipeline:
         GAMMA_NEUTRAL only updates the tile."""
         debounce = sym.debounce.get(name)
         if debounce is None:
-            debounce = sym.debounce[name] = Debounce(self.config.state_hold_s)
+            debounce = sym.debounce[name] = Debounce(self.config.state_hold_s, self.config.state_glitch_s)
         out = []
         for settled in debounce.update(m.ts, result.signal if result.active else None, (result, m)):
             if settled.reading is None or settled.reading in NO_VIEW_SIGNALS:

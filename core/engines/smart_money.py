@@ -70,6 +70,15 @@ class SmartMoneyEngine:
     definition, `core.analytics.regime.dealer_gamma`; SPEC says net GEX sign) 0.15; ATM straddle
     falling (sellers in control) bullish / rising bearish 0.15. Below threshold the verdict is
     NEUTRAL, active whenever PCR is known, with raw score 1 - the stronger side's score.
+
+    Deviations from SPEC section 6, kept for the real recordings (issue 14):
+    - "net GEX sign" is the debounced dealer-gamma regime: the sign flips on every OI step of a
+      quiet chain and on a half-updated streamed one.
+    - The bias is a state: the pipeline emits BULLISH / BEARISH once a reading has held
+      `state_hold_s` (180 s); NEUTRAL is the tile's state and the SmartMoneyPrediction row's bias,
+      never a signal (it has no view to score).
+    - The writing window runs back from the chain's last change, not the clock, and the PCR
+      z-score samples a fixed 60 s grid; both are not evaluable until the history covers them.
     """
 
     name: ClassVar[str] = "SmartMoneyEngine"
@@ -132,13 +141,10 @@ def _writing_rules(
     if m.atm_strike is None or history.last_ts is None:
         return
     band = p.atm_band_strikes * m.strike_step
-    base_ts = history.flow_base_ts(p.flow_window_s)
-    if base_ts is None:
-        return
-    puts = history.oi_flow(m, "PE", m.atm_strike - band, m.atm_strike, base_ts)
-    calls = history.oi_flow(m, "CE", m.atm_strike, m.atm_strike + band, base_ts)
+    puts, why_puts = history.oi_flow_over(m, "PE", m.atm_strike - band, m.atm_strike, p.flow_window_s)
+    calls, why_calls = history.oi_flow_over(m, "CE", m.atm_strike, m.atm_strike + band, p.flow_window_s)
     if puts is None or calls is None:
-        not_evaluable(features, "writing", history.oi_base(base_ts)[1] or "no OI in the ATM band")
+        not_evaluable(features, "writing", why_puts or why_calls)
     card.add("up", "put_writing", p.w_writing, puts is not None and puts.writing(p.flow_min_rel))
     card.add("down", "call_writing", p.w_writing, calls is not None and calls.writing(p.flow_min_rel))
     features["put_oi_change"] = num(puts.d_oi) if puts else None
@@ -168,7 +174,7 @@ def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
     """z-score of the latest PCR against the preceding window's PCR, sampled as of each point of a
     fixed grid (pcr_z_step_s), so the number of samples does not depend on how often the feed
     delivered; None while the history does not cover the whole window."""
-    now_ts = history.last_ts
+    now_ts = history.data_ts  # the chain's last change: PCR is a function of the chain
     if now_ts is None:
         return None
     steps = int(p.pcr_z_window_s // p.pcr_z_step_s)
@@ -185,7 +191,9 @@ def _straddle_rule(
     card: Scorecard, m: LiveMetrics, history: EngineHistory, p: SmartMoneyParams, features: dict[str, Any]
 ) -> None:
     now = m.atm_straddle
-    then = history.value_ago("atm_straddle", p.straddle_window_s)
+    # Back from the chain's last change, not the clock: a verdict changes when data does.
+    back = p.straddle_window_s - history.window_slack(p.straddle_window_s)
+    then = history.value_ago("atm_straddle", back, end_ts=history.data_ts)
     change = (now - then) / then if now is not None and then else None
     features["straddle_change"] = num(change)
     if then is None:

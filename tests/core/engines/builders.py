@@ -55,7 +55,14 @@ def make_metrics(**overrides: Any) -> LiveMetrics:
         **chain(),
     }
     fields.update(overrides)
-    return with_gamma(LiveMetrics(**fields))
+    return stamped(with_gamma(LiveMetrics(**fields)))
+
+
+def stamped(m: LiveMetrics) -> LiveMetrics:
+    """Every leg's last tick at `m.ts`: a chain delivered whole at each update."""
+    n = len(m.strikes) if m.strikes is not None else 0
+    times = frozen_array(np.full(n, m.ts))
+    return replace(m, call_ts=times, put_ts=times)
 
 
 def with_gamma(m: LiveMetrics) -> LiveMetrics:
@@ -96,7 +103,7 @@ def feed(
     m = base
     for i, spot in enumerate(spots):
         extra = per_step(i, float(spot)) if per_step else {}
-        m = replace(base, ts=start + i * step_s, spot=float(spot), **extra)
+        m = stamped(replace(base, ts=start + i * step_s, spot=float(spot), **extra))
         history.update(m)
     return m
 
@@ -124,7 +131,7 @@ def run(
     m = replace(base or make_metrics(), ts=start, spot=float(spots[-1]))
     if per_step:
         m = replace(m, **per_step(len(spots) - 1, float(spots[-1])))
-    m = replace(m, **final)
+    m = stamped(replace(m, **final))
     history.update(m)
     return engine.evaluate(m, history, params), history, m
 
@@ -170,7 +177,7 @@ def realistic(
         r1 = float(np.log(s / path[max(0, i - 60)]))
         r5 = float(np.log(s / path[max(0, i - 300)]))
         extra = per_step(i, float(s)) if per_step else {}
-        m = replace(base, ts=T0 + i, spot=float(s), ret_1m=r1, ret_5m=r5, **extra)
+        m = stamped(replace(base, ts=T0 + i, spot=float(s), ret_1m=r1, ret_5m=r5, **extra))
         if "net_gex" in extra or "gross_gex" in extra:
             m = with_gamma(replace(m, gex_ratio=None, dealer_gamma=None))
         out.append(m)

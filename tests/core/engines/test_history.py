@@ -245,19 +245,31 @@ def test_a_rule_needing_two_samples_within_a_minute_is_too_coarse_beyond_66_s(ev
         assert reason.startswith(f"spot sampled every ~{every:.0f} s")
 
 
-def test_flow_windows_start_from_the_last_change_of_the_chain_not_the_clock():
-    """Snapshots at 0, 300 and 600 s: between deliveries the window's base must not step to the
-    next snapshot as the clock runs on (a streamed chain would flip its verdict mid-interval)."""
+def test_a_flow_window_runs_back_from_each_legs_own_last_tick_not_the_clock():
+    """Snapshots at 0, 300 and 600 s. Read at 950 s (no new data since 600 s), each leg's 600 s
+    window starts from its own tick at 600 s (a base up to 10 % younger accepted): the base is
+    the chain of 0 s whatever the clock says. A leg re-timed to 630 s (streamed) gets the same."""
     h = EngineHistory("NIFTY")
     for t, oi in ((0, 1.0e6), (300, 1.1e6), (600, 1.2e6)):
         h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: oi})))
-    assert h.flow_base_ts(600.0) == pytest.approx(T0 + 600 - 540)  # 10 % younger accepted (wobble)
-    for t in (650, 800, 950):  # the same chain, re-delivered as the clock runs
-        h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: 1.2e6})))
-        assert h.flow_base_ts(600.0) == pytest.approx(T0 + 60)
-        assert h.oi_base(h.flow_base_ts(600.0))[0].ts == T0 + 60
-    h.update(make_metrics(ts=T0 + 960, **chain(put_oi={25000.0: 1.3e6})))
-    assert h.flow_base_ts(600.0) == pytest.approx(T0 + 420)
+    m = make_metrics(ts=T0 + 950, **chain(put_oi={25000.0: 1.2e6}))
+    h.update(m)
+    stale = replace(m, put_ts=np.full(len(STRIKES), T0 + 600.0))
+    flow, why = h.oi_flow_over(stale, "PE", 25000.0, 25000.0, 600.0)
+    assert why == "" and flow.d_oi == pytest.approx(0.2e6) and flow.strikes == 1
+    streamed = replace(m, put_ts=np.full(len(STRIKES), T0 + 630.0))
+    assert h.oi_flow_over(streamed, "PE", 25000.0, 25000.0, 600.0)[0].d_oi == pytest.approx(0.2e6)
+    # Measured from the clock (950 - 600 = 350 s) the base would be the 300 s chain: +0.1e6.
+    assert h.oi_flow(m, "PE", 25000.0, 25000.0, T0 + 350).d_oi == pytest.approx(0.1e6)
+
+
+def test_a_leg_window_before_the_history_is_not_evaluable():
+    h = EngineHistory("NIFTY")
+    m = make_metrics(ts=T0 + 300)
+    h.update(make_metrics(ts=T0 + 60))
+    h.update(m)
+    flow, why = h.oi_flow_over(m, "PE", 24900.0, 25000.0, 600.0)
+    assert flow is None and "covers 240 s" in why
 
 
 def test_a_settled_state_carries_the_data_seen_before_it_qualified_not_after():
@@ -269,3 +281,16 @@ def test_a_settled_state_carries_the_data_seen_before_it_qualified_not_after():
     d.update(T0 + 60, "SHORT", "b")
     assert d.update(T0 + 120, "SHORT", "c") == [Settled("SHORT", T0 + 120, "c")]  # qualifies now
     assert d.update(T0 + 200, "NEUTRAL", "d") == [] and d.state == "SHORT"
+
+
+def test_a_window_base_is_the_observation_nearest_its_start_on_a_wobbling_feed():
+    """Snapshots 260 and 270 s apart (a collector's clock): the 600 s window from 530 s reaches
+    back to -70 s, but the observation nearest its start is the one at 0 s, half an observation
+    interval being accepted; a clock-exact window would call it not evaluable."""
+    h = EngineHistory("NIFTY")
+    for t, oi, spot in ((0, 1.0e6, 25000.0), (260, 1.1e6, 25010.0), (530, 1.3e6, 25020.0)):
+        m = make_metrics(ts=T0 + t, spot=spot, **chain(put_oi={25000.0: oi}))
+        h.update(m)
+    assert h.window_slack(600.0) == pytest.approx(132.5)  # half the 265 s median interval
+    flow, why = h.oi_flow_over(m, "PE", 25000.0, 25000.0, 600.0)
+    assert why == "" and flow.d_oi == pytest.approx(0.3e6)

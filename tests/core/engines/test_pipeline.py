@@ -217,9 +217,11 @@ def test_dealer_gamma_emits_a_held_regime_change_and_neutral_only_as_the_tile_st
     out = []
     for i, net in enumerate(regimes):
         out += [
-            (i, s.signal) for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
+            (i, s.ts - T0, s.signal)
+            for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
         ]
-    assert out == [(120, "LONG_GAMMA"), (610 + 120, "SHORT_GAMMA")]
+    # Stamped when they qualified; emitted once no flicker (state_glitch_s, 60 s) can undo them.
+    assert out == [(180, 120.0, "LONG_GAMMA"), (610 + 180, 610.0 + 120, "SHORT_GAMMA")]
     state = pipe.states("NIFTY")["DealerGammaEngine"]
     assert state.held == "SHORT_GAMMA" and state.last_signal.signal == "SHORT_GAMMA"
 
@@ -253,3 +255,20 @@ def test_a_gamma_ratio_hovering_at_the_band_is_no_regime_change():
         g = 0.05 if i < 200 else (0.16 if (i // 30) % 2 else 0.14)
         out += pipe.evaluate(make_metrics(ts=T0 + i, net_gex=g * 10e9, gross_gex=10e9)).signals
     assert out == [] and pipe.states("NIFTY")["DealerGammaEngine"].held == "GAMMA_NEUTRAL"
+
+
+def test_a_flicker_shorter_than_the_glitch_time_does_not_reset_the_hold():
+    """A half-updated chain flips the reading for 20 s in the middle of a regime: it still settles
+    at start + hold; with no glitch allowance the same flicker restarts the hold."""
+    regimes = [-4e9] * 100 + [0.5e9] * 20 + [-4e9] * 200
+
+    def emitted(config: EngineConfig) -> list[float]:
+        pipe = EnginePipeline(config, engines=[DealerGammaEngine()])
+        return [
+            s.ts - T0
+            for i, net in enumerate(regimes)
+            for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
+        ]
+
+    assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=60.0)) == [120.0]
+    assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=0.0)) == [240.0]
