@@ -4,6 +4,10 @@
 the simulator (seeded, so the same code gives the same file): the demo scenario for NIFTY, sampled
 like the real NSE recordings are (whole-chain snapshots, here every 30 s of event time), for 65
 minutes: nearest expiry, ATM +- 8 strikes (about 140 kB). Synthetic data only: real recordings are never committed.
+
+`python -m tests.core.backtest.synthetic --invariance` rewrites the delivery-invariance fixture,
+tests/data/synthetic_invariance_NIFTY.jsonl.gz: the `switching` scenario (regimes change at
+random) as 1-minute snapshots for 240 minutes, the resolution of the real 1-minute sessions.
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ from core.feed.protocol import dumps, encode_item
 from core.feed.simulator import Simulator
 
 SYNTHETIC_RECORDING = Path(__file__).resolve().parents[2] / "data" / "synthetic_backtest_NIFTY.jsonl.gz"
+INVARIANCE_RECORDING = SYNTHETIC_RECORDING.with_name("synthetic_invariance_NIFTY.jsonl.gz")
 START = "2026-11-25T09:15:00+05:30"
 
 
 def write_synthetic_recording(
-    path: Path = SYNTHETIC_RECORDING, minutes: float = 65.0, every_s: float = 30.0, strikes_each_side: int = 8
+    path: Path = SYNTHETIC_RECORDING,
+    minutes: float = 65.0,
+    every_s: float = 30.0,
+    strikes_each_side: int = 8,
+    scenario: str = "demo",
 ) -> int:
     """Write the recording; returns the number of lines."""
     sim = Simulator(
-        FeedConfig(symbols=("NIFTY",), scenario="demo", seed=7, speed=0.0, start=START), step_s=1.0
+        FeedConfig(symbols=("NIFTY",), scenario=scenario, seed=7, speed=0.0, start=START, delivery="sync"),
+        step_s=1.0,
     )
     legs: dict[tuple, Tick] = {}
     spot: Tick | None = None
@@ -64,5 +74,8 @@ def _at(tick: Tick, ts: float) -> Tick:
 
 
 if __name__ == "__main__":
-    n = write_synthetic_recording(Path(sys.argv[1]) if len(sys.argv) > 1 else SYNTHETIC_RECORDING)
+    if sys.argv[1:] == ["--invariance"]:
+        n = write_synthetic_recording(INVARIANCE_RECORDING, minutes=240, every_s=60, scenario="switching")
+    else:
+        n = write_synthetic_recording(Path(sys.argv[1]) if len(sys.argv) > 1 else SYNTHETIC_RECORDING)
     print(f"{n} lines", file=sys.stderr)
