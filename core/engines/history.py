@@ -149,12 +149,16 @@ class Debounce:
     dealer-gamma regime the other engines read both use it.
     """
 
-    __slots__ = ("hold_s", "glitch_s", "_changes", "_states", "_state_payload")
+    __slots__ = ("hold_s", "glitch_s", "max_gap_s", "_changes", "_states", "_state_payload", "_last_ts")
 
-    def __init__(self, hold_s: float, glitch_s: float = 0.0) -> None:
-        self.hold_s, self.glitch_s = hold_s, glitch_s
-        self._changes = _Hold(glitch_s)  # readings that lasted long enough to be a change
-        self._states = _Hold(hold_s)  # changes that held long enough to be the state
+    def __init__(self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 900.0) -> None:
+        self.hold_s, self.glitch_s, self.max_gap_s = hold_s, glitch_s, max_gap_s
+        self._last_ts: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._changes = _Hold(self.glitch_s)  # readings that lasted long enough to be a change
+        self._states = _Hold(self.hold_s)  # changes that held long enough to be the state
         self._state_payload: Any = None
 
     @property
@@ -163,7 +167,12 @@ class Debounce:
         return self._states.state
 
     def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
-        """Feed the reading seen at `ts`; returns the states that settled, in time order."""
+        """Feed the reading seen at `ts`; returns the states that settled, in time order. After a
+        gap in the data longer than `max_gap_s` (a feed outage, a collector that skipped an hour)
+        nothing is known to have held across it: the state starts afresh."""
+        if self._last_ts is not None and ts - self._last_ts > self.max_gap_s:
+            self._reset()
+        self._last_ts = ts
         out: list[Settled] = []
         for change in self._changes.update(ts, reading, payload):
             since = change.ts - self.glitch_s

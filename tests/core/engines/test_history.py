@@ -294,3 +294,11 @@ def test_a_window_base_is_the_observation_nearest_its_start_on_a_wobbling_feed()
     assert h.window_slack(600.0) == pytest.approx(132.5)  # half the 265 s median interval
     flow, why = h.oi_flow_over(m, "PE", 25000.0, 25000.0, 600.0)
     assert why == "" and flow.d_oi == pytest.approx(0.3e6)
+
+
+def test_no_state_is_carried_across_a_long_gap_in_the_data():
+    d = Debounce(120.0, 0.0, max_gap_s=900.0)
+    d.update(T0, "SHORT")
+    assert d.update(T0 + 300, "SHORT") == [Settled("SHORT", T0 + 120, None)] and d.state == "SHORT"
+    assert d.update(T0 + 300 + 5880, "SHORT") == [] and d.state is None  # 98 minutes later
+    assert d.update(T0 + 6300, "SHORT") == [Settled("SHORT", T0 + 6180 + 120, None)]
