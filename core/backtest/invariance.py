@@ -50,7 +50,9 @@ class Invariance:
         }
 
 
-def replay_signals(path: str | Path, retime_seed: int | None = None, config: Config | None = None) -> list[SignalKey]:
+def replay_signals(
+    path: str | Path, retime_seed: int | None = None, config: Config | None = None
+) -> list[SignalKey]:
     """Every signal the runtime emits on the recording, as whole snapshots or (with a seed)
     re-timed as a broker stream. No database is written: the runtime is driven by hand."""
     path = Path(path)

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from core.domain import LiveMetrics
+from core.engines.debounce import Debounce, Settled
+from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.state.history import TIME_TOL, RingBuffer, observation_interval_s
+
+__all__ = [
+    "Debounce",
+    "EngineHistory",
+    "OiSnapshot",
+    "Pierce",
+    "Settled",
+    "Side",
+    "Spike",
+    "StrikeFlow",
+    "nearest_strike",
+]
 
 Side = Literal["below", "above"]
 
@@ -20,40 +34,6 @@ ORIGIN_LOOKBACK_S = 120.0
 
 # Scalar series kept besides spot; `total_volume` and `total_oi` are call + put sums in units.
 TRACKED_METRICS = ("pcr_oi", "atm_straddle", "total_volume", "total_oi")
-
-
-@dataclass(frozen=True, slots=True)
-class OiSnapshot:
-    """Per-strike OI (units) and premiums (rupees) as of one OI update of the exchange."""
-
-    ts: float
-    strikes: np.ndarray
-    call_oi: np.ndarray
-    put_oi: np.ndarray
-    call_ltp: np.ndarray
-    put_ltp: np.ndarray
-
-
-@dataclass(frozen=True, slots=True)
-class StrikeFlow:
-    """OI and premium change over a band of strikes for one right, from a base snapshot to now."""
-
-    d_oi: float  # units
-    d_premium: float  # rupees, mean LTP change over the strikes that have both prices
-    base_oi: float  # units at the base snapshot
-    strikes: int
-
-    @property
-    def rel_oi(self) -> float:
-        return self.d_oi / self.base_oi if self.base_oi > 0 else 0.0
-
-    def writing(self, min_rel: float) -> bool:
-        """OI up and premium down: options are being sold."""
-        return self.rel_oi >= min_rel and self.d_premium < 0
-
-    def buying(self, min_rel: float) -> bool:
-        """OI up and premium up: options are being bought."""
-        return self.rel_oi >= min_rel and self.d_premium > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,100 +70,6 @@ class Spike:
         return abs(self.rebound - self.extreme) / span if span > 0 else 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A reading that became the debounced state at `ts` (the moment it had held long enough);
-    `payload` is what was last seen with that reading (e.g. the engine result and its metrics)."""
-
-    reading: Any
-    ts: float
-    payload: Any
-
-
-class _Hold:
-    """One debounce stage: a reading becomes the state once it has held `hold_s` of event time,
-    stamped at the moment it qualified (since + hold)."""
-
-    __slots__ = ("hold_s", "state", "_reading", "_since", "_payload")
-    _UNSET: Any = object()
-
-    def __init__(self, hold_s: float) -> None:
-        self.hold_s = hold_s
-        self.state: Any = None  # the settled reading (None until one has held)
-        self._reading: Any = self._UNSET
-        self._since = 0.0
-        self._payload: Any = None
-
-    def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
-        """Feed the reading seen at `ts`; returns what settled (at most two: the outgoing reading,
-        if it held until now, and the current one)."""
-        out: list[Settled] = []
-        if reading != self._reading:
-            if self._reading is not self._UNSET:
-                out += self._settle(ts)
-            self._reading, self._since = reading, ts
-        elif self._since + self.hold_s < ts:
-            # It qualified between the previous update and this one: on the previous update's data
-            # (this update's payload would be information from after the moment it is stamped).
-            out += self._settle(ts)
-        self._payload = payload
-        return out + self._settle(ts)
-
-    def _settle(self, until: float) -> list[Settled]:
-        if self._reading == self.state or until - self._since < self.hold_s:
-            return []
-        self.state = self._reading
-        return [Settled(self._reading, self._since + self.hold_s, self._payload)]
-
-
-class Debounce:
-    """A reading becomes the state once it has held `hold_s` of event time, interruptions shorter
-    than `glitch_s` not counting, stamped at the moment it qualified (since + hold).
-
-    Two stages: a reading must last `glitch_s` to count as a change at all (a half-updated
-    streamed chain flickers for seconds), then `hold_s` from its start to become the state. The
-    second stage runs `glitch_s` behind the first, where the first is certain, so a state is never
-    settled on a reading that a later flicker shows had already ended. A sparse feed (snapshots
-    minutes apart) settles a reading that held between two updates as a streamed feed of the same
-    market settles it live. The one debounce mechanism: the pipeline's state engines and the
-    dealer-gamma regime the other engines read both use it.
-    """
-
-    __slots__ = ("hold_s", "glitch_s", "max_gap_s", "_changes", "_states", "_state_payload", "_last_ts")
-
-    def __init__(self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 900.0) -> None:
-        self.hold_s, self.glitch_s, self.max_gap_s = hold_s, glitch_s, max_gap_s
-        self._last_ts: float | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        self._changes = _Hold(self.glitch_s)  # readings that lasted long enough to be a change
-        self._states = _Hold(self.hold_s)  # changes that held long enough to be the state
-        self._state_payload: Any = None
-
-    @property
-    def state(self) -> Any:
-        """The settled reading (None until one has held)."""
-        return self._states.state
-
-    def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
-        """Feed the reading seen at `ts`; returns the states that settled, in time order. After a
-        gap in the data longer than `max_gap_s` (a feed outage, a collector that skipped an hour)
-        nothing is known to have held across it: the state starts afresh."""
-        if self._last_ts is not None and ts - self._last_ts > self.max_gap_s:
-            self._reset()
-        self._last_ts = ts
-        out: list[Settled] = []
-        for change in self._changes.update(ts, reading, payload):
-            since = change.ts - self.glitch_s
-            out += self._states.update(since, change.reading, change.payload)
-            self._state_payload = change.payload
-        if reading == self._changes.state:
-            self._state_payload = payload
-        out += self._states.update(ts - self.glitch_s, self._changes.state, self._state_payload)
-        return out
-
-
 class EngineHistory:
     """Bounded look-back for one symbol, advanced by `update(metrics)` before the engines run.
 
@@ -191,8 +77,7 @@ class EngineHistory:
     4096 samples cover over an hour, more than the longest engine window, 30 minutes). Per-leg OI
     and premiums are kept on a fixed event-time grid (`oi_grid_s`): the sample at grid time t is
     every leg's value as of t, however the feed delivered it (whole snapshots or leg by leg), and
-    the grid covers `oi_retention_s`, the longest OI window a rule uses. A window reaching before
-    the first grid sample is not evaluable (`oi_base` says why), never answered from a later one.
+    the grid (`LegGrid`) covers `oi_retention_s`, the longest OI window a rule uses.
     """
 
     def __init__(
@@ -210,9 +95,7 @@ class EngineHistory:
         self.gamma = Debounce(state_hold_s, state_glitch_s)
         self.spot = RingBuffer(capacity)
         self.metrics = {name: RingBuffer(capacity) for name in TRACKED_METRICS}
-        self.oi_grid_s = oi_grid_s
-        self.oi: deque[OiSnapshot] = deque(maxlen=int(math.ceil(oi_retention_s / oi_grid_s)) + 1)
-        self._oi_now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
+        self.legs = LegGrid(oi_grid_s, oi_retention_s)
         self._oi_data_ts: float | None = None  # when the chain (OI, premiums, PCR, ...) last changed
         self.updates = 0
         self._last_ts: float | None = None
@@ -234,7 +117,8 @@ class EngineHistory:
         last = self.last_ts
         if last is not None and metrics.ts < last:
             return False
-        self._update_oi(metrics)  # first: the part that can reject malformed arrays
+        if self.legs.update(metrics):  # first: the part that can reject malformed arrays
+            self._oi_data_ts = metrics.ts
         ts = metrics.ts
         self.gamma.update(ts, metrics.dealer_gamma)
         self._last_ts = ts
@@ -253,32 +137,6 @@ class EngineHistory:
         self.updates += 1
         return True
 
-    def _update_oi(self, m: LiveMetrics) -> None:
-        """Grid points in (last grid point, m.ts] take the chain as of each: the previous update's
-        chain for points before m.ts, this one's for a point at m.ts exactly."""
-        n = len(m.strikes)
-        if not n or len(m.call_oi) != n or len(m.put_oi) != n:
-            return
-        call_ltp = m.call_ltp if len(m.call_ltp) == n else np.full(n, np.nan)
-        put_ltp = m.put_ltp if len(m.put_ltp) == n else np.full(n, np.nan)
-        now = OiSnapshot(m.ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
-        if self._oi_now is None or not _same_chain(self._oi_now, now):
-            self._oi_data_ts = m.ts
-        step = self.oi_grid_s
-        last_grid = self.oi[-1].ts if self.oi else None
-        prev = self._oi_now
-        if prev is not None:
-            first = last_grid + step if last_grid is not None else math.ceil(prev.ts / step) * step
-            # After a long gap only the points the ring can hold matter.
-            first = max(first, (math.floor(m.ts / step) - self.oi.maxlen) * step)  # type: ignore[operator]
-            t = first
-            while t < m.ts:
-                self.oi.append(replace(prev, ts=t))
-                t += step
-        if m.ts % step == 0 and (not self.oi or self.oi[-1].ts < m.ts):
-            self.oi.append(now)
-        self._oi_now = now
-
     @property
     def data_ts(self) -> float | None:
         """When the chain (OI, premiums, or a series derived from it) last changed: where windows
@@ -286,20 +144,26 @@ class EngineHistory:
         as the clock runs on."""
         return self._oi_data_ts
 
+    @property
+    def oi(self) -> deque[OiSnapshot]:
+        """The per-leg grid samples, oldest first."""
+        return self.legs.samples
+
     def oi_base(self, ts: float) -> tuple[OiSnapshot | None, str]:
         """The grid sample as of `ts` (the latest at or before it), or None and why not."""
-        if not self.oi or ts < self.oi[0].ts:
-            held = (self._last_ts or ts) - self.oi[0].ts if self.oi else 0.0
-            return None, f"OI history covers {max(held, 0.0):.0f} s, the window needs {(self._last_ts or ts) - ts:.0f} s"
-        i = int(np.searchsorted(self._oi_times(), ts, side="right")) - 1
-        return self.oi[i], ""
+        return self.legs.base(ts)
 
-    def _oi_times(self) -> np.ndarray:
-        cached = self._cache.get("_oi")
-        if cached is None:
-            times = np.fromiter((s.ts for s in self.oi), float, len(self.oi))
-            cached = self._cache["_oi"] = (times, times)
-        return cached[0]
+    def oi_flow(
+        self, metrics: LiveMetrics, right: str, lo: float, hi: float, base_ts: float
+    ) -> StrikeFlow | None:
+        """OI and premium change for strikes in [lo, hi] of one right since the event at `base_ts`."""
+        return self.legs.flow(metrics, right, lo, hi, base_ts)
+
+    def oi_flow_over(
+        self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float
+    ) -> tuple[StrikeFlow | None, str]:
+        """OI and premium change over `window_s`, each leg from its own last tick (LegGrid.flow_over)."""
+        return self.legs.flow_over(metrics, right, lo, hi, window_s, self.window_slack(window_s))
 
     def series(self, name: str) -> RingBuffer:
         """`spot` or one of TRACKED_METRICS."""
@@ -498,102 +362,6 @@ class EngineHistory:
         ts, px = self.between("spot", t0, self.last_ts if self.last_ts is not None else t0)
         hit = np.flatnonzero(px <= price if side == "below" else px >= price)
         return float(ts[hit[0]]) if len(hit) else None
-
-    def oi_flow(
-        self, metrics: LiveMetrics, right: str, lo: float, hi: float, base_ts: float
-    ) -> StrikeFlow | None:
-        """OI and premium change for strikes in [lo, hi] of one right, from the snapshot at
-        `base_ts` to the current metrics."""
-        base, _ = self.oi_base(base_ts)
-        n = len(metrics.strikes)
-        if base is None or not n:
-            return None
-        cur_oi, cur_px = (
-            (metrics.call_oi, metrics.call_ltp) if right == "CE" else (metrics.put_oi, metrics.put_ltp)
-        )
-        old_oi, old_px = (base.call_oi, base.call_ltp) if right == "CE" else (base.put_oi, base.put_ltp)
-        if len(cur_oi) != n:
-            return None
-        in_band = (metrics.strikes >= lo - 1e-9) & (metrics.strikes <= hi + 1e-9)
-        if base.strikes is metrics.strikes or np.array_equal(base.strikes, metrics.strikes):
-            ic = ib = np.flatnonzero(in_band)  # the usual case: the same strike grid
-        else:
-            common, ic, ib = np.intersect1d(metrics.strikes, base.strikes, return_indices=True)
-            keep = np.isin(common, metrics.strikes[in_band])
-            ic, ib = ic[keep], ib[keep]
-        # A leg that does not report OI (NaN) on either side is left out, not counted as zero.
-        ok = np.isfinite(cur_oi[ic]) & np.isfinite(old_oi[ib])
-        ic, ib = ic[ok], ib[ok]
-        if not len(ic):
-            return None
-        d_oi = float(np.sum(cur_oi[ic]) - np.sum(old_oi[ib]))
-        dpx = (cur_px[ic] - old_px[ib]) if len(cur_px) == n else np.array([np.nan])
-        dpx = dpx[np.isfinite(dpx)]
-        d_premium = float(np.mean(dpx)) if len(dpx) else 0.0
-        return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
-
-
-    def oi_flow_over(
-        self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float
-    ) -> tuple[StrikeFlow | None, str]:
-        """OI and premium change over `window_s` for strikes in [lo, hi] of one right, each leg
-        measured back from its own last tick to its observation nearest `window_s` earlier: the
-        base is read as of half an observation interval after that point (TIME_TOL of the window
-        while the interval is unknown), so a snapshot stamped a little early or late, or a leg
-        streamed a little later than its neighbours, finds the same base. (None, why) when a
-        leg's window reaches before the grid.
-
-        Per leg, not from the clock: a chain streamed leg by leg has each leg's new value at its
-        own moment, and a clock-anchored base steps to the next snapshot between two deliveries,
-        so the same market read as whole snapshots and as a stream would disagree.
-        """
-        n = len(metrics.strikes)
-        cur_oi, cur_px, leg_ts = (
-            (metrics.call_oi, metrics.call_ltp, metrics.call_ts)
-            if right == "CE"
-            else (metrics.put_oi, metrics.put_ltp, metrics.put_ts)
-        )
-        if not n or len(cur_oi) != n or len(leg_ts) != n:
-            return None, "no per-leg OI and tick times"
-        strikes = metrics.strikes
-        legs = np.flatnonzero(
-            (strikes >= lo - 1e-9) & (strikes <= hi + 1e-9) & np.isfinite(cur_oi) & np.isfinite(leg_ts)
-        )
-        if not len(legs):
-            return None, "no leg with OI in the band"
-        base_ts = leg_ts[legs] - window_s + self.window_slack(window_s)
-        if not self.oi or base_ts.min() < self.oi[0].ts:
-            return None, self.oi_base(float(base_ts.min()))[1]
-        grid = np.searchsorted(self._oi_times(), base_ts, side="right") - 1
-        old_oi, old_px = np.full(len(legs), np.nan), np.full(len(legs), np.nan)
-        for k, (i, g) in enumerate(zip(legs, grid, strict=True)):
-            snap = self.oi[int(g)]
-            j = i if snap.strikes is strikes else int(np.searchsorted(snap.strikes, strikes[i]))
-            if j < len(snap.strikes) and snap.strikes[j] == strikes[i]:
-                old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[j]
-                old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[j]
-        ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
-        if not ok.any():
-            return None, "no leg of the band has OI at the start of its window"
-        dpx = (cur_px[legs] - old_px)[ok] if len(cur_px) == n else np.array([np.nan])
-        dpx = dpx[np.isfinite(dpx)]
-        flow = StrikeFlow(
-            float(np.sum(cur_oi[legs][ok]) - np.sum(old_oi[ok])),
-            float(np.mean(dpx)) if len(dpx) else 0.0,
-            float(np.sum(old_oi[ok])),
-            int(ok.sum()),
-        )
-        return flow, ""
-
-
-def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:
-    return (
-        (a.strikes is b.strikes or np.array_equal(a.strikes, b.strikes))
-        and np.array_equal(a.call_oi, b.call_oi, equal_nan=True)
-        and np.array_equal(a.put_oi, b.put_oi, equal_nan=True)
-        and np.array_equal(a.call_ltp, b.call_ltp, equal_nan=True)
-        and np.array_equal(a.put_ltp, b.put_ltp, equal_nan=True)
-    )
 
 
 def nearest_strike(metrics: LiveMetrics, level: float) -> float | None:

@@ -25,8 +25,9 @@ from core.config import EngineConfig
 from core.domain import NO_VIEW_SIGNALS, LiveMetrics, Signal
 from core.engines.base import Engine, EngineParams, EngineResult
 from core.engines.dealer_gamma import DealerGammaEngine
+from core.engines.debounce import Debounce
 from core.engines.gamma_squeeze import GammaSqueezeEngine
-from core.engines.history import Debounce, EngineHistory
+from core.engines.history import EngineHistory
 from core.engines.liquidity import LiquidityEngine
 from core.engines.liquidity_vacuum import LiquidityVacuumEngine
 from core.engines.options_trap import OptionsTrapEngine, OptionsTrapParams
@@ -206,7 +207,9 @@ class EnginePipeline:
             sym.last_pattern[key] = result.episode
         return self._signal(name, result, m)
 
-    def _state_change(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> list[Signal]:
+    def _state_change(
+        self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics
+    ) -> list[Signal]:
         """Debounce a state engine in event time (see `Debounce`). A change into a state with a
         view is a signal, stamped when the state qualified; a change into NEUTRAL /
         GAMMA_NEUTRAL only updates the tile."""

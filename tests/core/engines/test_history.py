@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.engines.history import Debounce, EngineHistory, Settled
+from core.engines.debounce import Debounce, Settled
+from core.engines.history import EngineHistory
 from tests.core.engines.builders import STRIKES, T0, chain, feed, make_metrics, ramp
 
 

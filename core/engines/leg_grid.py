@@ -1,0 +1,201 @@
+"""LegGrid: every option leg's OI and premium on a fixed event-time grid, and flows over it.
+
+The sample at grid time t is every leg's value as of t, however the feed delivered it (whole
+snapshots or leg by leg); the grid covers the longest OI window a rule uses. A window reaching
+before the first sample is not evaluable (`base` says why), never answered from a later one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from core.domain import LiveMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class OiSnapshot:
+    """Per-strike OI (units) and premiums (rupees) as of one OI update of the exchange."""
+
+    ts: float
+    strikes: np.ndarray
+    call_oi: np.ndarray
+    put_oi: np.ndarray
+    call_ltp: np.ndarray
+    put_ltp: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeFlow:
+    """OI and premium change over a band of strikes for one right, from a base snapshot to now."""
+
+    d_oi: float  # units
+    d_premium: float  # rupees, mean LTP change over the strikes that have both prices
+    base_oi: float  # units at the base snapshot
+    strikes: int
+
+    @property
+    def rel_oi(self) -> float:
+        return self.d_oi / self.base_oi if self.base_oi > 0 else 0.0
+
+    def writing(self, min_rel: float) -> bool:
+        """OI up and premium down: options are being sold."""
+        return self.rel_oi >= min_rel and self.d_premium < 0
+
+    def buying(self, min_rel: float) -> bool:
+        """OI up and premium up: options are being bought."""
+        return self.rel_oi >= min_rel and self.d_premium > 0
+
+
+class LegGrid:
+    """Per-leg OI and premiums (one expiry's strikes) sampled every `grid_s` for `retention_s`."""
+
+    def __init__(self, grid_s: float = 30.0, retention_s: float = 1860.0) -> None:
+        self.grid_s = grid_s
+        self._capacity = int(math.ceil(retention_s / grid_s)) + 1
+        self.samples: deque[OiSnapshot] = deque(maxlen=self._capacity)
+        self._now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
+        self._times_cache: np.ndarray | None = None
+
+    def update(self, m: LiveMetrics) -> bool:
+        """Grid points in (last grid point, m.ts] take the chain as of each: the previous update's
+        chain for points before m.ts, this one's for a point at m.ts exactly. True if the chain
+        changed since the previous update."""
+        n = len(m.strikes)
+        if not n or len(m.call_oi) != n or len(m.put_oi) != n:
+            return False
+        call_ltp = m.call_ltp if len(m.call_ltp) == n else np.full(n, np.nan)
+        put_ltp = m.put_ltp if len(m.put_ltp) == n else np.full(n, np.nan)
+        now = OiSnapshot(m.ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
+        changed = self._now is None or not _same_chain(self._now, now)
+        step = self.grid_s
+        last_grid = self.samples[-1].ts if self.samples else None
+        prev = self._now
+        if prev is not None:
+            first = last_grid + step if last_grid is not None else math.ceil(prev.ts / step) * step
+            # After a long gap only the points the ring can hold matter.
+            first = max(first, (math.floor(m.ts / step) - self._capacity) * step)
+            t = first
+            while t < m.ts:
+                self.samples.append(replace(prev, ts=t))
+                t += step
+        if m.ts % step == 0 and (not self.samples or self.samples[-1].ts < m.ts):
+            self.samples.append(now)
+        self._now = now
+        return changed
+
+    def base(self, ts: float) -> tuple[OiSnapshot | None, str]:
+        """The grid sample as of `ts` (the latest at or before it), or None and why not."""
+        if not self.samples or ts < self.samples[0].ts:
+            now = self._now.ts if self._now is not None else ts
+            held = now - self.samples[0].ts if self.samples else 0.0
+            return None, f"OI history covers {max(held, 0.0):.0f} s, the window needs {now - ts:.0f} s"
+        i = int(np.searchsorted(self._times(), ts, side="right")) - 1
+        return self.samples[i], ""
+
+    def _times(self) -> np.ndarray:
+        if (
+            self._times_cache is None
+            or len(self._times_cache) != len(self.samples)
+            or (len(self.samples) and self._times_cache[-1] != self.samples[-1].ts)
+        ):
+            self._times_cache = np.fromiter((s.ts for s in self.samples), float, len(self.samples))
+        return self._times_cache
+
+    def flow(
+        self, metrics: LiveMetrics, right: str, lo: float, hi: float, base_ts: float
+    ) -> StrikeFlow | None:
+        """OI and premium change for strikes in [lo, hi] of one right, from the snapshot at
+        `base_ts` to the current metrics."""
+        base, _ = self.base(base_ts)
+        n = len(metrics.strikes)
+        if base is None or not n:
+            return None
+        cur_oi, cur_px = (
+            (metrics.call_oi, metrics.call_ltp) if right == "CE" else (metrics.put_oi, metrics.put_ltp)
+        )
+        old_oi, old_px = (base.call_oi, base.call_ltp) if right == "CE" else (base.put_oi, base.put_ltp)
+        if len(cur_oi) != n:
+            return None
+        in_band = (metrics.strikes >= lo - 1e-9) & (metrics.strikes <= hi + 1e-9)
+        if base.strikes is metrics.strikes or np.array_equal(base.strikes, metrics.strikes):
+            ic = ib = np.flatnonzero(in_band)  # the usual case: the same strike grid
+        else:
+            common, ic, ib = np.intersect1d(metrics.strikes, base.strikes, return_indices=True)
+            keep = np.isin(common, metrics.strikes[in_band])
+            ic, ib = ic[keep], ib[keep]
+        # A leg that does not report OI (NaN) on either side is left out, not counted as zero.
+        ok = np.isfinite(cur_oi[ic]) & np.isfinite(old_oi[ib])
+        ic, ib = ic[ok], ib[ok]
+        if not len(ic):
+            return None
+        d_oi = float(np.sum(cur_oi[ic]) - np.sum(old_oi[ib]))
+        dpx = (cur_px[ic] - old_px[ib]) if len(cur_px) == n else np.array([np.nan])
+        dpx = dpx[np.isfinite(dpx)]
+        d_premium = float(np.mean(dpx)) if len(dpx) else 0.0
+        return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
+
+    def flow_over(
+        self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float, slack_s: float
+    ) -> tuple[StrikeFlow | None, str]:
+        """OI and premium change over `window_s` for strikes in [lo, hi] of one right, each leg
+        measured back from its own last tick to its observation nearest `window_s` earlier: the
+        base is read as of half an observation interval after that point (TIME_TOL of the window
+        while the interval is unknown), so a snapshot stamped a little early or late, or a leg
+        streamed a little later than its neighbours, finds the same base. (None, why) when a
+        leg's window reaches before the grid.
+
+        Per leg, not from the clock: a chain streamed leg by leg has each leg's new value at its
+        own moment, and a clock-anchored base steps to the next snapshot between two deliveries,
+        so the same market read as whole snapshots and as a stream would disagree.
+        """
+        n = len(metrics.strikes)
+        cur_oi, cur_px, leg_ts = (
+            (metrics.call_oi, metrics.call_ltp, metrics.call_ts)
+            if right == "CE"
+            else (metrics.put_oi, metrics.put_ltp, metrics.put_ts)
+        )
+        if not n or len(cur_oi) != n or len(leg_ts) != n:
+            return None, "no per-leg OI and tick times"
+        strikes = metrics.strikes
+        legs = np.flatnonzero(
+            (strikes >= lo - 1e-9) & (strikes <= hi + 1e-9) & np.isfinite(cur_oi) & np.isfinite(leg_ts)
+        )
+        if not len(legs):
+            return None, "no leg with OI in the band"
+        base_ts = leg_ts[legs] - window_s + slack_s
+        if not self.samples or base_ts.min() < self.samples[0].ts:
+            return None, self.base(float(base_ts.min()))[1]
+        grid = np.searchsorted(self._times(), base_ts, side="right") - 1
+        old_oi, old_px = np.full(len(legs), np.nan), np.full(len(legs), np.nan)
+        for k, (i, g) in enumerate(zip(legs, grid, strict=True)):
+            snap = self.samples[int(g)]
+            j = i if snap.strikes is strikes else int(np.searchsorted(snap.strikes, strikes[i]))
+            if j < len(snap.strikes) and snap.strikes[j] == strikes[i]:
+                old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[j]
+                old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[j]
+        ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
+        if not ok.any():
+            return None, "no leg of the band has OI at the start of its window"
+        dpx = (cur_px[legs] - old_px)[ok] if len(cur_px) == n else np.array([np.nan])
+        dpx = dpx[np.isfinite(dpx)]
+        flow = StrikeFlow(
+            float(np.sum(cur_oi[legs][ok]) - np.sum(old_oi[ok])),
+            float(np.mean(dpx)) if len(dpx) else 0.0,
+            float(np.sum(old_oi[ok])),
+            int(ok.sum()),
+        )
+        return flow, ""
+
+
+def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:
+    return (
+        (a.strikes is b.strikes or np.array_equal(a.strikes, b.strikes))
+        and np.array_equal(a.call_oi, b.call_oi, equal_nan=True)
+        and np.array_equal(a.put_oi, b.put_oi, equal_nan=True)
+        and np.array_equal(a.call_ltp, b.call_ltp, equal_nan=True)
+        and np.array_equal(a.put_ltp, b.put_ltp, equal_nan=True)
+    )
