@@ -3,7 +3,6 @@ pipeline's state engines and the engines' dealer-gamma regime share."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,12 +66,11 @@ class Debounce:
     dealer-gamma regime the other engines read both use it.
     """
 
-    __slots__ = ("hold_s", "glitch_s", "max_gap_s", "_changes", "_states", "_state_payload", "_last_ts", "_gaps")
+    __slots__ = ("hold_s", "glitch_s", "max_gap_s", "_changes", "_states", "_state_payload", "_last_ts")
 
-    def __init__(self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 900.0) -> None:
+    def __init__(self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 1800.0) -> None:
         self.hold_s, self.glitch_s, self.max_gap_s = hold_s, glitch_s, max_gap_s
         self._last_ts: float | None = None
-        self._gaps: deque[float] = deque(maxlen=15)  # recent update spacings, for the feed's cadence
         self._reset()
 
     def _reset(self) -> None:
@@ -87,19 +85,11 @@ class Debounce:
 
     def update(self, ts: float, reading: Any, payload: Any = None) -> list[Settled]:
         """Feed the reading seen at `ts`; returns the states that settled, in time order. After a
-        gap in the data longer than `max_gap_s`, or three times the feed's usual update spacing
-        if that is longer (a feed outage, a collector that skipped an hour)
+        gap in the data longer than `max_gap_s` (a feed outage, a collector that skipped an hour;
+        30 minutes by default, twice the spacing of the coarsest snapshot feeds)
         nothing is known to have held across it: the state starts afresh."""
-        if self._last_ts is not None:
-            gap = ts - self._last_ts
-            if len(self._gaps) >= 3:
-                limit = max(self.max_gap_s, 3.0 * sorted(self._gaps)[len(self._gaps) // 2])
-            else:  # the feed's cadence is not known yet
-                limit = 4.0 * self.max_gap_s
-            if gap > limit:
-                self._reset()
-            elif gap > 0:
-                self._gaps.append(gap)
+        if self._last_ts is not None and ts - self._last_ts > self.max_gap_s:
+            self._reset()
         self._last_ts = ts
         out: list[Settled] = []
         for change in self._changes.update(ts, reading, payload):
