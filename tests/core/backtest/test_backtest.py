@@ -174,12 +174,13 @@ def test_cli_prints_the_scorecard_and_writes_json(tmp_path, capsys, monkeypatch)
                  "--label", "cli"])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("backtest cli: 1 files, 1 sessions") and "95% CI" in printed
+    n = len(list(SYNTHETIC_RECORDING.parent.glob("*.jsonl.gz")))  # a directory: every recording in it
+    assert printed.startswith(f"backtest cli: {n} files, {n} sessions") and "95% CI" in printed
     assert json.loads(out.read_text())["source"] == "backtest:cli"
 
 
 def test_recordings_of_a_directory_and_their_symbols(tmp_path):
-    assert recording_files([SYNTHETIC_RECORDING.parent]) == [SYNTHETIC_RECORDING]
+    assert recording_files([SYNTHETIC_RECORDING.parent]) == sorted(SYNTHETIC_RECORDING.parent.glob("*.jsonl.gz"))
     assert recording_symbols(SYNTHETIC_RECORDING) == ("NIFTY",)
     plain = tmp_path / "BANKNIFTY_2026-01-01_x.jsonl"
     plain.write_text('{"type":"tick","symbol":"BANKNIFTY","ts":1767240000000,"ltp":50000}\n')
