@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,6 +22,7 @@ from core.errors import ConfigError
 from core.feed import market_model as mm
 from core.feed.base import FeedSink, FeedStats
 from core.feed.delivery import BrokerDelivery, broker_session, sync_session
+from core.feed.pacing import Pacer
 from core.feed.scenarios import SCENARIOS
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 
@@ -42,7 +42,6 @@ OI_TEXTURE = 0.05  # log-sd of a strike's popularity against the smooth shape
 OI_ANCHOR_TAU_S = 3600.0
 RATE = 0.055
 FAR_EXPIRY_WEIGHT = 0.45  # later expiries hold and trade less than the nearest one
-REANCHOR_GAP_S = 5.0  # an event-time gap larger than this is a session jump, not paced
 
 
 @dataclass(slots=True)
@@ -76,7 +75,9 @@ class Quotes:
 class SymbolMarket:
     """The evolving market of one index: spot, regime, IV level and its option books."""
 
-    def __init__(self, symbol: str, seed: int, scenario: mm.Scenario, rate: float) -> None:
+    def __init__(
+        self, symbol: str, seed: int, scenario: mm.Scenario, rate: float, warmup_s: float = 0.0
+    ) -> None:
         self.symbol = symbol
         self.profile = mm.PROFILES.get(symbol, mm.PROFILES["NIFTY"])
         self.lot = DEFAULT_LOT_SIZE.get(symbol, 1)
@@ -84,6 +85,7 @@ class SymbolMarket:
         self.rng = np.random.default_rng([seed, zlib.crc32(symbol.encode())])
         self.scenario = scenario
         self.rate = rate
+        self.warmup_s = warmup_s
         start = scenario.fixed_regime or "calm"
         self.regimes = mm.RegimeChain(self.rng, start, fixed=scenario.fixed_regime is not None)
         self.spot = self.profile.spot * math.exp(0.01 * self.rng.standard_normal())
@@ -103,7 +105,8 @@ class SymbolMarket:
     ) -> None:
         """Roll the day: yesterday's closes become prev_close/prev_oi, volume resets, expiries roll.
 
-        `now` is when the simulation (re)starts: the open, or a mid-session `config.start`.
+        `now` is when the simulation (re)starts: the open, or a mid-session `config.start`; the
+        script starts `self.warmup_s` later (until then the scenario's baseline regime runs).
         """
         if not first:
             for b in self.books:
@@ -122,8 +125,8 @@ class SymbolMarket:
         self.session_open = open_ts
         self.last_oi_ts = now
         self.next_oi_ts = now + self.rng.uniform(*OI_UPDATE_S)
-        # Each session replays the script from its start, with fresh pinned levels.
-        self.script_start, self.memo = now, {}
+        # Each session replays the script, after its own warm-up, with fresh pinned levels.
+        self.script_start, self.memo = now + self.warmup_s, {}
 
     def view(self, ts: float) -> mm.MarketView:
         """The front expiry's OI by strike, for the scenario script (read-only array views)."""
@@ -253,7 +256,9 @@ class Simulator:
     """A deterministic simulated NSE index-options market (SPEC 3.2).
 
     `batches()` is a pure generator of event-time batches (no sleeping); `run` paces it at
-    `config.speed` x wall time (0 = as fast as possible) and delivers to a FeedSink.
+    `config.speed` x wall time (0 = as fast as possible) and delivers to a FeedSink. Each session
+    opens with `config.warmup_s` of the baseline market before the script (`script_start_ts` in
+    the first), which `run` delivers unpaced: charts and engines start with that much history.
     """
 
     mode = "SIMULATED"
@@ -275,6 +280,7 @@ class Simulator:
         self.step_s = step_s
         self.stats = FeedStats()
         self.start_ts = self._start_ts(config.start, today)
+        self.script_start_ts = self.start_ts + config.warmup_s
 
     def _start_ts(self, start: str, today: date | None) -> float:
         """config.start (naive = IST) moved into a session, else the next session open from `today`."""
@@ -302,7 +308,8 @@ class Simulator:
         """Event-time batches from `start_ts` until `until_ts` (None = forever): one per step in
         sync delivery, one per event-time slice that holds a tick in broker delivery."""
         seed = self.config.seed
-        sims = [SymbolMarket(s, seed, self.scenario, RATE) for s in self.config.symbols]
+        warmup = self.config.warmup_s
+        sims = [SymbolMarket(s, seed, self.scenario, RATE, warmup) for s in self.config.symbols]
         broker = [BrokerDelivery(s, seed) for s in self.config.symbols]
         ts = self.start_ts
         first = True
@@ -322,17 +329,21 @@ class Simulator:
             ts = self.calendar.session_bounds(self.calendar.next_trading_day(day))[0].timestamp()
 
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
-        """Deliver batches to `sink`, pacing event time at `speed` x wall time, until `stop` is set."""
+        """Deliver batches to `sink`, pacing event time at `speed` x wall time from each session's
+        script start (its warm-up goes out as fast as possible), until `stop` is set."""
         pacer = Pacer(self.config.speed)
         self.stats.state = "connected"
         sink.on_status(FeedStatus("connected", self.describe(), self.start_ts))
         last_ts = self.start_ts
+        script_ts = self.script_start_ts
         try:
             for batch in self.batches():
                 if stop.is_set():
                     break
                 ts = _batch_ts(batch, last_ts)
-                delay = pacer.delay(ts)
+                script_ts = _script_start(batch, script_ts, self.config.warmup_s)
+                # The pacer anchors on the script's first batch: a warm-up costs no wall time.
+                delay = pacer.delay(ts) if ts >= script_ts else 0.0
                 if delay > 0 and stop.wait(delay):
                     break
                 last_ts = ts
@@ -354,29 +365,16 @@ class Simulator:
         speed = "max" if c.speed == 0 else f"{c.speed:g}x"
         return (
             f"simulator symbols={','.join(c.symbols)} scenario={self.scenario.name} seed={c.seed} "
-            f"delivery={c.delivery} speed={speed} start={start}"
+            f"delivery={c.delivery} speed={speed} warmup={c.warmup_s:g}s start={start}"
         )
 
 
-class Pacer:
-    """Maps event time to wall time at `speed` x; a jump in event time (overnight) is not waited out."""
-
-    def __init__(self, speed: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.speed = speed
-        self.clock = clock
-        self._anchor_wall = 0.0
-        self._anchor_event: float | None = None
-        self._last_event = 0.0
-
-    def delay(self, event_ts: float) -> float:
-        """Seconds of wall time to wait before delivering the item stamped `event_ts` (0 = now)."""
-        if self.speed <= 0:
-            return 0.0
-        if self._anchor_event is None or event_ts - self._last_event > REANCHOR_GAP_S:
-            self._anchor_wall, self._anchor_event = self.clock(), event_ts
-        self._last_event = event_ts
-        due = self._anchor_wall + (event_ts - self._anchor_event) / self.speed
-        return max(0.0, due - self.clock())
+def _script_start(batch: list[FeedItem], current: float, warmup_s: float) -> float:
+    """When the script of this batch's session starts: each OPEN starts a warm-up."""
+    for item in batch:
+        if type(item) is MarketStatus and item.market == "OPEN":
+            return item.ts + warmup_s
+    return current
 
 
 def _batch_ts(batch: list[FeedItem], default: float) -> float:

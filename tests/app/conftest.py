@@ -12,13 +12,15 @@ APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):
-    """Point the app's runtime at a fresh SQLite file and a 20x simulator; stop it afterwards."""
+    """Point the app's runtime at a fresh SQLite file and a 20x simulator with a one-minute
+    warm-up (delivered unpaced, so pages fill at once); stop it afterwards."""
     from app.runtime import shutdown_runtime
 
     monkeypatch.setenv("STRIKEIQ_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{(tmp_path / 'app.db').as_posix()}")
     monkeypatch.setenv("STRIKEIQ_FEED", "sim")
     monkeypatch.setenv("STRIKEIQ_SPEED", "20")
+    monkeypatch.setenv("STRIKEIQ_SIM_WARMUP_S", "60")
     for name in ("STRIKEIQ_LIVE_SOURCE", "STRIKEIQ_SCENARIO"):
         monkeypatch.delenv(name, raising=False)
     yield tmp_path

@@ -20,7 +20,10 @@ def test_defaults_run_the_embedded_demo(tmp_path):
     assert config.database_url == f"sqlite:///{tmp_path.as_posix()}/strikeiq.db"
     assert config.feed.kind == "sim"
     assert config.feed.symbols == ("NIFTY", "BANKNIFTY")
+    assert config.feed.warmup_s == 900.0  # a scripted scenario starts after 15 minutes of market
     assert config.spill_path == tmp_path / "signal_spill.jsonl"
+    assert load({"STRIKEIQ_SIM_WARMUP_S": "0"}, tmp_path, 'STRIKEIQ_SIM_WARMUP_S = "60"').feed.warmup_s == 0
+    assert load({}, tmp_path, 'STRIKEIQ_SIM_WARMUP_S = "60"').feed.warmup_s == 60
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,8 @@ def test_feed_choices(value, expected):
         ({"STRIKEIQ_SYMBOLS": " , "}, "is empty"),
         ({"STRIKEIQ_SPEED": "fast"}, "STRIKEIQ_SPEED='fast' is not a valid float"),
         ({"STRIKEIQ_SPEED": "-1"}, "must be >= 0"),
+        ({"STRIKEIQ_SIM_WARMUP_S": "15m"}, "STRIKEIQ_SIM_WARMUP_S='15m' is not a valid float"),
+        ({"STRIKEIQ_SIM_WARMUP_S": "-60"}, "STRIKEIQ_SIM_WARMUP_S='-60' must be >= 0"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "use sqlite:///PATH or postgresql"),
         ({"STRIKEIQ_LIVE_SOURCE": "redis"}, "use process or db"),
     ],

@@ -22,13 +22,13 @@ def signals_of(runtime: Runtime) -> list[tuple]:
 def test_replay_reproduces_the_live_signals(tmp_path):
     base = load_config(env={"STRIKEIQ_DATA_DIR": str(tmp_path)})
     feed = FeedConfig(symbols=("NIFTY", "BANKNIFTY"), scenario="demo", seed=7, speed=0.0,
-                      start="2026-11-25T09:15:00+05:30")  # fmt: skip
+                      start="2026-11-25T09:15:00+05:30", warmup_s=300.0)  # fmt: skip
     config = replace(base, feed=feed, database_url=f"sqlite:///{tmp_path / 'live.db'}")
     sim = Simulator(feed)
     live = Runtime(config, feed=sim)  # driven by hand: no threads, no database writes needed
     path = tmp_path / "session.jsonl.gz"
     with Recorder(path, inner=live) as recorder:
-        for batch in sim.batches(until_ts=sim.start_ts + 600):
+        for batch in sim.batches(until_ts=sim.script_start_ts + 300):  # the demo's spikes
             recorder.on_items(batch)
     recorded = signals_of(live)
     assert len({(s[2], s[3]) for s in recorded}) >= 6  # the demo shows many engines' signals

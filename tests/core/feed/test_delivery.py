@@ -69,7 +69,7 @@ def test_sync_delivery_is_the_first_simulator_stream_unchanged():
         "demo": "9dbe3a3965590cf0aa16d6c0e9cbe385df394d27e765acbbaefd2bf69b0f1b5b",
     }
     for scenario, digest in expected.items():
-        sim = make_sim(scenario=scenario, symbols=("NIFTY", "BANKNIFTY"), delivery="sync")
+        sim = make_sim(scenario=scenario, symbols=("NIFTY", "BANKNIFTY"), delivery="sync", warmup_s=0)
         h = hashlib.sha256()
         for batch in sim.batches(until_ts=OPEN + 240):
             h.update(repr(batch).encode())

@@ -21,7 +21,8 @@ from core.config import FeedConfig
 from core.domain import FeedStatus, InstrumentInfo, MarketStatus, Tick
 from core.errors import ConfigError
 from core.feed import market_model as mm
-from core.feed.simulator import RATE, Pacer, Simulator
+from core.feed.pacing import Pacer
+from core.feed.simulator import RATE, Simulator
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 from core.state.market_state import MarketStateManager
 
@@ -347,7 +348,7 @@ def test_run_at_speed_zero_delivers_batches_without_pacing_until_stopped(mode):
 
 def test_paced_run_waits_on_stop_so_stopping_ends_it_promptly():
     # At speed 0.0001 the second step is due 5000 s of wall time later: only stop.wait ends it.
-    sim, stop = make_sim(speed=0.0001), threading.Event()
+    sim, stop = make_sim(speed=0.0001, warmup_s=0.0), threading.Event()
     sink = RecordingSink(stop, stop_after=10**9)
     thread = threading.Thread(target=sim.run, args=(sink, stop))
     thread.start()
@@ -377,6 +378,7 @@ def test_describe_names_the_run():
     assert Simulator.mode == "SIMULATED"
     assert "scenario=volatile" in text and "seed=11" in text and "NIFTY,BANKNIFTY" in text
     assert "delivery=broker" in text and "delivery=sync" in make_sim(delivery="sync").describe()
+    assert "warmup=900s" in text and "warmup=0s" in make_sim(warmup_s=0.0).describe()
 
 
 def test_simulated_chain_lands_whole_in_the_market_state_manager(run20, mode):
