@@ -6,7 +6,7 @@ The scripting machinery (Phase, Segment, ScriptedScenario) lives in core/feed/sc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.feed import market_model as mm
 from core.feed.script import Focus, LevelKind, Phase, ScriptedScenario, Segment, mirror
@@ -14,10 +14,13 @@ from core.feed.script import Focus, LevelKind, Phase, ScriptedScenario, Segment,
 __all__ = ["ALL_SIGNALS", "SCENARIOS", "ScenarioSpec", "ScriptedScenario"]
 
 
-# The library. Times are event seconds; fractions are of the anchor price (0.001 = 0.1 %).
-# Warm-up phases give the engines' yardsticks (1-minute sigma over >= 5 minutes, 10-minute
-# medians of depth and spread) a quiet market to measure before the event.
-WARM_S = 330.0
+# The library. Times are event seconds from the script start, which comes after the simulator's
+# warm-up (FeedConfig.warmup_s, 15 minutes of the baseline market): the engines' yardsticks
+# (1-minute sigma, 10-minute medians of depth and spread) and look-back windows (OI flow over
+# 5-10 minutes, the straddle over 15) are filled before a script starts. Fractions are of the
+# anchor price (0.001 = 0.1 %). A state (a smart-money bias, a dealer-gamma regime) is emitted once
+# it has held EngineConfig.state_hold_s (3 minutes), so a phase that sets one lasts well beyond that.
+WARM_S = 330.0  # the vacuum's own quiet lead-in (from before the warm-up existed; it still times it)
 FAST_OI = 20.0  # exchange OI every 20 s while a flow phenomenon runs (the demo compresses time)
 
 AT_LEVEL: Focus = ("level", 0)
@@ -59,52 +62,68 @@ VACUUM_UP = Segment(None, (
     Phase(180),  # books refill
 ))  # fmt: skip
 
-# Dealers are short gamma when put OI dominates near the money (GEX: calls +, puts -).
+# Dealers are short gamma when put OI dominates near the money (GEX: calls +, puts -). A setup
+# lasts long enough for the regime to settle (3 minutes held) before the move it explains. The puts
+# pile up as spot edges higher and IV eases all along (no switch to the trending regime's richer IV
+# either), so they read as written, never bought, and the squeeze's options gain from its move alone.
 SHORT_GAMMA_SETUP = {"tilt": 1.0, "oi_every_s": 30}
 LONG_GAMMA_SETUP = {"tilt": -1.0, "oi_every_s": 30}
 
-SQUEEZE_UP = Segment(None, (
-    Phase(180, **SHORT_GAMMA_SETUP),
-    # Calls bought from ATM up towards the wall; short-gamma dealers buy spot to hedge.
-    Phase(240, "trending", to=("entry", 0.005), iv=1.1, activity=1.6, calls=0.04, call_at=("atm", 2),
-          oi_every_s=FAST_OI),
-    Phase(120, to=("entry", 0.0)),
-))  # fmt: skip
 
-SQUEEZE_DOWN = Segment(None, (
-    Phase(180, **SHORT_GAMMA_SETUP),
-    Phase(240, "trending", to=("entry", -0.005), iv=1.1, activity=1.6, puts=0.04, put_at=("atm", -2),
-          oi_every_s=FAST_OI),
-    Phase(120, to=("entry", 0.0)),
-))  # fmt: skip
+def _squeeze(side: float) -> Segment:
+    """Five minutes of puts piling up near the money, then options bought into a 0.5 % move
+    (`side` +1 calls into a rally, -1 puts into a sell-off)."""
+    buy = {"calls": 0.04, "call_at": ("atm", 2)} if side > 0 else {"puts": 0.04, "put_at": ("atm", -2)}
+    return Segment(None, (
+        Phase(150, to=("entry", 0.001), iv=0.98, **SHORT_GAMMA_SETUP),
+        Phase(150, to=("entry", 0.0005), iv=0.965, **SHORT_GAMMA_SETUP),
+        # Short-gamma dealers hedge the options sold to the buyers by chasing spot.
+        Phase(240, to=("entry", side * 0.005), iv=0.95, activity=1.6, oi_every_s=FAST_OI, **buy),
+        Phase(120, to=("entry", 0.0), iv=0.95),
+    ))  # fmt: skip
+
+
+SQUEEZE_UP, SQUEEZE_DOWN = _squeeze(1.0), _squeeze(-1.0)
 
 FLIP_CROSSING = Segment(None, (
-    Phase(150, to=("entry", 0.002), **LONG_GAMMA_SETUP),  # call writers pin it: dealers long gamma
+    Phase(240, to=("entry", 0.002), **LONG_GAMMA_SETUP),  # call writers pin it: dealers long gamma
     Phase(60),
     # A sell-off with puts bought and calls closed carries spot below the flip: short gamma.
-    Phase(270, "trending", to=("open", -0.004), **{**SHORT_GAMMA_SETUP, "tilt": 1.1}),
+    Phase(300, "trending", to=("open", -0.004), **{**SHORT_GAMMA_SETUP, "tilt": 1.3}),
     Phase(120, to=("entry", 0.0)),
 ))  # fmt: skip
 
+# Put writers sell next to the money while call holders close above it, spot lifts and IV eases:
+# put premiums bleed, PCR rises, the straddle falls. Six minutes of it, then a slower fade.
+PUT_WRITERS = {"puts": 0.08, "put_at": ("atm", -1), "calls": -0.06, "call_at": ("atm", 3), "oi_every_s": 30}
 PUT_WRITING = Segment(None, (
     Phase(60),
-    Phase(240, to=("entry", 0.0015), iv=0.95, puts=0.04, put_at=("atm", -2), oi_every_s=30),
-    Phase(300, to=("entry", 0.0), puts=0.01, put_at=("atm", -2), oi_every_s=60),
+    Phase(60, to=("entry", 0.003), iv=0.94, **PUT_WRITERS),
+    Phase(300, to=("entry", 0.0005), iv=0.94, **PUT_WRITERS),
+    Phase(240, to=("entry", 0.0), iv=0.94, puts=0.01, put_at=("atm", -2), oi_every_s=60),
 ))  # fmt: skip
+
+
+def _firm_iv(segment: Segment, iv: float) -> Segment:
+    """The segment with IV firming to `iv` wherever it eased: call writers sell into demand for
+    protection, so the straddle rises (the mirror of a put-writing wave would bleed it)."""
+    return Segment(segment.level, tuple(replace(p, iv=iv) if p.iv < 1.0 else p for p in segment.phases))
 
 
 def _spike_and_back(
     level: LevelKind, through: float, back: float, hold: float, build_s: float, activity: float, flows: dict
 ) -> Segment:
-    """A thin-book flush through the level and a fast snap back: hunt, sweep, trap and vacuum at once.
-    `flows` is the OI at the level during the snap back (writers defending, or stops closing out)."""
+    """A thin-book flush through the level and a fast snap back: hunt, sweep, trap, vacuum and a
+    squeeze at once. Options at the level are bought into the flush (the squeeze); `flows` is the
+    OI at the level during the snap back (writers defending, or stops closing out)."""
     sign = -1.0 if level == "support" else 1.0
     thin = {"regime": "volatile", "iv": 1.3, "depth": 0.3, "spread": 1.4}
+    chase = {"puts": 0.08, "put_at": AT_LEVEL} if level == "support" else {"calls": 0.08, "call_at": AT_LEVEL}
     return Segment(
         level,
         (
             Phase(build_s, build=True, to=("level", -sign * 0.0006), oi_every_s=FAST_OI),
-            Phase(25, to=("level", sign * through), activity=activity, **thin),
+            Phase(25, to=("level", sign * through), activity=activity, oi_every_s=FAST_OI, **thin, **chase),
             Phase(35, to=("level", -sign * back), oi_every_s=FAST_OI, **thin, **flows),
             Phase(hold, to=("level", -sign * back), oi_every_s=FAST_OI, **flows),  # stays back
         ),
@@ -112,25 +131,34 @@ def _spike_and_back(
 
 
 UNWIND_AT_LEVEL = {"calls": 0.03, "call_at": AT_LEVEL, "puts": -0.2, "put_at": ("level", 1), "width": 0.6}
+# The demo's writers: call writers take the near strikes while put holders close below (dealers
+# long gamma, PCR falling), spot slides and IV firms, so call premiums bleed while the straddle
+# rises; then put writers do the mirror image (short gamma, PCR rising, the straddle falls).
+DEMO_CALL_WRITERS = {"iv": 1.05, "tilt": -0.9, "oi_every_s": FAST_OI}
+DEMO_PUT_WRITERS = {"iv": 0.93, "tilt": 1.2, "oi_every_s": FAST_OI}
 
-# Ten minutes that show every engine's signals: call writers, then put writers, take the near
-# strikes (BEARISH then BULLISH; LONG then SHORT_GAMMA), option buyers chase both ways (squeezes),
-# then a flush through support and a spike through resistance, each snapped back (sweeps, hunts,
-# traps, vacuums). Short phases and 20-second OI keep it inside ten minutes; the flush starts at
-# minute 5, once the hunt and vacuum engines have the 1-minute sigma they measure moves by.
+# Twenty minutes that show every engine's signals on every symbol: first a flush through support
+# and a spike through resistance, each snapped back (sweeps, hunts, traps, vacuums, a squeeze down),
+# measured against the warm-up's quiet market, so the demo opens with action; then call writers
+# (BEARISH, LONG_GAMMA) and put writers (BULLISH, SHORT_GAMMA), five and seven minutes so each
+# state holds its three minutes; last, calls bought into the short-gamma dealers (SQUEEZE_UP). The
+# writers' 0.45 % glides outweigh the spikes still inside the 10-minute flow window, so premiums
+# bleed against it on every seed.
 DEMO = (
-    Segment(None, (
-        Phase(90, to=("entry", -0.0008), iv=0.97, **{**LONG_GAMMA_SETUP, "tilt": -1.1, "oi_every_s": FAST_OI}),
-        Phase(110, to=("entry", 0.0012), iv=0.97, **{**SHORT_GAMMA_SETUP, "tilt": 1.5, "oi_every_s": FAST_OI}),
-        Phase(50, to=("entry", 0.0006), activity=1.5, calls=0.05, call_at=("atm", 2), oi_every_s=FAST_OI),
-        Phase(50, to=("entry", -0.0006), activity=1.5, puts=0.05, put_at=("atm", -2), oi_every_s=FAST_OI),
-    )),
     # Put writers defend the support they lost for a moment.
     _spike_and_back("support", 0.0025, 0.0012, 30, 40, 2.5, {"puts": 0.05, "put_at": AT_LEVEL}),
     # The spike through resistance runs on little volume through an empty book; put holders just
     # above the strike close out while call writers sell the failed breakout.
     _spike_and_back("resistance", 0.006, 0.002, 40, 70, 0.7, UNWIND_AT_LEVEL),
+    Segment(None, (
+        Phase(90, to=("entry", -0.0045), **DEMO_CALL_WRITERS),
+        Phase(210, to=("entry", -0.0005), **DEMO_CALL_WRITERS),
+        Phase(90, to=("entry", 0.0045), **DEMO_PUT_WRITERS),
+        Phase(330, to=("entry", 0.0005), **DEMO_PUT_WRITERS),
+        Phase(180, to=("entry", 0.005), iv=0.93, activity=1.6, calls=0.05, call_at=("atm", 2), oi_every_s=FAST_OI),
+    )),
 )  # fmt: skip
+DEMO_S = 1200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +197,12 @@ _LIBRARY: dict[str, tuple[tuple[Segment, ...], tuple[str, ...], tuple[float, flo
         "a 25-second spike through resistance, retraced within 90 s (HUNT_DOWN)",
     ),
     "gamma_squeeze_up": (
-        (SQUEEZE_UP,), ("SQUEEZE_UP",), (180, 480),
-        "puts pile up (dealers short gamma), then calls are bought into a 0.5 % rally (SQUEEZE_UP)",
+        (SQUEEZE_UP,), ("SQUEEZE_UP",), (300, 600),
+        "puts pile up for 5 minutes (dealers short gamma), then calls are bought into a 0.5 % rally (SQUEEZE_UP)",
     ),
     "gamma_squeeze_down": (
-        (SQUEEZE_DOWN,), ("SQUEEZE_DOWN",), (0, 480),
-        "puts are bought (dealers short gamma), then more into a 0.5 % sell-off (SQUEEZE_DOWN)",
+        (SQUEEZE_DOWN,), ("SQUEEZE_DOWN",), (300, 600),
+        "puts pile up for 5 minutes (dealers short gamma), then puts are bought into a 0.5 % sell-off (SQUEEZE_DOWN)",
     ),
     "bull_trap": (
         (BULL_TRAP,), ("BULL_TRAP",), (450, 720),
@@ -193,18 +221,21 @@ _LIBRARY: dict[str, tuple[tuple[Segment, ...], tuple[str, ...], tuple[float, flo
         "near-ATM books empty, spreads triple, price drops 0.25 % in 40 s (LIQUIDITY_VACUUM_DOWN)",
     ),
     "gamma_flip_crossing": (
-        (FLIP_CROSSING,), ("LONG_GAMMA", "SHORT_GAMMA"), (0, 600),
-        "call writers pin the market, then a sell-off with put buying crosses the flip (LONG -> SHORT_GAMMA)",
+        (FLIP_CROSSING,), ("LONG_GAMMA", "SHORT_GAMMA"), (0, 720),
+        "call writers pin the market for 4 minutes, then a sell-off with put buying crosses the flip (LONG -> SHORT_GAMMA)",
     ),
     "put_writing_wave": (
-        (PUT_WRITING,), ("BULLISH",), (60, 420),
-        "puts written at and below ATM while premiums bleed, PCR rising (BULLISH)",
+        (PUT_WRITING,), ("BULLISH",), (180, 600),
+        "puts written next to ATM for 6 minutes while premiums bleed, PCR rising (BULLISH)",
     ),
     "call_writing_wave": (
-        (mirror(PUT_WRITING),), ("BEARISH",), (60, 420),
-        "calls written at and above ATM while premiums bleed, PCR falling (BEARISH)",
+        (_firm_iv(mirror(PUT_WRITING), 1.05),), ("BEARISH",), (180, 600),
+        "calls written next to ATM for 6 minutes while premiums bleed, PCR falling (BEARISH)",
     ),
-    "demo": (DEMO, ALL_SIGNALS, (0, 600), "every engine's signals within 10 minutes, then again (1 wall minute at 10x)"),
+    "demo": (
+        DEMO, ALL_SIGNALS, (0, DEMO_S),
+        "every engine's signals on every symbol within 20 minutes, then again (2 wall minutes at 10x)",
+    ),
 }  # fmt: skip
 
 

@@ -1,7 +1,12 @@
 """Engines against the simulator's scripted scenarios through the real path: Simulator.batches ->
-MarketStateManager -> LiveStructuralEngine every 1 s of event time -> EnginePipeline (default config)."""
+MarketStateManager -> LiveStructuralEngine every 1 s of event time -> EnginePipeline (default config).
+
+Times are event seconds from the script start, after the simulator's warm-up (FeedConfig.warmup_s,
+15 minutes of the baseline market). Broker delivery is the default; the sync variants are @slow."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -9,13 +14,17 @@ from core.analytics.structural import LiveStructuralEngine
 from core.config import AnalyticsConfig, FeedConfig
 from core.domain import Signal
 from core.engines.pipeline import EnginePipeline
-from core.feed.scenarios import ALL_SIGNALS, SCENARIOS
+from core.feed.scenarios import ALL_SIGNALS, DEMO_S, SCENARIOS
 from core.feed.simulator import Simulator
 from core.market_calendar import MarketCalendar
 from core.state.market_state import MarketStateManager
 
 CAL = MarketCalendar.default()
 START = "2026-12-02T10:00:00"  # an ordinary Wednesday, mid-morning
+MODES = ["broker", pytest.param("sync", marks=pytest.mark.slow)]
+# A state (bias, gamma regime) is stamped when it qualified and emitted once the debounce has
+# confirmed it, up to a minute later: runs go this far past a window to see what it stamped.
+EMIT_LAG_S = 120.0
 EVENT_ENGINES = {
     "LiquidityEngine": ("SWEEP_UP", "SWEEP_DOWN"),
     "GammaSqueezeEngine": ("SQUEEZE_UP", "SQUEEZE_DOWN"),
@@ -37,28 +46,49 @@ DIRECTION = {
 }
 
 
-def signals_of(
-    scenario: str, seconds: float, seed: int = 7, symbols=("NIFTY",), first_spot: dict | None = None
-) -> list[tuple[float, Signal]]:
-    """(seconds from the start, signal) for every signal the pipeline emits; `first_spot`, when
-    given, receives each symbol's first spot."""
-    sim = Simulator(FeedConfig(speed=0, seed=seed, scenario=scenario, symbols=symbols, start=START), CAL)
+@dataclass
+class Run:
+    """(seconds from the script start, signal) for every signal the pipeline emitted, the pipeline
+    itself (for the tiles' states) and each symbol's first spot."""
+
+    signals: list[tuple[float, Signal]] = field(default_factory=list)
+    pipeline: EnginePipeline = field(default_factory=EnginePipeline)
+    first_spot: dict[str, float] = field(default_factory=dict)
+
+
+def run_scenario(
+    scenario: str,
+    seconds: float,
+    seed: int = 7,
+    symbols=("NIFTY",),
+    mode: str = "broker",
+    warmup_s: float | None = None,
+) -> Run:
+    """Simulate the warm-up (default FeedConfig.warmup_s) and `seconds` of the script."""
+    warmup = {} if warmup_s is None else {"warmup_s": warmup_s}
+    config = FeedConfig(
+        speed=0, seed=seed, scenario=scenario, symbols=symbols, start=START, delivery=mode, **warmup
+    )
+    sim = Simulator(config, CAL)
     state = MarketStateManager(list(symbols), calendar=CAL)
     metrics = LiveStructuralEngine(AnalyticsConfig(), CAL)
-    pipeline = EnginePipeline()
+    run = Run()
     interval = AnalyticsConfig().metrics_interval_s
     last: dict[str, float] = {}
-    out = []
-    for batch in sim.batches(until_ts=sim.start_ts + seconds):
+    for batch in sim.batches(until_ts=sim.script_start_ts + seconds):
         state.apply(batch)
         for symbol, snap in state.publish().items():
             if snap.ts - last.get(symbol, float("-inf")) >= interval:
                 last[symbol] = snap.ts
                 m = metrics.compute(snap)
-                if first_spot is not None:
-                    first_spot.setdefault(symbol, m.spot)
-                out += [(s.ts - sim.start_ts, s) for s in pipeline.evaluate(m).signals]
-    return out
+                run.first_spot.setdefault(symbol, m.spot)
+                out = run.pipeline.evaluate(m).signals
+                run.signals += [(s.ts - sim.script_start_ts, s) for s in out]
+    return run
+
+
+def signals_of(scenario: str, seconds: float, **kw) -> list[tuple[float, Signal]]:
+    return run_scenario(scenario, seconds, **kw).signals
 
 
 def expected_direction(signal: str) -> str:
@@ -74,34 +104,36 @@ SCRIPTED = [
 ]
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", SCRIPTED)
-def test_each_scenario_fires_its_signal_in_its_window(name):
+def test_each_scenario_fires_its_signal_in_its_window(name, mode):
     scenario = SCENARIOS[name]()
     lo, hi = scenario.window
-    fired = signals_of(name, hi + 5)
+    fired = signals_of(name, hi + EMIT_LAG_S, mode=mode)
     (wanted,) = scenario.signals
     hits = [(t, s) for t, s in fired if s.signal == wanted and lo <= t <= hi]
     assert hits, f"{name}: no {wanted} in {lo}-{hi} s; got {[(round(t), s.signal) for t, s in fired]}"
     assert all(s.direction == expected_direction(wanted) for _, s in hits)
-    # The mirror-image signal of the same engine never fires inside the window. A squeeze script
-    # first piles puts near the money to make dealers short gamma; with put premiums rising that
-    # setup is put buying, so for squeezes the check starts at the squeeze itself.
+    # The mirror-image signal of the same engine never fires inside the window.
     engine = hits[0][1].engine
-    start = hits[0][0] if engine == "GammaSqueezeEngine" else lo
     mirror = MIRROR[wanted]
-    opposite = [s.signal for t, s in fired if s.engine == engine and start <= t <= hi and s.signal == mirror]
+    opposite = [s.signal for t, s in fired if s.engine == engine and lo <= t <= hi and s.signal == mirror]
     assert opposite == []
 
 
-def test_gamma_flip_crossing_moves_dealers_from_long_to_short_gamma():
+@pytest.mark.parametrize("mode", MODES)
+def test_gamma_flip_crossing_moves_dealers_from_long_to_short_gamma(mode):
+    lo, hi = SCENARIOS["gamma_flip_crossing"]().window
     fired = [
-        (t, s.signal) for t, s in signals_of("gamma_flip_crossing", 600) if s.engine == "DealerGammaEngine"
+        (t, s.signal)
+        for t, s in signals_of("gamma_flip_crossing", hi + EMIT_LAG_S, mode=mode)
+        if s.engine == "DealerGammaEngine" and lo <= t <= hi
     ]
     regimes = [sig for _, sig in fired]
     assert "LONG_GAMMA" in regimes and "SHORT_GAMMA" in regimes
     assert regimes.index("LONG_GAMMA") < regimes.index("SHORT_GAMMA")
     short = next(t for t, sig in fired if sig == "SHORT_GAMMA")
-    assert short > 210  # only once the sell-off has carried spot through the flip
+    assert short > 300  # only once the sell-off has carried spot through the flip
 
 
 QUIET_SYMBOLS = ("NIFTY", "BANKNIFTY")
@@ -110,7 +142,8 @@ QUIET_S = 900.0  # the default suite's stretch; the @slow sweep runs the full ho
 
 
 def quiet_market_violations(name: str, seed: int, seconds: float) -> list[tuple[int, str, str]]:
-    """Signals a calm or trending market must not produce, as (second, symbol, signal).
+    """Signals a calm or trending market must not produce, as (second, symbol, signal), over the
+    session's first `seconds` (no script: the warm-up is the same market).
 
     Calm: no event-engine signal and no smart-money bias. Trending: no event-engine signal;
     dealer-gamma regimes are legitimate (spot runs into the put- or call-heavy side of a chain
@@ -118,13 +151,12 @@ def quiet_market_violations(name: str, seed: int, seconds: float) -> list[tuple[
     (writers roll their strikes after spot: calls written lower in a fall, puts higher in a
     rally), never one against it.
     """
-    first: dict[str, float] = {}
-    fired = signals_of(name, seconds, seed=seed, symbols=QUIET_SYMBOLS, first_spot=first)
+    run = run_scenario(name, seconds, seed=seed, symbols=QUIET_SYMBOLS, warmup_s=0.0)
     bad = []
-    for t, s in fired:
+    for t, s in run.signals:
         wrong = s.engine in EVENT_ENGINES
         if s.signal in ("BULLISH", "BEARISH"):
-            trend = "UP" if s.spot_price > first[s.symbol] else "DOWN"
+            trend = "UP" if s.spot_price > run.first_spot[s.symbol] else "DOWN"
             wrong = name == "calm" or s.direction != trend
         if wrong:
             bad.append((round(t), s.symbol, s.signal))
@@ -146,10 +178,12 @@ def test_an_hour_of_calm_or_trending_market_fires_no_event_engine(name, seed):
 
 def test_calm_market_with_slightly_negative_net_gex_fires_no_squeeze():
     """Seed 1: net GEX hovers just under zero in a calm tape (g ~ -0.03). That is no short-gamma
-    regime, and ordinary OI drift is no option buying, so the squeeze engine stays quiet."""
-    fired = signals_of("calm", 900, seed=1)
-    assert [s.signal for _, s in fired if s.engine == "GammaSqueezeEngine"] == []
-    assert {s.signal for _, s in fired} == {"NEUTRAL", "GAMMA_NEUTRAL"}
+    regime, and ordinary OI drift is no option buying, so the squeeze engine stays quiet; no bias,
+    no regime: the tiles hold NEUTRAL and GAMMA_NEUTRAL, which are states, never signals."""
+    run = run_scenario("calm", 900, seed=1, warmup_s=0.0)
+    assert run.signals == []
+    states = run.pipeline.states("NIFTY")
+    assert (states["SmartMoneyEngine"].held, states["DealerGammaEngine"].held) == ("NEUTRAL", "GAMMA_NEUTRAL")
 
 
 def test_calm_market_keeps_the_flow_imbalance_alert_rare():
@@ -171,16 +205,23 @@ def test_calm_market_keeps_the_flow_imbalance_alert_rare():
         assert len(flags) > 100 and sum(flags) / len(flags) < 0.3, symbol
 
 
-def assert_demo_shows_every_signal(seed: int) -> None:
-    fired = signals_of("demo", 600, seed=seed, symbols=QUIET_SYMBOLS)
+def assert_demo_shows_every_signal(seed: int, mode: str = "broker") -> None:
+    run = run_scenario("demo", DEMO_S + EMIT_LAG_S, seed=seed, symbols=QUIET_SYMBOLS, mode=mode)
     for symbol in QUIET_SYMBOLS:
-        seen = {s.signal for t, s in fired if s.symbol == symbol and t <= 600}
+        seen = {s.signal for t, s in run.signals if s.symbol == symbol and 0 <= t <= DEMO_S}
         assert set(ALL_SIGNALS) <= seen, f"seed {seed} {symbol} missing {sorted(set(ALL_SIGNALS) - seen)}"
-        assert {"NEUTRAL", "GAMMA_NEUTRAL"} <= seen  # the opening states are stated too
+        held = {name: state.held for name, state in run.pipeline.states(symbol).items() if state.held}
+        assert {"SmartMoneyEngine", "DealerGammaEngine"} <= set(held)  # the tiles show the states
 
 
-def test_demo_shows_every_signal_type_within_ten_minutes_on_each_symbol():
+def test_demo_shows_every_signal_type_within_its_twenty_minutes_on_each_symbol():
+    assert DEMO_S == SCENARIOS["demo"]().window[1] == SCENARIOS["demo"]().seconds == 1200
     assert_demo_shows_every_signal(7)  # the default seed
+
+
+@pytest.mark.slow
+def test_demo_shows_every_signal_type_in_sync_delivery():
+    assert_demo_shows_every_signal(7, "sync")
 
 
 @pytest.mark.slow

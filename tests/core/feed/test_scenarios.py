@@ -1,5 +1,6 @@
 """Scenario library: each scripted market shows its phenomenon in the raw ticks, deterministically,
-whichever way the simulator delivers it (broker: leg by leg; sync: whole-chain steps)."""
+whichever way the simulator delivers it (broker: leg by leg; sync: whole-chain steps). Times are
+seconds from the script start, which follows the simulator's warm-up (FeedConfig.warmup_s)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class Frame:
 def batches(name: str, seconds: float, seed: int = 7, symbol: str = "NIFTY", mode: str = "broker"):
     config = FeedConfig(speed=0, seed=seed, scenario=name, symbols=(symbol,), start=START, delivery=mode)
     sim = Simulator(config, CAL)
-    return sim.start_ts, sim.batches(until_ts=sim.start_ts + seconds)
+    return sim.script_start_ts, sim.batches(until_ts=sim.script_start_ts + seconds)
 
 
 def keep_quote(old: Tick | None, new: Tick) -> Tick:
@@ -150,19 +151,22 @@ def test_registry_lists_every_scenario_with_a_description_and_builds_it_fresh():
 
 def test_scripted_market_is_deterministic_by_seed_and_replays_on_every_run():
     sim = Simulator(FeedConfig(speed=0, seed=5, scenario="demo", start=START), CAL)
-    first = list(sim.batches(until_ts=sim.start_ts + 120))
-    assert list(sim.batches(until_ts=sim.start_ts + 120)) == first  # levels re-pinned, same script
+    first = list(sim.batches(until_ts=sim.script_start_ts + 120))
+    assert list(sim.batches(until_ts=sim.script_start_ts + 120)) == first  # levels re-pinned, same script
     _, other = batches("demo", 120, seed=6)
     assert [t for b in other for t in b if type(t) is Tick] != [
         t for b in first for t in b if type(t) is Tick
     ]
 
 
-@pytest.mark.parametrize("name", [n for n, s in SCENARIOS.items() if s.description and n != "switching"])
+@pytest.mark.parametrize(
+    "name", ["calm", *(n for n in SCENARIOS if isinstance(scenario_for(n), ScriptedScenario))]
+)
 @pytest.mark.parametrize("mode", MODES)
 def test_prices_never_teleport(name, mode):
-    """Scripts move spot by drift: no step between index ticks is a gap (calm 1 s sd is ~0.003 %)."""
-    _, stream = batches(name, 660, mode=mode)
+    """Scripts move spot by drift, after a calm warm-up: no step between index ticks is a gap (calm
+    1 s sd is ~0.003 %). The trending and volatile regimes jump now and then, by design."""
+    _, stream = batches(name, max(660.0, getattr(scenario_for(name), "seconds", 0.0)), mode=mode)
     px = np.array([t.ltp for b in stream for t in b if type(t) is Tick and not t.right])
     assert np.max(np.abs(np.diff(np.log(px)))) < 0.0012
 
@@ -214,11 +218,12 @@ def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, 
 @pytest.mark.parametrize("name,side", [("gamma_squeeze_up", 1), ("gamma_squeeze_down", -1)])
 @pytest.mark.parametrize("mode", MODES)
 def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side, mode):
-    frames = tape(name, 480, mode)
-    assert at(frames, 0).near_mix() < 0.3 < 0.5 < at(frames, 180).near_mix()  # put-heavy: short gamma
-    assert side * math.log(at(frames, 420).spot / at(frames, 120).spot) > 0.003  # 5-minute momentum
+    frames = tape(name, 600, mode)
+    assert at(frames, 0).near_mix() < 0.3 < 0.5 < at(frames, 120).near_mix()  # put-heavy: short gamma
+    assert at(frames, 300).near_mix() > 0.5  # ... for the whole 5-minute setup
+    assert side * math.log(at(frames, 540).spot / at(frames, 240).spot) > 0.003  # 5-minute momentum
     right = "CE" if side == 1 else "PE"
-    f0, f1 = at(frames, 180), at(frames, 420)
+    f0, f1 = at(frames, 300), at(frames, 540)
     atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
     band = [atm + side * k * (f0.strikes[1] - f0.strikes[0]) for k in range(4)]
     assert sum(f1.oi(right, k) for k in band) > 1.05 * sum(f0.oi(right, k) for k in band)  # bought
@@ -243,16 +248,17 @@ def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_min
 
 @pytest.mark.parametrize("mode", MODES)
 def test_flip_crossing_turns_the_near_money_mix_from_calls_to_puts_while_spot_falls(mode):
-    frames = tape("gamma_flip_crossing", 600, mode)
-    assert at(frames, 150).near_mix() < -0.5 and at(frames, 480).near_mix() > 0.5
-    assert at(frames, 480).spot < at(frames, 210).spot * (1 - 0.003)
+    frames = tape("gamma_flip_crossing", 720, mode)
+    assert at(frames, 60).near_mix() < -0.5 and at(frames, 240).near_mix() < -0.5  # 4 minutes long
+    assert at(frames, 570).near_mix() > 0.5
+    assert at(frames, 570).spot < at(frames, 300).spot * (1 - 0.003)
 
 
 @pytest.mark.parametrize("name,side", [("put_writing_wave", 1), ("call_writing_wave", -1)])
 @pytest.mark.parametrize("mode", MODES)
 def test_writing_wave_adds_oi_at_the_money_while_premiums_bleed(name, side, mode):
-    frames = tape(name, 330, mode)
-    f0, f1 = at(frames, 60), at(frames, 300)
+    frames = tape(name, 420, mode)
+    f0, f1 = at(frames, 60), at(frames, 400)
     atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
     step = f0.strikes[1] - f0.strikes[0]
     band = [atm - side * k * step for k in range(6)]  # at and below ATM for puts, above for calls
@@ -286,7 +292,7 @@ def test_a_script_that_ends_leaves_a_calm_market():
 def test_a_phase_quickens_exchange_oi_and_the_three_minute_cadence_returns_after_it(mode):
     """Each near-money put's OI changes at the exchange's cadence: every 30 s in the writing wave,
     60 s as it fades, about 3 minutes once the script is over (broker: each at its own offset)."""
-    start, stream = batches("put_writing_wave", 900, mode=mode)
+    start, stream = batches("put_writing_wave", 1000, mode=mode)
     last: dict = {}
     changes: dict = defaultdict(list)
     atm = None
@@ -301,10 +307,12 @@ def test_a_phase_quickens_exchange_oi_and_the_three_minute_cadence_returns_after
                     changes[t.key].append(t.ts - start)
                 last[t.key] = t.oi
     gaps = [(a, b, round(b - a, 3)) for ts in changes.values() for a, b in zip(ts, ts[1:], strict=False)]
-    for lo, hi, every in ((80, 290, 30), (360, 590, 60)):  # the writing wave: OI every 30 s, then 60
+    # The writing wave: OI every 30 s, then 60; each window starts once the legs' lags in the
+    # previous cadence (up to 0.9 of its cycle, in broker delivery) have played out.
+    for lo, hi, every in ((200, 410, 30), (480, 650, 60)):
         phase = [g for a, b, g in gaps if a >= lo and b < hi]
         assert min(phase) == every and {g % every for g in phase} == {0}  # a leg may not change
-    after = [g for a, b, g in gaps if a >= 570]
+    after = [g for a, b, g in gaps if a >= 660]
     assert after and min(after) >= 150  # the script is over: about every 3 minutes
     if mode == "broker":  # ... but not all at once
-        assert len({a for a, b, g in gaps if a >= 80 and b < 290}) > 5 * len(range(90, 290, 30))
+        assert len({a for a, b, g in gaps if a >= 200 and b < 410}) > 5 * len(range(210, 410, 30))
