@@ -139,23 +139,10 @@ def evaluate_outcomes(url: str, progress: bool = True) -> dict:
     """Score every pending signal, prediction and smart-money row in the database at `url` and update
     formula_experience; returns the counts the CLI prints. SQLite is migrated first, as on start; a
     PostgreSQL database must already be at the head revision (`python -m core db upgrade`)."""
-    from core.errors import ConfigError
     from core.learning.evaluator import run_pass
-    from core.storage.database import (
-        SessionLocal,
-        configure_database,
-        current_revision,
-        head_revision,
-        upgrade,
-    )
+    from core.storage.database import SessionLocal, configure_database, prepare_database
 
-    if url.startswith("sqlite"):
-        upgrade(url)
-    elif current_revision(url) != head_revision():
-        raise ConfigError(
-            f"database {mask_url(url)} is not at migration {head_revision()}: "
-            "run `python -m core db upgrade --db URL` first"
-        )
+    prepare_database(url)
     engine = configure_database(url)
     started = time.monotonic()
     try:

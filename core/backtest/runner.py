@@ -26,23 +26,12 @@ from core.backtest.sessions import SessionRun, recording_files, replay_session
 from core.config import Config, load_config, mask_url, validate_database_url
 from core.errors import ConfigError
 from core.learning.evaluator import run_pass
-from core.storage.database import SessionLocal, configure_database, current_revision, head_revision, upgrade
+from core.storage.database import SessionLocal, configure_database, prepare_database
 from core.storage.runs import backtest_source, new_run_id
 
 
 def default_label() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
-def prepare_database(url: str) -> None:
-    """SQLite is migrated here; PostgreSQL must be at the head revision already (as `evaluate`)."""
-    if url.startswith("sqlite"):
-        upgrade(url)
-    elif current_revision(url) != head_revision():
-        raise ConfigError(
-            f"database {mask_url(url)} is not at migration {head_revision()}: "
-            "run `python -m core db upgrade --db URL` first"
-        )
 
 
 def run_backtest(

@@ -17,6 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.config import mask_url
+from core.errors import ConfigError
+
 # The repository root holds alembic.ini and migrations/; found from this file, so any cwd works.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
@@ -168,3 +171,15 @@ __all__ = [
     "upgrade",
     "upsert",
 ]
+
+
+def prepare_database(url: str) -> None:
+    """For a headless job (evaluate, backtest): SQLite is migrated here, as on start; PostgreSQL
+    must already be at the head revision (`python -m core db upgrade`), else a ConfigError."""
+    if url.startswith("sqlite"):
+        upgrade(url)
+    elif current_revision(url) != head_revision():
+        raise ConfigError(
+            f"database {mask_url(url)} is not at migration {head_revision()}: "
+            "run `python -m core db upgrade --db URL` first"
+        )
