@@ -5,10 +5,10 @@ import streamlit as st
 st.set_page_config(page_title="StrikeIQ", page_icon=":bar_chart:", layout="wide")
 
 pages = [
-    st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
-    st.Page("pages/chain.py", title="Option chain", icon=":material/table_chart:"),
-    st.Page("pages/history.py", title="Signal history", icon=":material/history:"),
-    st.Page("pages/performance.py", title="Performance", icon=":material/insights:"),
-    st.Page("pages/system.py", title="System", icon=":material/settings:"),
+    st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),
+    st.Page("views/chain.py", title="Option chain", icon=":material/table_chart:"),
+    st.Page("views/history.py", title="Signal history", icon=":material/history:"),
+    st.Page("views/performance.py", title="Performance", icon=":material/insights:"),
+    st.Page("views/system.py", title="System", icon=":material/settings:"),
 ]
 st.navigation(pages).run()

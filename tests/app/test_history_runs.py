@@ -28,7 +28,7 @@ def quiet_env(app_env, monkeypatch):
 def open_history() -> AppTest:
     at = AppTest.from_file(main_script(), default_timeout=60)
     at.run()
-    at.switch_page("pages/history.py")
+    at.switch_page("views/history.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -56,13 +56,13 @@ def test_live_page_switches_symbol():
 
 
 def test_history_page_on_empty_database_says_so():
-    at = run_page("pages/history.py")
+    at = run_page("views/history.py")
     assert at.title[0].value == "Signal history"
     assert any("No stored signals" in i.value for i in at.info)
 
 
 def test_history_page_rejects_invalid_filter():
-    at = run_page("pages/history.py")
+    at = run_page("views/history.py")
     at.sidebar.text_input(key="h_signals").set_value("DROP TABLE;--")
     at.sidebar.button[0].click()
     at.run()
@@ -70,14 +70,14 @@ def test_history_page_rejects_invalid_filter():
 
 
 def test_system_page_shows_feed_logger_and_database():
-    at = run_page("pages/system.py")
+    at = run_page("views/system.py")
     subheaders = {s.value for s in at.subheader}
     assert {"Feed", "Engines", "Signal logger", "Learning loop", "Database", "Demo controls"} <= subheaders
     assert any("sqlite:///" in m.value for m in at.markdown)
 
 
 def test_chain_page_renders():
-    at = run_page("pages/chain.py")
+    at = run_page("views/chain.py")
     assert at.title[0].value == "Option chain"
 
 
@@ -94,14 +94,14 @@ def test_live_page_as_a_db_replica(monkeypatch, app_env):
     monkeypatch.setenv("STRIKEIQ_LIVE_SOURCE", "db")
     at = run_page()
     assert any(m.label == "Spot" for m in at.metric)
-    at = run_page("pages/system.py")
+    at = run_page("views/system.py")
     assert any(s.value == "Live source: database" for s in at.subheader)
 
 
 def test_demo_controls_restart_the_simulator_with_a_new_scenario():
     from app.runtime import get_runtime
 
-    at = run_page("pages/system.py")
+    at = run_page("views/system.py")
     at.selectbox[0].set_value("volatile")
     at.number_input[1].set_value(3)
     at.button[0].click()

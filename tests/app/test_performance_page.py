@@ -19,7 +19,7 @@ from core.storage.runs import ALL_RUNS
 from tests.app.conftest import main_script
 from tests.core.learning.builders import OPEN_T0, add_path, add_signal, ramp
 
-PAGE = "pages/performance.py"
+PAGE = "views/performance.py"
 SEEDED_DAY = date(2026, 11, 18)  # OPEN_T0's trading day
 
 
