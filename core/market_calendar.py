@@ -1,20 +1,39 @@
-"""NSE trading calendar as data: sessions, holidays, Tuesday expiries moved back over holidays."""
+"""NSE trading calendar as data: sessions, holidays, special sessions, Tuesday expiries moved back
+over holidays, and the trading time between two instants."""
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from core.clock import IST
 
-HOLIDAYS_FILE = Path(__file__).resolve().parent / "data" / "nse_holidays.csv"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+HOLIDAYS_FILE = DATA_DIR / "nse_holidays.csv"
+SPECIAL_SESSIONS_FILE = DATA_DIR / "nse_special_sessions.csv"
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
 EXPIRY_WEEKDAY = 1  # Tuesday, for every NSE index option since Sep 2025
 WEEKLY_SYMBOLS = frozenset({"NIFTY"})
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialSession:
+    """A session outside the regular rule: Muhurat trading on Diwali, a budget-day weekend session.
+
+    It opens the market on `day` from `open` to `close` IST even when the day is a weekend or a
+    holiday, and replaces the regular hours when the day is a trading day anyway."""
+
+    day: date
+    kind: str  # "muhurat" | "budget" | any label the data file uses
+    open: time
+    close: time
+    occasion: str = ""
 
 
 @lru_cache(maxsize=4)
@@ -24,21 +43,51 @@ def load_holidays(path: Path = HOLIDAYS_FILE) -> frozenset[date]:
         return frozenset(date.fromisoformat(row["date"]) for row in csv.DictReader(fh))
 
 
+@lru_cache(maxsize=4)
+def load_special_sessions(path: Path = SPECIAL_SESSIONS_FILE) -> tuple[SpecialSession, ...]:
+    """Rows `date,kind,open,close,occasion` (times HH:MM IST). NSE announces each in a circular a
+    few weeks ahead (the Muhurat hour moves from year to year), so a new one is one line here."""
+    with path.open(newline="") as fh:
+        return tuple(
+            SpecialSession(
+                day=date.fromisoformat(row["date"]),
+                kind=row["kind"],
+                open=time.fromisoformat(row["open"]),
+                close=time.fromisoformat(row["close"]),
+                occasion=row.get("occasion") or "",
+            )
+            for row in csv.DictReader(fh)
+        )
+
+
+def _by_day(sessions: Iterable[SpecialSession]) -> Mapping[date, SpecialSession]:
+    return MappingProxyType({s.day: s for s in sessions})
+
+
 @dataclass(frozen=True, slots=True)
 class MarketCalendar:
-    """Trading days and expiries. Special sessions (budget Sunday, Muhurat) go in `special`."""
+    """Trading days, session hours and expiries.
+
+    A regular day is a weekday that is not a holiday; a special session makes its day a trading day
+    with its own hours. Expiries settle on regular days only: NSE never moves an expiry onto a
+    Muhurat hour or a weekend budget session."""
 
     holidays: frozenset[date]
-    special: frozenset[date] = frozenset()
+    special: Mapping[date, SpecialSession] = field(default_factory=lambda: _by_day(()))
 
     @classmethod
     def default(cls) -> MarketCalendar:
-        return cls(load_holidays())
+        return cls.from_sessions(load_holidays(), load_special_sessions())
+
+    @classmethod
+    def from_sessions(cls, holidays: Iterable[date], sessions: Iterable[SpecialSession]) -> MarketCalendar:
+        return cls(frozenset(holidays), _by_day(sessions))
+
+    def is_regular_day(self, d: date) -> bool:
+        return d.weekday() < 5 and d not in self.holidays
 
     def is_trading_day(self, d: date) -> bool:
-        if d in self.special:
-            return True
-        return d.weekday() < 5 and d not in self.holidays
+        return d in self.special or self.is_regular_day(d)
 
     def previous_trading_day(self, d: date) -> date:
         d -= timedelta(days=1)
@@ -53,8 +102,11 @@ class MarketCalendar:
         return d
 
     def expiry_for_week(self, tuesday: date) -> date:
-        """The actual expiry of a nominal Tuesday: moved to the previous trading day on a holiday."""
-        return tuesday if self.is_trading_day(tuesday) else self.previous_trading_day(tuesday)
+        """The actual expiry of a nominal Tuesday: moved back to the previous regular day on a holiday."""
+        d = tuesday
+        while not self.is_regular_day(d):
+            d -= timedelta(days=1)
+        return d
 
     def weekly_expiries(self, after: date, count: int) -> list[date]:
         """The next `count` weekly expiries on or after `after`."""
@@ -87,19 +139,42 @@ class MarketCalendar:
             return self.weekly_expiries(after, count)
         return self.monthly_expiries(after, count)
 
+    def session_hours(self, d: date) -> tuple[time, time]:
+        """Open and close (IST) of the session on `d`: a special session's own, else 09:15-15:30."""
+        special = self.special.get(d)
+        return (special.open, special.close) if special else (SESSION_OPEN, SESSION_CLOSE)
+
     def session_bounds(self, d: date) -> tuple[datetime, datetime]:
-        return datetime.combine(d, SESSION_OPEN, IST), datetime.combine(d, SESSION_CLOSE, IST)
+        opens, closes = self.session_hours(d)
+        return datetime.combine(d, opens, IST), datetime.combine(d, closes, IST)
 
     def is_open(self, ts: float) -> bool:
         dt = datetime.fromtimestamp(ts, IST)
         if not self.is_trading_day(dt.date()):
             return False
-        return SESSION_OPEN <= dt.time() < SESSION_CLOSE
+        opens, closes = self.session_hours(dt.date())
+        return opens <= dt.time() < closes
 
     def session_close_epoch(self, d: date) -> float:
         return self.session_bounds(d)[1].timestamp()
 
+    def trading_seconds(self, start_ts: float, end_ts: float) -> float:
+        """Seconds of open market in [start_ts, end_ts]: nights, weekends and holidays count zero,
+        a special session counts its own hours. The clock of expected moves (core.analytics.
+        expected_move): the index moves while the market is open."""
+        if not end_ts > start_ts:
+            return 0.0
+        day = datetime.fromtimestamp(start_ts, IST).date()
+        last = datetime.fromtimestamp(end_ts, IST).date()
+        total = 0.0
+        while day <= last:
+            if self.is_trading_day(day):
+                opens, closes = (x.timestamp() for x in self.session_bounds(day))
+                total += max(0.0, min(closes, end_ts) - max(opens, start_ts))
+            day += timedelta(days=1)
+        return total
+
 
 def expiry_close_epoch(expiry: date) -> float:
-    """15:30 IST on the expiry date, in epoch seconds."""
+    """15:30 IST on the expiry date, in epoch seconds (expiries settle on regular days only)."""
     return datetime.combine(expiry, SESSION_CLOSE, IST).timestamp()
