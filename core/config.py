@@ -16,6 +16,7 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_LIVE_SOURCE       process (in-process runtime) | db (render from live_chain_state)
   STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
   STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
+  STRIKEIQ_CHAIN_SNAPSHOT_S  event seconds between stored option-chain snapshots, default 60
   STRIKEIQ_CALIBRATION_MIN_OUTCOMES   decided outcomes before confidence is calibrated, default 30
   STRIKEIQ_GAMMA_BAND        |net GEX / gross GEX| beyond which dealers are long / short gamma, 0.15
   STRIKEIQ_COOLDOWN_S        event seconds before the same signal may fire again, default 120
@@ -291,6 +292,9 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
     analytics = AnalyticsConfig(
         risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0),
         gamma_band=_number("STRIKEIQ_GAMMA_BAND", get("STRIKEIQ_GAMMA_BAND", "0.15"), float, 0.0),
+        chain_snapshot_interval_s=_number(
+            "STRIKEIQ_CHAIN_SNAPSHOT_S", get("STRIKEIQ_CHAIN_SNAPSHOT_S", "60"), float, 1.0
+        ),
     )
     engines = EngineConfig(
         cooldown_s=_number("STRIKEIQ_COOLDOWN_S", get("STRIKEIQ_COOLDOWN_S", "120"), float, 0.0),
