@@ -1,84 +1,76 @@
-"""Option chain for traders: calls | strike | puts centred on ATM, OI heat, build-up, smile and GEX."""
+"""Option chain for traders: calls | strike | puts centred on ATM with quotes, OI change and greeks,
+futures basis and days to expiry, then the smile, OI, GEX and max-pain charts."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from app import charts
+from app.chain_table import OI_UNITS, OiBaseline, chain_frame, leg_quotes, styled, table_height, window
 from app.components import feed_pill, fmt_ist, fmt_num
 from app.runtime import get_runtime
+from core.analytics.chain_view import days_to_expiry
 from core.domain import LiveMetrics
 
 runtime = get_runtime()
 st.title("Option chain")
 symbol = st.sidebar.selectbox("Symbol", runtime.symbols, key="chain_symbol")
-width = st.sidebar.slider("Strikes each side of ATM", 5, 40, 15, key="chain_width")
+width = st.sidebar.slider("Strikes each side of ATM", 5, 40, 10, key="chain_width")
+unit = st.sidebar.radio("OI and volume in", OI_UNITS, key="chain_oi_unit", horizontal=True)
+show_greeks = st.sidebar.toggle("Gamma, theta, vega beside delta", key="chain_greeks")
+FORWARD_SOURCES = {
+    "parity": "synthetic forward from put-call parity (no future subscribed)",
+    "spot_carry": "spot carried at the rate to expiry (no two-sided quotes near ATM for parity)",
+}
 
 
-def chain_frame(m: LiveMetrics, each_side: int) -> pd.DataFrame:
-    """One row per strike, ATM +- `each_side`, calls on the left and puts on the right."""
-    strikes = np.asarray(m.strikes)
-    atm_idx = int(np.argmin(np.abs(strikes - (m.atm_strike or m.spot or 0.0))))
-    lo, hi = max(0, atm_idx - each_side), min(len(strikes), atm_idx + each_side + 1)
-    sl = slice(lo, hi)
-
-    def col(name: str) -> np.ndarray:
-        arr = np.asarray(getattr(m, name, ()))
-        return arr[sl] if len(arr) == len(strikes) else np.full(hi - lo, np.nan)
-
-    frame = pd.DataFrame(
-        {
-            "Call build-up": _labels(m.call_buildup, len(strikes), sl),
-            "Call OI": col("call_oi"),
-            "Call ΔOI": col("call_oi_change"),
-            "Call IV %": col("call_iv") * 100,
-            "Call LTP": col("call_ltp"),
-            "Call Δ": col("call_delta"),
-            "Strike": strikes[sl],
-            "Put Δ": col("put_delta"),
-            "Put LTP": col("put_ltp"),
-            "Put IV %": col("put_iv") * 100,
-            "Put ΔOI": col("put_oi_change"),
-            "Put OI": col("put_oi"),
-            "Put build-up": _labels(m.put_buildup, len(strikes), sl),
-        }
+def header(m: LiveMetrics) -> None:
+    """Spot, the synthetic future and its basis, days to expiry, PCR, max pain and ATM IV."""
+    cols = st.columns(6)
+    cols[0].metric("Spot", fmt_num(m.spot))
+    basis = (m.forward - m.spot) if (m.forward and m.spot) else None
+    cols[1].metric(
+        "Future (synthetic)",
+        fmt_num(m.forward),
+        delta=None if basis is None else f"basis {basis:+,.2f} pts",
+        delta_color="off",
+        delta_arrow="off",
+        help=FORWARD_SOURCES.get(m.forward_source, "no forward yet"),
     )
-    return frame
-
-
-def _labels(classes: tuple[str, ...], n: int, sl: slice) -> list[str]:
-    """Build-up class per strike in words (blank when price or OI did not change)."""
-    if len(classes) != n:
-        return [""] * len(range(n)[sl])
-    return [c.replace("_", " ").lower() for c in classes[sl]]
-
-
-def styled(frame: pd.DataFrame, atm: float | None):
-    """OI heat colouring; the ATM row marked."""
-
-    def mark_atm(row: pd.Series) -> list[str]:
-        is_atm = atm is not None and row["Strike"] == atm
-        return ["font-weight: bold; border-top: 2px solid #eab308" if is_atm else ""] * len(row)
-
-    fmt = {c: "{:,.0f}" for c in ("Call OI", "Call ΔOI", "Put OI", "Put ΔOI", "Strike")}
-    fmt.update({c: "{:.2f}" for c in ("Call IV %", "Put IV %", "Call LTP", "Put LTP")})
-    fmt.update({"Call Δ": "{:.3f}", "Put Δ": "{:.3f}"})
-    return (
-        frame.style.format(fmt, na_rep="–")
-        .apply(_heat, subset=["Call OI"], rgb="239, 68, 68")
-        .apply(_heat, subset=["Put OI"], rgb="34, 197, 94")
-        .apply(mark_atm, axis=1)
+    dte = days_to_expiry(m.ts, m.expiry) if m.expiry else None
+    cols[2].metric(
+        "Days to expiry", "n/a" if dte is None else f"{dte:.1f}", help="to 15:30 IST on expiry day"
     )
+    cols[3].metric("PCR (OI)", fmt_num(m.pcr_oi, 3))
+    cols[4].metric("Max pain", fmt_num(m.max_pain, 0))
+    cols[5].metric("ATM IV", "n/a" if m.atm_iv is None else f"{m.atm_iv * 100:.2f} %")
 
 
-def _heat(column: pd.Series, rgb: str) -> list[str]:
-    """Background opacity proportional to OI relative to the column's largest value."""
-    top = float(np.nanmax(column.to_numpy(dtype=float))) if column.notna().any() else 0.0
-    if top <= 0:
-        return [""] * len(column)
-    return [f"background-color: rgba({rgb}, {0.1 + 0.6 * (v / top):.2f})" if v == v else "" for v in column]
+def _mark(m: LiveMetrics) -> None:
+    """Button callback (runs before the widgets): keep this OI as the baseline and switch to it."""
+    latest = runtime.view(symbol).metrics.get(m.expiry) or m
+    st.session_state.setdefault("chain_oi_marks", {})[(symbol, m.expiry)] = OiBaseline.mark(latest)
+    st.session_state["chain_doi_since"] = "marked time"
+
+
+def oi_baseline(m: LiveMetrics) -> OiBaseline | None:
+    """ΔOI since the previous close (the feed's prev OI), or since a moment the trader marks."""
+    marks: dict = st.session_state.setdefault("chain_oi_marks", {})
+    choice, mark = st.columns([3, 1])
+    since = choice.radio(
+        "ΔOI since", ("previous close", "marked time"), key="chain_doi_since", horizontal=True
+    )
+    mark.button(
+        "Mark OI now", key="chain_mark_oi", help="ΔOI then counts from this moment", on_click=_mark, args=(m,)
+    )
+    if since == "previous close":
+        return None
+    baseline = marks.get((symbol, m.expiry))
+    if baseline is None:
+        st.caption(
+            "No OI mark for this expiry yet: press Mark OI now. ΔOI shows the previous close till then."
+        )
+    return baseline
 
 
 @st.fragment(run_every=2.0)
@@ -95,19 +87,29 @@ def chain_panel() -> None:
     if not len(m.strikes):
         st.info("No option legs received yet for this expiry.")
         return
+    header(m)
+    baseline = oi_baseline(m)
+    since = "previous close" if baseline is None else f"your mark at {fmt_ist(baseline.ts)}"
+    quotes = leg_quotes(view.snapshot, expiry, m.strikes)
     st.caption(
-        f"{fmt_ist(m.ts, with_date=True)} · spot {fmt_num(m.spot)} · ATM {fmt_num(m.atm_strike, 0)} · "
-        f"OI in units (contracts × lot {m.lot_size}) · IV source {m.iv_source or 'n/a'}"
+        f"{fmt_ist(m.ts, with_date=True)} · ATM {fmt_num(m.atm_strike, 0)} (highlighted), in-the-money legs "
+        f"shaded · OI, ΔOI and volume in {unit} (lot {m.lot_size}) · ΔOI since {since} · "
+        f"IV source {m.iv_source or 'n/a'}"
+        + ("" if view.snapshot is not None else " · bid/ask and LTP change need the in-process feed")
     )
     if m.buildup_counts:
         st.caption(" · ".join(f"{k.replace('_', ' ').lower()}: {v}" for k, v in m.buildup_counts.items()))
-    st.dataframe(styled(chain_frame(m, width), m.atm_strike), hide_index=True, key="chain_table", height=560)
+    frame = chain_frame(m, width, unit=unit, show_greeks=show_greeks, quotes=quotes, baseline=baseline)
+    rows = len(range(len(m.strikes))[window(m, width)])
+    st.dataframe(styled(frame, m, unit), hide_index=True, key="chain_table", height=table_height(rows))
     left, right = st.columns(2)
     left.plotly_chart(charts.iv_smile_chart(m), key="smile_chart")
-    right.plotly_chart(charts.oi_chart(m), key="chain_oi_chart")
+    right.plotly_chart(charts.oi_chart(m, unit), key="chain_oi_chart")
     left, right = st.columns(2)
     left.plotly_chart(charts.gex_profile_chart(m), key="gex_profile_chart")
     right.plotly_chart(charts.gex_by_strike_chart(m), key="chain_gex_chart")
+    left, _ = st.columns(2)
+    left.plotly_chart(charts.max_pain_chart(m), key="max_pain_chart")
 
 
 chain_panel()
