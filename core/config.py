@@ -26,6 +26,7 @@ Environment variables (all optional; the defaults run the embedded demo):
                              STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04
                              (or [engines.SmartMoneyEngine] flow_min_rel = 0.04 in secrets.toml)
   UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
+  STRIKEIQ_ALERT_*, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID   alert delivery (core.alerts.config.alert_config)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.alerts.config import AlertConfig, alert_config
 from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +153,7 @@ class Config:
     engines: EngineConfig = EngineConfig()
     learning: LearningConfig = LearningConfig()
     secrets: BrokerSecrets = BrokerSecrets()
+    alerts: AlertConfig = AlertConfig()
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -321,4 +324,5 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         engines=engines,
         learning=learning,
         secrets=broker,
+        alerts=alert_config(get, _number),
     )

@@ -9,6 +9,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import core.storage.alerts  # noqa: F401 - registers alert_rules and alert_events on Base.metadata
 from core.storage.database import make_engine
 from core.storage.models import Base
 

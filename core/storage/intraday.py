@@ -285,6 +285,23 @@ def straddle_vwap(snaps: list[StraddleSnapshot], tail: int = 0) -> Series:
     return Series(np.array(ts, dtype=float), values, tail)
 
 
+def day_strikes(
+    symbol: str,
+    day: date,
+    expiry: date | None,
+    scope: Scope = Scope(),
+    session_factory: SessionFactory | None = None,
+) -> list[float]:
+    """Strikes with chain snapshots of `symbol` (and `expiry`) on `day`, ascending."""
+    lo, hi = day_bounds(day)
+    conds = [C.symbol == symbol, C.ts >= lo, C.ts < hi, *scope.on(C)]
+    if expiry is not None:
+        conds.append(C.expiry == expiry)
+    stmt = sa.select(C.strike).where(*conds).distinct().order_by(C.strike)
+    with _factory(session_factory)() as session:
+        return [float(k) for (k,) in session.execute(stmt)]
+
+
 def strike_oi(
     symbol: str,
     day: date,

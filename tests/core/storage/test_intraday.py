@@ -19,6 +19,7 @@ from core.storage.intraday import (
     day_expiries,
     day_runs,
     day_series,
+    day_strikes,
     live_straddle_snapshot,
     observed_interval_s,
     runs_overlap,
@@ -230,3 +231,7 @@ def test_chain_snapshot_interval_is_configurable():
     with pytest.raises(ConfigError, match="STRIKEIQ_CHAIN_SNAPSHOT_S"):
         load_config(env={"STRIKEIQ_CHAIN_SNAPSHOT_S": "0"})
 
+
+def test_day_strikes_lists_the_stored_chain_window(chain_rows, session_factory):
+    assert day_strikes("NIFTY", DAY, EXPIRY, session_factory=session_factory) == [25000.0, 25050.0, 25100.0]
+    assert day_strikes("NIFTY", DAY + timedelta(days=1), EXPIRY, session_factory=session_factory) == []
