@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+import core.storage.alerts  # noqa: F401 - the alert tables live beside models.py
 from core.storage import database
 from core.storage.database import (
     SessionLocal,
@@ -31,6 +32,8 @@ TABLES = {
     "live_chain_state",
     "signal_stats_hourly",
     "rollup_state",
+    "alert_rules",
+    "alert_events",
 }
 
 

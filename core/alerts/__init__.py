@@ -1,0 +1,1 @@
+"""Alerts: user rules evaluated against live metrics and signals, delivered off the feed thread."""
