@@ -1,4 +1,4 @@
-"""Command line: `python -m core worker|simulate|record|replay|backtest|db|evaluate|bench|export`."""
+"""Command line: `python -m core worker|simulate|record|replay|backtest|db|evaluate|bench|export|login|instruments`."""
 
 from __future__ import annotations
 
@@ -251,6 +251,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="only the signals of this run id (default: every run)")
     p.add_argument("--exclude-backtests", action="store_true", help="leave out backtest runs")
     p.set_defaults(func=cmd_export)
+
+    from core.broker.cli import add_parsers
+
+    add_parsers(sub)  # login upstox|kite, instruments upstox|kite
     return top
 
 

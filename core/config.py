@@ -27,6 +27,10 @@ Environment variables (all optional; the defaults run the embedded demo):
                              (or [engines.SmartMoneyEngine] flow_min_rel = 0.04 in secrets.toml)
   UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
   STRIKEIQ_ALERT_*, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID   alert delivery (core.alerts.config.alert_config)
+  UPSTOX_API_KEY, UPSTOX_API_SECRET, UPSTOX_REDIRECT_URI   Upstox app, for logging in from StrikeIQ
+  KITE_API_SECRET            Kite Connect app secret, for logging in from StrikeIQ (with KITE_API_KEY)
+  STRIKEIQ_UPSTOX_BASE_URL   replaces https://api.upstox.com (and the assets host), e.g. a loopback
+  STRIKEIQ_KITE_BASE_URL     replaces https://api.kite.trade (and the Kite login host)
 """
 
 from __future__ import annotations
@@ -129,15 +133,24 @@ class BrokerSecrets:
     upstox_access_token: str = ""
     kite_api_key: str = ""
     kite_access_token: str = ""
+    # Login from StrikeIQ (core/broker): the broker apps' keys and where their APIs live.
+    upstox_api_key: str = ""
+    upstox_api_secret: str = ""
+    upstox_redirect_uri: str = ""
+    kite_api_secret: str = ""
+    upstox_base_url: str = ""  # empty = the broker's own hosts
+    kite_base_url: str = ""
 
     def __repr__(self) -> str:
         def mask(value: str) -> str:
             return "set" if value else "unset"
 
-        return (
-            f"BrokerSecrets(upstox_access_token={mask(self.upstox_access_token)}, "
-            f"kite_api_key={mask(self.kite_api_key)}, kite_access_token={mask(self.kite_access_token)})"
-        )
+        secret_fields = ("upstox_access_token", "kite_api_key", "kite_access_token", "upstox_api_key",
+                         "upstox_api_secret", "kite_api_secret")  # fmt: skip
+        shown = [f"{name}={mask(getattr(self, name))}" for name in secret_fields]
+        shown += [f"upstox_redirect_uri={self.upstox_redirect_uri!r}", f"upstox_base_url={self.upstox_base_url!r}",
+                  f"kite_base_url={self.kite_base_url!r}"]  # fmt: skip
+        return f"BrokerSecrets({', '.join(shown)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,11 +323,7 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
             "STRIKEIQ_CALIBRATION_MIN_OUTCOMES", get("STRIKEIQ_CALIBRATION_MIN_OUTCOMES", "30"), int, 1
         )
     )
-    broker = BrokerSecrets(
-        upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),
-        kite_api_key=get("KITE_API_KEY"),
-        kite_access_token=get("KITE_ACCESS_TOKEN"),
-    )
+    broker = broker_secrets(get)
     return Config(
         database_url=database_url,
         data_dir=data_dir,
@@ -325,4 +334,43 @@ def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None 
         learning=learning,
         secrets=broker,
         alerts=alert_config(get, _number),
+    )
+
+
+def validate_base_url(name: str, value: str) -> str:
+    """A base replaces scheme and host only: the broker's documented paths follow it."""
+    value = value.strip().rstrip("/")
+    scheme, _, host = value.partition("://")
+    if value and (scheme not in ("http", "https") or not host or "/" in host or "?" in host):
+        raise ConfigError(f"{name}={value!r}: give scheme and host only, e.g. http://127.0.0.1:9000")
+    return value
+
+
+def broker_secrets(get: Any) -> BrokerSecrets:
+    """Broker credentials and login settings; a half-configured broker app fails with what is missing."""
+    upstox = {n: get(n).strip() for n in ("UPSTOX_API_KEY", "UPSTOX_API_SECRET", "UPSTOX_REDIRECT_URI")}
+    missing = [n for n, v in upstox.items() if not v]
+    if len(missing) < len(upstox) and missing:
+        raise ConfigError(
+            f"Upstox login needs UPSTOX_API_KEY, UPSTOX_API_SECRET and UPSTOX_REDIRECT_URI together: "
+            f"set {', '.join(missing)} (from your app on the Upstox developer console), or unset the others"
+        )
+    redirect = upstox["UPSTOX_REDIRECT_URI"]
+    if redirect and not redirect.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"UPSTOX_REDIRECT_URI={redirect!r}: use the http(s) URL of this app registered with your "
+            "Upstox app, e.g. http://localhost:8501/"
+        )
+    if get("KITE_API_SECRET") and not get("KITE_API_KEY"):
+        raise ConfigError("KITE_API_SECRET is set without KITE_API_KEY: set both (Kite developer console)")
+    return BrokerSecrets(
+        upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),
+        kite_api_key=get("KITE_API_KEY"),
+        kite_access_token=get("KITE_ACCESS_TOKEN"),
+        upstox_api_key=upstox["UPSTOX_API_KEY"],
+        upstox_api_secret=upstox["UPSTOX_API_SECRET"],
+        upstox_redirect_uri=redirect,
+        kite_api_secret=get("KITE_API_SECRET"),
+        upstox_base_url=validate_base_url("STRIKEIQ_UPSTOX_BASE_URL", get("STRIKEIQ_UPSTOX_BASE_URL")),
+        kite_base_url=validate_base_url("STRIKEIQ_KITE_BASE_URL", get("STRIKEIQ_KITE_BASE_URL")),
     )

@@ -47,6 +47,7 @@ class BrokerSession(ABC):
         backoff_max_s: float = 30.0,
         auth_retry_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        token_poll_s: float = 1.0,
     ) -> None:
         self.config = config
         self.master = master
@@ -60,6 +61,10 @@ class BrokerSession(ABC):
         self._clock = clock
         self._recv_timeout = min(0.25, config.stale_after_s)
         self._market = ""  # the last segment status the broker announced, if it announces any
+        # After a refused token the loop waits for a different one (a new login) instead of
+        # spinning; it looks every `token_poll_s` and retries the old one after `auth_retry_s`.
+        self._token_poll = token_poll_s
+        self._dead_token: str | None = None
 
     @abstractmethod
     def _connect(self) -> websocket.WebSocket:
@@ -81,6 +86,11 @@ class BrokerSession(ABC):
     def describe(self) -> str:
         """What the System page shows, credentials masked."""
 
+    def _credential(self) -> str:
+        """The access token the next connection will use, read afresh each time (a login made while
+        the feed runs is picked up without a restart). Empty when there is none."""
+        return "unused"
+
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
         """Connect, stream and reconnect until `stop` is set. Never raises into the caller."""
         backoff = self._backoff_initial
@@ -91,6 +101,9 @@ class BrokerSession(ABC):
             attempt += 1
             self._status(sink, "connecting", self.describe())
             delay = self._session(sink, stop)
+            if self._dead_token is not None:
+                self._await_login(stop, delay)
+                continue
             if delay is None:
                 backoff = self._backoff_initial
                 delay = backoff * (0.5 + self._jitter.random())
@@ -103,12 +116,15 @@ class BrokerSession(ABC):
     def _session(self, sink: FeedSink, stop: threading.Event) -> float | None:
         """One connection's life. Returns None after a session that streamed, 0.0 when nothing
         streamed (exponential backoff), or the fixed wait after an authentication failure."""
+        token = self._credential()
+        if not token:
+            return self._session_expired(
+                sink, token, "no access token (log in, or set it in the environment)"
+            )
         try:
             ws = self._connect()
         except AuthError as exc:
-            self.stats.last_error = f"{TOKEN_INVALID}: {exc}"
-            self._status(sink, "disconnected", TOKEN_INVALID)
-            return self._auth_retry
+            return self._session_expired(sink, token, str(exc))
         except Exception as exc:  # noqa: BLE001 - any connect failure means: back off and retry
             self.stats.last_error = f"connect failed: {exc}"
             self._status(sink, "disconnected", f"connect failed: {exc}")
@@ -129,6 +145,24 @@ class BrokerSession(ABC):
         # A server that accepts and then drops at once must not be hammered: back off as for a
         # failed connect unless the session delivered data.
         return None if self.stats.frames > frames_before else 0.0
+
+    def _session_expired(self, sink: FeedSink, token: str, detail: str) -> float:
+        self.stats.last_error = f"{TOKEN_INVALID}: {detail}"
+        self._status(sink, "disconnected", TOKEN_INVALID)
+        self._dead_token = token
+        return self._auth_retry
+
+    def _await_login(self, stop: threading.Event, delay: float) -> None:
+        """Sleep until the token changes (a new login), `delay` passes, or `stop` is set."""
+        dead, self._dead_token = self._dead_token, None
+        deadline = time.monotonic() + delay
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(self._token_poll, left))
+            if self._credential() not in (dead, ""):
+                return
 
     def _pump(self, ws: websocket.WebSocket, sink: FeedSink, stop: threading.Event) -> None:
         ws.settimeout(self._recv_timeout)

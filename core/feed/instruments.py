@@ -146,6 +146,14 @@ def _upstox_row(row: dict[str, Any]) -> Instrument | None:
     )
 
 
+def is_used_upstox_row(row: Any) -> bool:
+    """True for the rows StrikeIQ keeps from Upstox's file: our indices and their options."""
+    try:
+        return isinstance(row, dict) and _upstox_row(row) is not None
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def load_upstox_instruments(path: str | Path) -> InstrumentMaster:
     """Upstox's NSE instrument file (a JSON array, plain or gzipped) -> index options of our symbols."""
     try:
@@ -184,6 +192,14 @@ def _kite_row(row: dict[str, str]) -> Instrument | None:
         segment="NFO-OPT",
         tradingsymbol=row.get("tradingsymbol", ""),
     )
+
+
+def is_used_kite_row(row: dict[str, str]) -> bool:
+    """True for the rows StrikeIQ keeps from Kite's CSV: our indices and their options."""
+    try:
+        return _kite_row(row) is not None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 def load_kite_instruments(path: str | Path) -> InstrumentMaster:

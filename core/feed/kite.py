@@ -198,7 +198,7 @@ class KiteFeed(BrokerSession):
         self,
         config: FeedConfig,
         api_key: str,
-        access_token: str,
+        access_token: str | Callable[[], str],
         master: InstrumentMaster,
         url: str = KITE_URL,
         **session: Any,
@@ -207,15 +207,19 @@ class KiteFeed(BrokerSession):
         super().__init__(config, master, window, **session)
         self.url = url
         self._api_key = api_key
-        self._access_token = access_token
+        # A callable (core.broker.tokens.TokenSource) is asked on every connection.
+        self._access_token = access_token if callable(access_token) else (lambda: access_token)
 
     def describe(self) -> str:
         key = f"{self._api_key[:3]}***" if self._api_key else "unset"
-        token = "***" if self._access_token else "unset"
+        token = "***" if self._access_token() else "unset"
         return f"Kite ticker {self.url}?api_key={key}&access_token={token}"
 
+    def _credential(self) -> str:
+        return self._access_token()
+
     def _connect(self) -> websocket.WebSocket:
-        query = urllib.parse.urlencode({"api_key": self._api_key, "access_token": self._access_token})
+        query = urllib.parse.urlencode({"api_key": self._api_key, "access_token": self._access_token()})
         sep = "&" if "?" in self.url else "?"
         try:
             return websocket.create_connection(

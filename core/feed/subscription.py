@@ -24,7 +24,9 @@ UPSTOX_KEYS_PER_REQUEST = 100
 KITE_MAX_TOKENS = 3000
 # Kite documents no per-message cap; 500 keeps each JSON request small.
 KITE_TOKENS_PER_REQUEST = 500
-TOKEN_INVALID = "token expired or invalid"
+# What the feed status says when the broker refuses the token (or there is none): the pages show
+# it with the login link (app/broker_panel.py).
+TOKEN_INVALID = "broker session expired — log in again"
 # An event time this far from the receive clock is corruption; accepting it would drag event time
 # (which never goes backwards) a day or a century ahead.
 MAX_CLOCK_SKEW_S = 86_400.0

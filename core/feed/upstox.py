@@ -15,7 +15,7 @@ import math
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import websocket
@@ -233,7 +233,7 @@ class UpstoxFeed(BrokerSession):
     def __init__(
         self,
         config: FeedConfig,
-        token: str,
+        token: str | Callable[[], str],
         master: InstrumentMaster,
         authorize_url: str = AUTHORIZE_URL,
         option_mode: str = "option_greeks",
@@ -242,27 +242,30 @@ class UpstoxFeed(BrokerSession):
     ) -> None:
         window = AtmWindow(master, config.symbols, config.strikes_each_side, max_keys=UPSTOX_COMBINED_LIMIT)
         super().__init__(config, master, window, **session)
-        self._token = token
+        # A callable (core.broker.tokens.TokenSource) is asked on every connection: a new login
+        # reaches the running feed.
+        self._token = token if callable(token) else (lambda: token)
         self.authorize_url = authorize_url
         self.option_mode = option_mode
         self.index_mode = index_mode
 
     def describe(self) -> str:
-        return (
-            f"Upstox Market Data Feed V3 via {self.authorize_url} (token {'set' if self._token else 'unset'})"
-        )
+        return f"Upstox Market Data Feed V3 via {self.authorize_url} (token {'set' if self._token() else 'unset'})"
+
+    def _credential(self) -> str:
+        return self._token()
 
     def authorize(self) -> str:
         """The one-time wss:// URL for the next connection. 401/403 raise AuthError."""
         request = urllib.request.Request(
             self.authorize_url,
-            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {self._token()}", "Accept": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
                 body = json.loads(resp.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
-            if exc.code in (401, 403):
+            if exc.code in (401, 403) or b"UDAPI100050" in (exc.read() if exc.fp else b""):
                 raise AuthError(f"authorize returned HTTP {exc.code}") from None
             raise FeedError(f"authorize returned HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -15,6 +15,7 @@ from core.domain import Tick
 from core.feed.base import FeedStats
 from core.feed.instruments import InstrumentMaster, load_kite_instruments
 from core.feed.kite import KiteFeed, decode_kite, decode_kite_text
+from core.feed.subscription import TOKEN_INVALID
 from tests.core.feed.broker_servers import (
     KITE_FILE,
     SESSION_TS,
@@ -302,7 +303,7 @@ def test_rejected_access_token(master):
     with KiteServer(master, tokens=(), clock=session_clock()) as server:
         feed = make_feed(server, master, token="stale", auth_retry_s=0.05)
         sink, stop, thread = start(feed)
-        assert sink.wait_for(lambda s: sum(x.reason == "token expired or invalid" for x in s.statuses) >= 2)
+        assert sink.wait_for(lambda s: sum(x.reason == TOKEN_INVALID for x in s.statuses) >= 2)
         assert "403" in feed.stats.last_error
         server.tokens.add("stale")
         assert sink.wait_for(lambda s: len(options(s)) > 0)

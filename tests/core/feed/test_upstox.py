@@ -16,6 +16,7 @@ from core.domain import InstrumentInfo, MarketStatus, Tick
 from core.feed.base import FeedStats
 from core.feed.instruments import InstrumentMaster, load_upstox_instruments
 from core.feed.proto import MarketDataFeedV3_pb2 as pb
+from core.feed.subscription import TOKEN_INVALID
 from core.feed.upstox import UpstoxFeed, decode_upstox, subscribe_request
 from tests.core.feed.broker_servers import (
     SESSION_TS,
@@ -355,8 +356,8 @@ def test_expired_token_is_reported_and_retried_slowly(master):
     with UpstoxServer(master, tokens=(), clock=session_clock()) as server:
         feed = make_feed(server, master, token="yesterdays-token", auth_retry_s=0.05)
         sink, stop, thread = start(feed)
-        assert sink.wait_for(lambda s: sum(x.reason == "token expired or invalid" for x in s.statuses) >= 2)
-        assert feed.stats.last_error.startswith("token expired or invalid")
+        assert sink.wait_for(lambda s: sum(x.reason == TOKEN_INVALID for x in s.statuses) >= 2)
+        assert feed.stats.last_error.startswith(TOKEN_INVALID)
         assert "401" in feed.stats.last_error
         assert server.connections == []
         server.tokens.add("yesterdays-token")  # the user pasted a fresh token into the same name

@@ -1,0 +1,1 @@
+"""Broker onboarding: log in to Upstox or Kite, keep the day's token, fetch the instrument master."""
