@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from core.alerts.config import alert_args, alert_overrides
 from core.config import Config, load_config, parse_feed, parse_symbols, validate_database_url
 from core.errors import ConfigError
 
@@ -53,7 +54,7 @@ def build_config(args: argparse.Namespace) -> Config:
         feed = replace(feed, reconnect=False)
     if feed.speed < 0:
         raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
-    return replace(config, feed=feed)
+    return replace(config, feed=feed, alerts=alert_overrides(config.alerts, args))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -171,6 +172,7 @@ def parser() -> argparse.ArgumentParser:
     _db_arg(p)
     p.add_argument("--duration", type=float, help="stop after this many wall seconds")
     p.add_argument("--live-state", action="store_true", help="upsert live_chain_state for db-sourced UIs")
+    alert_args(p)
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("simulate", help="serve the simulator over protocol v1 WebSocket")

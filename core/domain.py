@@ -197,9 +197,11 @@ class LiveMetrics:
     distance_from_flip_pts: float | None = None
     distance_from_flip_pct: float | None = None
     gex_convention: str = "dealers long calls, short puts"
-    # expected move
-    expected_move: float | None = None  # 1 sigma in points to expiry
+    # expected move: 1 sigma in trading time (core.analytics.expected_move, the one definition)
+    expected_move: float | None = None  # points, from ts to the expiry close
     atm_straddle: float | None = None
+    atm_straddle_theta: float | None = None  # ATM call + put, rupees per calendar day per unit
+    atm_straddle_vega: float | None = None  # ATM call + put, rupees per vol point per unit
     em_bands: tuple[float, float, float, float] | None = None  # (-2s, -1s, +1s, +2s) levels
     breach_probability: float | None = None
     # flow (issue 3)

@@ -20,6 +20,8 @@ SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
 EXPIRY_WEEKDAY = 1  # Tuesday, for every NSE index option since Sep 2025
 WEEKLY_SYMBOLS = frozenset({"NIFTY"})
+# Trading time: a year of 252 regular sessions of 375 minutes (expected moves, realised vol).
+TRADING_SECONDS_PER_YEAR = 252 * 375 * 60.0
 
 
 @dataclass(frozen=True, slots=True)

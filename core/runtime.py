@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from core.alerts.service import AlertService
 from core.analytics.structural import LiveStructuralEngine
 from core.bus import SignalBus
 from core.clock import EventClock
@@ -83,6 +84,7 @@ class Runtime:
         run_id: str | None = None,
         source: str | None = None,
         all_expiries: bool = True,
+        alerts: bool | None = None,
     ) -> None:
         self.config = config
         # False: metrics for the default expiry only (a backtest has no expiry pickers to fill).
@@ -103,6 +105,9 @@ class Runtime:
             SessionLocal, config.logger, config.spill_path, run_id=self.run_id, source=self.source
         )
         self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator, config.learning)
+        # Alert rules fire on live markets and replays, not on backtests (no Telegram for June's data).
+        use_alerts = not self.source.startswith("backtest") if alerts is None else alerts
+        self.alerts = AlertService(config.alerts, SessionLocal if use_alerts else None, enabled=use_alerts)
         self.publish_live_state = publish_live_state
         self._migrate = config.database_url.startswith("sqlite") if migrate is None else migrate
         self._metrics: dict[str, dict[date, LiveMetrics]] = {}
@@ -126,6 +131,7 @@ class Runtime:
             self._prepare_database()
             self.logger.start()
             self.learning.start()
+            self.alerts.start()
             self._stop.clear()
             self._started_at = time.time()
             self._thread = threading.Thread(target=self._run_feed, name="strikeiq-feed", daemon=True)
@@ -174,6 +180,7 @@ class Runtime:
             if expiry in by_expiry:
                 self.logger.log_snapshot(by_expiry[expiry], chain=False)
         self.learning.stop(timeout)
+        self.alerts.stop(min(timeout, 5.0))
         flushed = self.logger.stop(timeout)
         self._final_learning_pass()
         return flushed
@@ -224,6 +231,7 @@ class Runtime:
                     by_engine = self._cycle.signals_by_engine
                     by_engine[sig.engine] = by_engine.get(sig.engine, 0) + 1
                 self._cycle.signals += len(out.signals)
+            self.alerts.observe(metrics, out.signals)
             self._maybe_store(metrics, out, timers)
         except Exception as exc:  # one bad cycle must not kill the feed thread
             self._cycle.failures += 1
@@ -327,5 +335,6 @@ class Runtime:
             "engines": self.pipeline.health(),
             "logger": self.logger.stats(),
             "learning": self.learning.stats(),
+            "alerts": self.alerts.stats(),
             "database": mask_url(self.config.database_url),
         }

@@ -36,13 +36,14 @@ def header_cards(m: LiveMetrics) -> None:
     cols[1].metric("PCR (OI)", fmt_num(m.pcr_oi, 3), help=m.unavailable.get("pcr_oi"))
     cols[2].metric("Max pain", fmt_num(m.max_pain, 0), help=m.unavailable.get("max_pain"))
     cols[3].metric(
-        "Expected move (1σ)",
+        "Expected move (1σ, trading time)",
         fmt_num(m.expected_move, 1, " pts"),
         delta=None if m.breach_probability is None else f"{m.breach_probability:.0%} breach prob.",
         delta_color="off",
         delta_arrow="off",
-        help="S · σ_ATM · √T to expiry; breach probability = P(|move| > 1σ) by expiry. "
-        + (m.unavailable.get("expected_move") or ""),
+        help="S · σ_ATM · √(trading time to expiry / 252 sessions of 375 min): nights, weekends and "
+        "holidays count zero. The same definition scores range calls. Breach probability = "
+        "P(|move| > 1σ) by expiry. " + (m.unavailable.get("expected_move") or ""),
     )
     cols[4].metric("Net GEX", fmt_crore(m.net_gex), help=f"₹ per 1 % move, {m.gex_convention}")
     cols[5].metric(
@@ -62,7 +63,12 @@ def header_cards(m: LiveMetrics) -> None:
     )
     cols[3].metric("Support", fmt_num(m.support, 0))
     cols[4].metric("Resistance", fmt_num(m.resistance, 0))
-    cols[5].metric("ATM straddle", fmt_num(m.atm_straddle, 2, " ₹"))
+    cols[5].metric(
+        "ATM straddle",
+        fmt_num(m.atm_straddle, 2, " ₹"),
+        help=f"theta {fmt_num(m.atm_straddle_theta, 2, ' ₹')} per calendar day, "
+        f"vega {fmt_num(m.atm_straddle_vega, 2, ' ₹')} per vol point (per unit of the index)",
+    )
 
 
 @st.fragment(run_every=1.0)

@@ -114,11 +114,13 @@ class AlertEvaluator:
                 continue
             for event in self._fire(rule, metrics, signals, mem):
                 key = (self._key(rule), symbol)
+                # The cycle's time, not the event's: a debounced state is stamped when it qualified,
+                # which can be earlier than the last alert, and must not hide inside its cooldown.
                 last = self._last_fired.get(key)
-                if last is not None and event.ts - last < rule.cooldown_s:
+                if last is not None and metrics.ts - last < rule.cooldown_s:
                     self.suppressed += 1
                     continue
-                self._last_fired[key] = event.ts
+                self._last_fired[key] = metrics.ts
                 out.append(event)
         mem.spot = metrics.spot
         mem.pcr = {"pcr_oi": metrics.pcr_oi, "pcr_volume": metrics.pcr_volume}

@@ -285,3 +285,15 @@ def gamma_flip(grid: np.ndarray, profile: np.ndarray, spot: float) -> tuple[floa
         return None, "all positive" if np.nansum(profile) >= 0 else "all negative"
     points = grid[cross] - a[cross] * (grid[cross + 1] - grid[cross]) / (b[cross] - a[cross])
     return float(points[np.argmin(np.abs(points - spot))]), "crossing"
+
+
+def straddle_theta_vega(
+    F: float, K: float, T: float, r: float, sigma: np.ndarray
+) -> tuple[float, float] | None:
+    """Theta (rupees per calendar day) and vega (rupees per vol point) of one call plus one put at
+    strike K, per unit of the underlying; `sigma` is (call IV, put IV). None without both IVs."""
+    sigma = np.asarray(sigma, dtype=float)
+    if not (F > 0 and T > 0 and np.isfinite(sigma).all()):
+        return None
+    args = (SIGN[:, 0], F, K, T, r, sigma)
+    return float(np.sum(theta(*args))), float(np.sum(vega(*args))) / 100.0

@@ -13,9 +13,9 @@ from typing import Literal
 import numpy as np
 
 from core.domain import Alert
+from core.market_calendar import TRADING_SECONDS_PER_YEAR
 from core.state.history import TIME_TOL, observation_interval_s
 
-TRADING_SECONDS_PER_YEAR = 252 * 375 * 60.0  # 252 sessions of 09:15-15:30
 # A window counts as covered when the history reaches back this fraction of it (feeds have gaps).
 WINDOW_COVERAGE = 0.8
 MIN_RETURNS = 5

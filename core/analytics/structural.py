@@ -8,86 +8,26 @@ Arrays shaped (2, n) hold calls in row 0 and puts in row 1, columns on ascending
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date, datetime
-from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from core.analytics import flow, greeks, regime
+from core.analytics.chain_arrays import ChainArrays, time_to_expiry_years
+from core.analytics.expected_move import move_to_expiry
+from core.analytics.expiry_state import ExpiryState, append_spaced
 from core.clock import IST
 from core.config import AnalyticsConfig
-from core.domain import ChainSnapshot, LiveMetrics, Tick, frozen_array
+from core.domain import ChainSnapshot, LiveMetrics, frozen_array
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 from core.state.history import RingBuffer
 
-MINUTES_PER_YEAR = 365 * 24 * 60.0
-MIN_T_YEARS = 60.0 / MINUTES_PER_YEAR  # T is floored at one hour so expiry-day greeks stay finite
-# Tick fields copied into the (2, n) arrays, in this order.
-FIELDS = ("ltp", "bid", "ask", "bid_qty", "ask_qty", "oi", "prev_oi", "volume", "prev_close")
-FIELDS += ("iv", "delta", "gamma", "ts")
-_FIELD_GETTER = attrgetter(*FIELDS)
-_ROW = {"CE": 0, "PE": 1}
+__all__ = ["LiveStructuralEngine", "time_to_expiry_years"]
 FLOW_STRIKES, MICRO_STRIKES = 5, 3
 MICRO_WINDOW_S, MICRO_MIN_SAMPLES = 600.0, 5
 SPOT_SAMPLE_S, IV_SAMPLE_S = 1.0, 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class ChainArrays:
-    """One expiry's legs as (2, n) float arrays per FIELDS name; NaN where a leg or value is missing."""
-
-    strikes: np.ndarray
-    data: np.ndarray  # (len(FIELDS), 2, n)
-
-    @classmethod
-    def from_legs(cls, legs: list[Tick]) -> ChainArrays:
-        legs = [t for t in legs if t.strike is not None and t.right in _ROW]
-        strikes = np.unique(np.array([t.strike for t in legs], dtype=float))
-        data = np.full((len(FIELDS), 2, len(strikes)), np.nan)
-        if legs:
-            cols = np.searchsorted(strikes, [t.strike for t in legs])
-            rows = np.array([_ROW[t.right] for t in legs])
-            values = np.array([_FIELD_GETTER(t) for t in legs], dtype=float)
-            data[:, rows, cols] = values.T
-        return cls(strikes, data)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.data[FIELDS.index(name)]
-
-    def premium(self) -> np.ndarray:
-        """Quote mid where both sides are positive and uncrossed, else LTP; NaN if neither is positive."""
-        bid, ask, ltp = self["bid"], self["ask"], self["ltp"]
-        with np.errstate(invalid="ignore"):
-            quoted = (bid > 0) & (ask > 0) & (ask >= bid)
-            return np.where(quoted, 0.5 * (bid + ask), np.where(ltp > 0, ltp, np.nan))
-
-
-def time_to_expiry_years(ts: float, expiry: date) -> float:
-    """Minutes from ts to 15:30 IST on expiry, over 525 600, floored at one hour."""
-    return max((expiry_close_epoch(expiry) - ts) / 60.0 / MINUTES_PER_YEAR, MIN_T_YEARS)
-
-
-class _ExpiryState:
-    """History the engine keeps per (symbol, expiry): OI steps, liquidity, ATM IV, regime."""
-
-    __slots__ = ("oi_steps", "spread", "depth", "atm_iv", "debounce", "previous")
-
-    def __init__(self) -> None:
-        self.oi_steps = flow.OiFlowTracker()
-        self.spread = RingBuffer(1024)
-        self.depth = RingBuffer(1024)
-        self.atm_iv = RingBuffer(5000)  # one sample a minute: about 13 sessions
-        self.debounce = regime.RegimeDebounce()
-        self.previous: regime.RegimeInputs | None = None
-
-
-def _append_spaced(buf: RingBuffer, ts: float, value: float, spacing: float) -> None:
-    last = buf.last()
-    if last is None or ts - last[0] >= spacing:
-        buf.append(ts, value)
 
 
 class LiveStructuralEngine:
@@ -97,7 +37,7 @@ class LiveStructuralEngine:
         self.config = config or AnalyticsConfig()
         self.calendar = calendar or MarketCalendar.default()
         self._spot: dict[str, RingBuffer] = {}
-        self._expiry: dict[tuple[str, date], _ExpiryState] = {}
+        self._expiry: dict[tuple[str, date], ExpiryState] = {}
 
     def select_expiry(self, snapshot: ChainSnapshot) -> date | None:
         """The nearest expiry whose 15:30 IST close is still ahead of the snapshot's event time."""
@@ -118,19 +58,19 @@ class LiveStructuralEngine:
         spot, ts = snapshot.spot, snapshot.ts
         if spot is None or not math.isfinite(spot) or spot <= 0:
             return buf.arrays()
-        _append_spaced(buf, ts, spot, SPOT_SAMPLE_S)
+        append_spaced(buf, ts, spot, SPOT_SAMPLE_S)
         times, values = buf.arrays()
         if times[-1] != ts:  # the current spot always counts, even between spaced samples
             times, values = np.append(times, ts), np.append(values, spot)
         return times, values
 
-    def _state(self, symbol: str, expiry: date, ts: float) -> _ExpiryState:
+    def _state(self, symbol: str, expiry: date, ts: float) -> ExpiryState:
         state = self._expiry.get((symbol, expiry))
         if state is None:
             # A new expiry is the moment to forget expired ones, so memory stays bounded over weeks.
             for key in [k for k in self._expiry if expiry_close_epoch(k[1]) < ts]:
                 del self._expiry[key]
-            state = self._expiry[(symbol, expiry)] = _ExpiryState()
+            state = self._expiry[(symbol, expiry)] = ExpiryState()
         return state
 
     def in_session(self, ts: float) -> bool:
@@ -243,7 +183,7 @@ class _Run:
             self.atm_iv = float(np.nanmean(atm_ivs))
             self.out.update(atm_iv=self.atm_iv, volatility_regime=regime.volatility_regime(self.atm_iv))
             if self.engine.in_session(self.snap.ts):  # off-session quotes are stale: keep them out
-                _append_spaced(self.state.atm_iv, self.snap.ts, self.atm_iv, IV_SAMPLE_S)
+                append_spaced(self.state.atm_iv, self.snap.ts, self.atm_iv, IV_SAMPLE_S)
             pct = regime.iv_percentile(self.state.atm_iv.arrays()[1], self.atm_iv)
             self.out["iv_percentile"] = pct
             if pct is None:
@@ -253,15 +193,32 @@ class _Run:
             self.out["atm_straddle"] = float(straddle)
         else:
             self.skip("ATM call or put has no price", "atm_straddle")
+        self._straddle_greeks()
+        names = ("expected_move", "em_bands", "breach_probability")
         if self.atm_iv is not None and self.S is not None and self.F is not None:
-            em = self.S * self.atm_iv * math.sqrt(self.T)
-            bands = (self.S - 2 * em, self.S - em, self.S + em, self.S + 2 * em)
-            prob = greeks.breach_probability(self.S, self.F, self.atm_iv, self.T, em)
-            self.out.update(expected_move=em, em_bands=bands, breach_probability=prob)
-            if prob is None:
+            cal = self.engine.calendar
+            move = move_to_expiry(cal, self.snap.ts, self.expiry, self.S, self.F, self.atm_iv)
+            if move is None:
+                self.skip("no trading time left to expiry", *names)
+                return
+            self.out.update(expected_move=move.points, em_bands=move.bands)
+            self.out["breach_probability"] = move.breach_probability
+            if move.breach_probability is None:
                 self.skip("degenerate ATM vol or forward", "breach_probability")
         elif self.atm_iv is not None:
-            self.skip("no spot price", "expected_move", "em_bands", "breach_probability")
+            self.skip("no spot price", *names)
+
+    def _straddle_greeks(self) -> None:
+        """What the ATM straddle loses per calendar day and gains per vol point (greeks.straddle_theta_vega)."""
+        col = self.atm_col
+        found = None
+        if col is not None and self.F is not None:
+            strike = float(self.chain.strikes[col])
+            found = greeks.straddle_theta_vega(self.F, strike, self.T, self.r, self.iv[:, col])
+        if found is None:
+            self.skip("no forward or no IV on both ATM legs", "atm_straddle_theta", "atm_straddle_vega")
+        else:
+            self.out["atm_straddle_theta"], self.out["atm_straddle_vega"] = found
 
     def _open_interest(self) -> None:
         c, strikes = self.chain, self.chain.strikes
@@ -387,7 +344,7 @@ class _Run:
             return
         self.out.update(spread_rel=spread, depth=depth)
         for name, buf, value in (("spread_ratio", st.spread, spread), ("depth_ratio", st.depth, depth)):
-            _append_spaced(buf, ts, value, 1e-9)
+            append_spaced(buf, ts, value, 1e-9)
             _, hist = buf.window(MICRO_WINDOW_S, now=ts)
             median = float(np.median(hist)) if len(hist) >= MICRO_MIN_SAMPLES else 0.0
             self.out[name] = value / median if median > 0 else None

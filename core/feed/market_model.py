@@ -13,8 +13,10 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.special import ndtr
 
+from core.market_calendar import TRADING_SECONDS_PER_YEAR
+
 SESSION_SECONDS = 6.25 * 3600.0  # 09:15-15:30
-TRADING_YEAR_S = 252 * SESSION_SECONDS  # spot diffuses in trading time only
+TRADING_YEAR_S = TRADING_SECONDS_PER_YEAR  # spot diffuses in trading time only
 CALENDAR_YEAR_S = 365.0 * 86400.0  # option time to expiry is calendar time
 MIN_T_YEARS = 60.0 / CALENDAR_YEAR_S  # one minute, so expiry-day prices stay finite
 TICK_SIZE = 0.05  # NSE option price tick

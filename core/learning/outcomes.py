@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.analytics.regime import TRADING_SECONDS_PER_YEAR
+from core.analytics.expected_move import expected_move_fraction
 
 HORIZONS_S: tuple[int, ...] = (300, 900, 1800)
 # Neutral band per horizon, in percent of the entry spot: a smaller move is NEUTRAL.
@@ -30,18 +29,6 @@ class OutcomeResult:
     at_close: bool  # the horizon ran past the session close: scored against the close
 
 
-def horizon_expected_move_pct(atm_iv: float | None, horizon_s: int) -> float | None:
-    """1 sigma move over the horizon in percent: sigma_ATM * sqrt(horizon / trading year) * 100.
-
-    Intraday horizons are measured in trading time (252 sessions of 375 minutes), the same basis
-    as realised volatility in core.analytics.regime: a 5-minute window during the session carries
-    a session's share of the year's variance, not a 525 600th of it.
-    """
-    if atm_iv is None or not math.isfinite(atm_iv) or atm_iv <= 0:
-        return None
-    return atm_iv * math.sqrt(horizon_s / TRADING_SECONDS_PER_YEAR) * 100.0
-
-
 def evaluate_outcome(
     direction: str,
     entry_ts: float,
@@ -60,8 +47,9 @@ def evaluate_outcome(
     entry_ts + horizon_s, or at the session close if that comes first (then `at_close` is True).
     Directional signals: CORRECT if the move in their direction exceeds the neutral band, WRONG if the
     opposite move does, else NEUTRAL. Direction NONE predicts a range: CORRECT if |move| stays under
-    half the horizon's expected move (from ATM IV) for the whole window, else WRONG; without
-    ATM IV it cannot be scored.
+    half the window's expected move (core.analytics.expected_move: ATM IV over the window's trading
+    time, shorter when the close cuts it) for the whole window, else WRONG; without ATM IV it
+    cannot be scored. Windows lie inside one session, so their trading time is their length.
     """
     end = entry_ts + horizon_s
     at_close = session_close_ts is not None and session_close_ts < end
@@ -72,7 +60,7 @@ def evaluate_outcome(
         return None
     moves = (path_spot[window] / entry_spot - 1.0) * 100.0
     if direction == "NONE":
-        scored = _score_range(moves, horizon_s, atm_iv)
+        scored = _score_range(moves, end - entry_ts, atm_iv)
     else:
         band = NEUTRAL_BAND_PCT.get(horizon_s, 0.10) if neutral_band_pct is None else neutral_band_pct
         scored = _score_direction(moves, 1.0 if direction == "UP" else -1.0, band)
@@ -110,9 +98,9 @@ def _score_direction(moves: np.ndarray, sign: float, band: float) -> tuple[str, 
     return outcome, max(0.0, float(favourable.max())), max(0.0, float(-favourable.min()))
 
 
-def _score_range(moves: np.ndarray, horizon_s: int, atm_iv: float | None) -> tuple[str, float, float] | None:
-    em = horizon_expected_move_pct(atm_iv, horizon_s)
+def _score_range(moves: np.ndarray, window_s: float, atm_iv: float | None) -> tuple[str, float, float] | None:
+    em = expected_move_fraction(atm_iv, window_s)
     if em is None:
         return None
     excursion = float(np.abs(moves).max())
-    return (CORRECT if excursion < em / 2.0 else WRONG), 0.0, excursion
+    return (CORRECT if excursion < em * 100.0 / 2.0 else WRONG), 0.0, excursion

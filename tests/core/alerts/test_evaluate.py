@@ -104,3 +104,13 @@ def test_symbol_and_disabled_rules_are_respected() -> None:
     ev = AlertEvaluator()
     assert ev.evaluate([only_bank, off], metrics(), [signal()]) == []
     assert len(ev.evaluate([only_bank, off], metrics(symbol="BANKNIFTY"), [signal(symbol="BANKNIFTY")])) == 1
+
+
+def test_a_signal_stamped_before_the_last_alert_is_not_lost() -> None:
+    """Debounced states carry the time they qualified, which can precede the previous alert."""
+    rule = AlertRule(name="all", kind="signal", cooldown_s=0)
+    ev = AlertEvaluator()
+    assert ev.evaluate([rule], metrics(T0 + 10), [signal(T0 + 10)])
+    late = signal(T0 - 170, engine="SmartMoneyEngine", signal="BEARISH", direction="DOWN")
+    [event] = ev.evaluate([rule], metrics(T0 + 11), [late])
+    assert event.ts == T0 - 170 and event.signal == "BEARISH"

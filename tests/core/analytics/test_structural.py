@@ -173,18 +173,48 @@ def test_no_crossing_reports_all_positive(engine):
 
 
 def test_expected_move_straddle_bands_and_breach_probability(engine):
+    """The expected move runs in trading time: from Wednesday 2026-11-25 10:00 to the Tuesday
+    2026-12-01 15:30 expiry close is 330 + 3 x 375 + 375 = 1830 minutes of open market, over a
+    trading year of 252 x 375 minutes. The straddle is priced in calendar time."""
     m = engine.compute(make_chain(strikes_each_side=3, spread=0.0))
-    S, T = 25000.0, m.time_to_expiry_years
-    em = S * 0.12 * math.sqrt(T)
-    assert m.expected_move == pytest.approx(em, rel=1e-6)
+    assert EXPIRY == date(2026, 12, 1)
+    S, T, tau = 25000.0, m.time_to_expiry_years, 1830 / (252 * 375)
+    em = S * 0.12 * math.sqrt(tau)
+    assert m.expected_move == pytest.approx(417.4754, rel=1e-6)
+    assert m.expected_move == pytest.approx(em, rel=1e-9)
     assert m.em_bands == pytest.approx((S - 2 * em, S - em, S + em, S + 2 * em), rel=1e-6)
     call, put = (greeks.black76_price(f, m.forward, 25000.0, T, R, 0.12) for f in ("CE", "PE"))
     assert m.atm_straddle == pytest.approx(float(call + put), rel=1e-9)
-    sd = 0.12 * math.sqrt(T)
+    sd = 0.12 * math.sqrt(tau)
     mu = math.log(m.forward) - sd * sd / 2
     expected = norm.sf((math.log(S + em) - mu) / sd) + norm.cdf((math.log(S - em) - mu) / sd)
     assert m.breach_probability == pytest.approx(expected, rel=1e-9)
     assert 0.30 < m.breach_probability < 0.34
+
+
+def _black76_straddle(F: float, K: float, T: float, r: float, sigma: float) -> float:
+    """Call + put by the textbook Black-76 formula, written here so the check owes nothing to greeks."""
+    sd = sigma * math.sqrt(T)
+    d1 = (math.log(F / K) + sd * sd / 2) / sd
+    d2 = d1 - sd
+    call = F * norm.cdf(d1) - K * norm.cdf(d2)
+    put = K * norm.cdf(-d2) - F * norm.cdf(-d1)
+    return math.exp(-r * T) * (call + put)
+
+
+def test_atm_straddle_theta_and_vega_reach_live_metrics(engine):
+    """Theta: rupees lost per calendar day (F fixed); vega: rupees per vol point; by finite differences."""
+    m = engine.compute(make_chain(strikes_each_side=3, spread=0.0))
+    F, K, T = m.forward, m.atm_strike, m.time_to_expiry_years
+    day = 1 / 365
+    theta = _black76_straddle(F, K, T - day / 2, R, 0.12) - _black76_straddle(F, K, T + day / 2, R, 0.12)
+    vega = (_black76_straddle(F, K, T, R, 0.125) - _black76_straddle(F, K, T, R, 0.115)) / 1.0
+    assert m.atm_straddle_theta == pytest.approx(theta, rel=1e-3)
+    assert m.atm_straddle_vega == pytest.approx(vega, rel=1e-3)
+    assert m.atm_straddle_theta < 0 < m.atm_straddle_vega
+    unpriced = {(EXPIRY, K, "PE"): {"ltp": 0.0, "bid": 0.0, "ask": 0.0}}  # no premium, so no IV
+    no_iv = engine.compute(make_chain(strikes_each_side=3, ts=DEFAULT_TS + 60, overrides=unpriced))
+    assert no_iv.atm_straddle_theta is None and "atm_straddle_vega" in no_iv.unavailable
 
 
 def test_oi_flow_between_oi_updates_and_buildup(engine):

@@ -9,12 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from core.learning.learning_engine import count_pending, evaluate_signals
-from core.learning.outcomes import horizon_expected_move_pct
 from core.learning.spot_paths import due_bound
 from core.market_calendar import MarketCalendar
 from tests.core.learning.builders import LATE_T0, OPEN_T0, add_path, add_signal, outcomes, ramp
 
 H5, H15, H30 = 300, 900, 1800
+# 1 sigma in trading time at 12 % ATM IV, by hand: 0.12 * sqrt(horizon / (252 * 375 * 60 s)) * 100.
+EM_5M_PCT, EM_30M_PCT = 0.087287, 0.21381
 
 
 def seed(session_factory, t0, moves, *signals, symbol="NIFTY", atm_iv=0.12):
@@ -48,7 +49,7 @@ def test_neutral_band_widens_with_horizon_through_the_database(session_factory):
 
 
 def test_range_call_needs_and_uses_atm_iv(session_factory):
-    half_em_5m = horizon_expected_move_pct(0.12, H5) / 2
+    half_em_5m = EM_5M_PCT / 2
     quiet, wild = seed(
         session_factory,
         OPEN_T0,
@@ -62,7 +63,7 @@ def test_range_call_needs_and_uses_atm_iv(session_factory):
         },
     )
     with session_factory() as session:  # BANKNIFTY swings by 3x half the 30-minute expected move
-        add_path(session, OPEN_T0, ramp(horizon_expected_move_pct(0.12, H30) * 1.5, 600), symbol="BANKNIFTY")
+        add_path(session, OPEN_T0, ramp(EM_30M_PCT * 1.5, 600), symbol="BANKNIFTY")
         session.commit()
     evaluate_signals(session_factory)
     assert verdicts(session_factory, quiet) == {H5: "CORRECT", H15: "CORRECT", H30: "CORRECT"}

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
-from core.learning.outcomes import evaluate_outcome, horizon_expected_move_pct
+from core.learning.outcomes import evaluate_outcome
 
 T0 = 1_764_570_000.0  # any event time
 ENTRY = 25_000.0
+# 1 sigma in trading time at 12 % ATM IV, by hand: 0.12 * sqrt(window / (252 * 375 * 60 s)) * 100.
+EM_15M_PCT = 0.15119  # 900 s
+EM_30M_PCT = 0.21381  # 1800 s
 
 
 def path(moves_pct, step=5.0):
@@ -50,14 +53,21 @@ def test_not_evaluable_before_horizon():
 
 
 def test_range_call_uses_half_the_horizon_expected_move():
-    iv = 0.12
-    em = horizon_expected_move_pct(iv, 900)
-    assert em == pytest.approx(0.12 * np.sqrt(900 / (252 * 375 * 60)) * 100)
-    quiet = [em * 0.4] * 180
-    assert score("NONE", quiet, horizon=900, atm_iv=iv).outcome == "CORRECT"
-    wild = [em * 0.6] * 180
-    assert score("NONE", wild, horizon=900, atm_iv=iv).outcome == "WRONG"
-    assert score("NONE", quiet, horizon=900, atm_iv=None) is None
+    half = EM_15M_PCT / 2  # 0.0756 %
+    assert score("NONE", [half * 0.98] * 180, horizon=900, atm_iv=0.12).outcome == "CORRECT"
+    assert score("NONE", [half * 1.02] * 180, horizon=900, atm_iv=0.12).outcome == "WRONG"
+    assert score("NONE", [0.01] * 180, horizon=900, atm_iv=None) is None
+
+
+def test_range_call_cut_by_the_close_uses_the_shorter_window():
+    """A 30-minute range call 15 minutes before the close is judged on 15 minutes of trading time:
+    an excursion inside half the 30-minute move but outside half the 15-minute move is WRONG."""
+    moves = [0.09] * 180  # 0.0756 % < 0.09 % < 0.1069 %
+    assert EM_15M_PCT / 2 < 0.09 < EM_30M_PCT / 2
+    cut = score("NONE", moves, horizon=1800, atm_iv=0.12, session_close_ts=T0 + 900.0)
+    assert cut.at_close and cut.outcome == "WRONG"
+    moves_full = [0.09] * 360
+    assert score("NONE", moves_full, horizon=1800, atm_iv=0.12).outcome == "CORRECT"
 
 
 def test_horizon_past_session_close_scores_against_close():
