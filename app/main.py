@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from app.broker_panel import handle_login_redirect
+
 st.set_page_config(page_title="StrikeIQ", page_icon=":bar_chart:", layout="wide")
+handle_login_redirect()  # a broker login redirects back to the app with ?code= / ?request_token=
 
 pages = [
     st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts
+from app.broker_panel import session_banner
 from app.components import engine_tile, feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct
 from app.runtime import get_runtime
 from core.domain import LiveMetrics
@@ -77,6 +78,7 @@ def live_panel() -> None:
     pill, picker = st.columns([3, 1])
     with pill:
         feed_pill(view.feed_mode, view.feed_state, view.feed_reason)
+        session_banner(runtime.config, view.feed_reason)
     with picker:
         expiry = _expiry_choice(view)
     m = view.metrics.get(expiry) if expiry else None

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from app.broker_panel import broker_section
 from app.components import feed_pill, fmt_ist
 from app.runtime import get_runtime, restart_runtime
 from core.storage.database import current_revision, head_revision
@@ -139,6 +140,7 @@ if runtime.config.live_source == "db":
     replica_panel()
     st.stop()
 health_panel()
+broker_section(runtime.config, runtime.health()["feed"]["reason"])
 
 st.subheader("Demo controls")
 if runtime.feed.mode != "SIMULATED":

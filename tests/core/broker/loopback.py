@@ -20,11 +20,14 @@ import gzip
 import hashlib
 import json
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 UPSTOX_FIXTURE = DATA / "upstox_nse_instruments.json.gz"
@@ -81,6 +84,9 @@ class BrokerLoopback:
     access_tokens: set[str] = field(default_factory=set)
     downloads: dict[str, int] = field(default_factory=lambda: {"upstox": 0, "kite": 0})
     fail_downloads: bool = False
+    # Optional Upstox feed server (tests/core/feed/broker_servers.UpstoxServer): the V3 authorize call
+    # is relayed to it, and it accepts the access tokens this login server issued.
+    feed: Any = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -151,6 +157,19 @@ class BrokerLoopback:
                      "order_types": ["MARKET", "LIMIT"], "user_type": "individual", "poa": False,
                      "is_active": True, "access_token": self.new_access_token(), "extended_token": None}  # fmt: skip
 
+    def feed_authorize(self, headers: dict[str, str]) -> tuple[int, dict | bytes]:
+        if self.feed is None:
+            return 404, upstox_error("UDAPI10000", "This request is not supported by Upstox API")
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        if token in self.access_tokens:
+            self.feed.tokens.add(token)
+        req = urllib.request.Request(self.feed.authorize_url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
     def upstox_instruments(self) -> bytes:
         rows = json.loads(gzip.decompress(UPSTOX_FIXTURE.read_bytes()))
         return gzip.compress(json.dumps(rows + UPSTOX_NOISE).encode())
@@ -216,6 +235,8 @@ def _handler(server: BrokerLoopback) -> type[BaseHTTPRequestHandler]:
             route = (method, url.path)
             if route == ("GET", "/v2/login/authorization/dialog"):
                 return self._reply(*server.upstox_dialog(q))
+            if route == ("GET", "/v3/feed/market-data-feed/authorize"):
+                return self._reply(*server.feed_authorize(headers))
             if route == ("POST", "/v2/login/authorization/token"):
                 return self._reply(*server.upstox_token(form, headers))
             if route == ("GET", "/connect/login"):
