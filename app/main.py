@@ -10,6 +10,7 @@ handle_login_redirect()  # a broker login redirects back to the app with ?code= 
 pages = [
     st.Page("views/live.py", title="Live", icon=":material/monitoring:", default=True),
     st.Page("views/chain.py", title="Option chain", icon=":material/table_chart:"),
+    st.Page("views/intraday.py", title="Intraday", icon=":material/timeline:"),
     st.Page("views/history.py", title="Signal history", icon=":material/history:"),
     st.Page("views/performance.py", title="Performance", icon=":material/insights:"),
     st.Page("views/system.py", title="System", icon=":material/settings:"),

@@ -8,6 +8,7 @@ import streamlit as st
 from app import charts
 from app.chain_table import OI_UNITS, OiBaseline, chain_frame, leg_quotes, styled, table_height, window
 from app.components import feed_pill, fmt_ist, fmt_num
+from app.gex_panel import all_expiry_gex_panel
 from app.runtime import get_runtime
 from core.analytics.chain_view import days_to_expiry
 from core.domain import LiveMetrics
@@ -108,6 +109,7 @@ def chain_panel() -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.gex_profile_chart(m), key="gex_profile_chart")
     right.plotly_chart(charts.gex_by_strike_chart(m), key="chain_gex_chart")
+    all_expiry_gex_panel(view.metrics, m)
     left, _ = st.columns(2)
     left.plotly_chart(charts.max_pain_chart(m), key="max_pain_chart")
 

@@ -1,0 +1,148 @@
+"""The stored day as the pages read it: cached database reads plus the live tail, the compact day
+chart for the Live page, and the IV rank / percentile cards. The Intraday page builds on these.
+
+Reads are cached for a few seconds (st.cache_data, keyed on primitives) so a page refreshing every
+second costs one query per symbol and day every few seconds; the tail from the live source is
+merged on every rerun, so the newest point is never older than the live panel itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from app.components import fmt_pct
+from app.intraday_charts import day_figure
+from core.analytics.iv_history import IvStanding, iv_standing
+from core.domain import LiveMetrics
+from core.storage import intraday
+from core.storage.intraday import Scope, Series
+
+CACHE_S = 5
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def stored_day(
+    symbol: str, day: date, expiry: date | None, start: datetime | None, run_id: str | None, no_bt: bool
+) -> tuple[Series, list]:
+    """(headline series, straddle snapshots) of one stored day."""
+    scope = Scope(run_id, no_bt)
+    series = intraday.day_series(symbol, day, expiry, start, scope)
+    return series, intraday.straddle_snapshots(symbol, day, expiry, start, scope)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def stored_days(symbol: str) -> list[date]:
+    return intraday.stored_days(symbol)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def day_runs(symbol: str, day: date) -> list[intraday.DayRun]:
+    return intraday.day_runs(symbol, day)
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def day_expiries(symbol: str, day: date, run_id: str | None, no_bt: bool) -> list[date]:
+    return intraday.day_expiries(symbol, day, Scope(run_id, no_bt))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def daily_iv(symbol: str, day: date, run_id: str | None, no_bt: bool) -> list[tuple[date, float]]:
+    return intraday.daily_atm_iv(symbol, day, scope=Scope(run_id, no_bt))
+
+
+def default_scope(runtime: Any, symbol: str, day: date) -> tuple[Scope, str]:
+    """Every run but backtests, so the day survives restarts; but when two of that day's runs
+    overlap in event time (a simulator restarted onto the same day), their rows would interleave:
+    then this process's run if it stored that day, else the newest run. The note says which."""
+    runs = [r for r in day_runs(symbol, day) if not (r.source or "").startswith("backtest:")]
+    if not intraday.runs_overlap(runs):
+        return Scope(None, True), ""
+    mine = getattr(runtime, "run_id", None)
+    chosen = next((r for r in runs if r.run_id == mine and mine), runs[-1])
+    if chosen.run_id is None:  # legacy rows belong to no run: show them with everything else
+        return Scope(None, True), f"{len(runs)} runs overlap on {day}: rows of different runs interleave"
+    note = (
+        f"{len(runs)} runs overlap on {day}: showing run {chosen.run_id[:8]} ({chosen.source or 'unknown'})"
+    )
+    return Scope(chosen.run_id, False), note
+
+
+def event_day(metrics: LiveMetrics | None) -> date | None:
+    return None if metrics is None else intraday.ist_day(metrics.ts)
+
+
+def day_with_tail(
+    symbol: str,
+    day: date,
+    expiry: date | None,
+    start: datetime | None,
+    scope: Scope,
+    live: LiveMetrics | None,
+) -> tuple[Series, Series]:
+    """(headline series, straddle with VWAP), stored rows plus the live metrics when they are of
+    this day and expiry and no older than `start`."""
+    series, snaps = stored_day(symbol, day, expiry, start, scope.run_id, scope.exclude_backtests)
+    if live is not None and (live.expiry != expiry or (start is not None and live.ts < start.timestamp())):
+        live = None
+    series = intraday.with_tail(series, live, day)
+    tail_snap = intraday.live_straddle_snapshot(live) if series.tail else None
+    if tail_snap is not None and (not snaps or tail_snap[0] > snaps[-1][0]):
+        return series, intraday.straddle_vwap([*snaps, tail_snap], tail=1)
+    return series, intraday.straddle_vwap(snaps)
+
+
+def live_metrics(runtime: Any, symbol: str, expiry: date | None = None) -> LiveMetrics | None:
+    """The live source's metrics for `expiry` (default: its default expiry); None before data."""
+    view = runtime.view(symbol)
+    return view.metrics.get(expiry if expiry is not None else view.default_expiry)
+
+
+def current_iv(series: Series) -> float | None:
+    """The newest ATM IV of the series (the live tail's when there is one)."""
+    iv = series.values.get("atm_iv", np.array([]))
+    finite = iv[np.isfinite(iv)]
+    return float(finite[-1]) if len(finite) else None
+
+
+def iv_cards(symbol: str, day: date, scope: Scope, series: Series) -> IvStanding:
+    """IV rank and IV percentile of the day's latest ATM IV against the stored days before it."""
+    standing = iv_standing(daily_iv(symbol, day, scope.run_id, scope.exclude_backtests), current_iv(series))
+    cols = st.columns(3)
+    span = f"{standing.first_day} to {standing.last_day}" if standing.days else "no stored day"
+    cols[0].metric("ATM IV", fmt_pct(standing.current))
+    cols[1].metric(
+        "IV rank",
+        "n/a" if standing.rank is None else f"{standing.rank:.0f}",
+        help="(IV - lowest daily close) / (highest - lowest) x 100 over stored days. " + standing.reason,
+    )
+    cols[2].metric(
+        "IV percentile",
+        "n/a" if standing.percentile is None else f"{standing.percentile:.0f}",
+        help="share of stored days whose closing ATM IV was below today's. " + standing.reason,
+    )
+    st.caption(
+        f"IV rank and percentile rest on {standing.days} stored day(s) of closing ATM IV ({span}), "
+        "from market_snapshots, so they survive restarts"
+        + (f" · {standing.reason}" if standing.reason else "")
+    )
+    return standing
+
+
+def compact_day_panel(runtime: Any, symbol: str, metrics: LiveMetrics | None) -> None:
+    """The Live page's view of today: spot with levels, PCR and the straddle since the open, from
+    the stored snapshots plus the live tail (all runs but backtests, as after a restart)."""
+    if metrics is None:
+        return
+    day = event_day(metrics)
+    scope, note = default_scope(runtime, symbol, day)
+    series, straddle = day_with_tail(symbol, day, metrics.expiry, None, scope, metrics)
+    st.subheader("Today so far")
+    st.caption(
+        f"{len(series) - series.tail} stored snapshot(s) of {day} + the live tail · the Intraday page has "
+        "ATM IV, net GEX, OI, multi-strike OI and any past day" + (f" · {note}" if note else "")
+    )
+    st.plotly_chart(day_figure(series, straddle, compact=True), key="live_intraday_chart")
