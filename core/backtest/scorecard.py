@@ -6,7 +6,7 @@ Read from the database after the learning code scored the runs' signals (signal_
 numbers are those the Performance page shows for the same rows. Per row:
 - signals, and signals per session-hour (session-hours: first to last stored snapshot per session);
 - decided = CORRECT + WRONG (NEUTRAL is neither), hit rate = CORRECT / decided, with its 95 % Wilson
-  interval (scipy.stats.binomtest(...).proportion_ci(method="wilson"));
+  interval (core.learning.performance.wilson_interval, by scipy.stats);
 - baseline: core.backtest.baseline's directional or range baseline at that horizon, weighted by the
   row's decided calls of each kind (a row normally has one kind);
 - Brier score of confidence against the outcome (CORRECT = 1, WRONG = 0) over decided calls, and a
@@ -22,25 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from scipy.stats import binomtest
 from sqlalchemy.orm import Session
 
 from core.backtest.baseline import WindowCounts, baselines
 from core.learning.outcomes import CORRECT, HORIZONS_S, NEUTRAL, WRONG
+from core.learning.performance import wilson_interval
 from core.learning.spot_paths import SpotPath, load_path
 from core.market_calendar import MarketCalendar
 from core.storage.models import AiSignalLog, MarketSnapshot, SignalOutcome
 
 RELIABILITY_BINS = 5
 S, SO, M = AiSignalLog, SignalOutcome, MarketSnapshot
-
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
-    """The Wilson score interval of a binomial proportion; (None, None) without trials."""
-    if n <= 0:
-        return None, None
-    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def brier_score(confidences: Sequence[float], hits: Sequence[bool]) -> float | None:

@@ -5,13 +5,13 @@ narrowed to one run or to every run but backtests, and leaves out no-view signal
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from scipy.stats import binomtest
 from sqlalchemy.orm import Session
 
 from core.domain import NO_VIEW_SIGNALS
@@ -30,7 +30,6 @@ from core.storage.types import epoch_bucket
 SessionFactory = Callable[[], Session]
 S, SO = AiSignalLog, SignalOutcome
 ALL_ENGINES = "All engines"
-Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +48,14 @@ class PerformanceFilter:
         check_run(self.run_id, self.exclude_backtests)
 
 
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float | None, float | None]:
-    """The Wilson score interval for a binomial proportion (sound at small n and near 0 or 1)."""
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a binomial proportion (sound at small n and near 0 or 1), by
+    scipy.stats; (None, None) without trials. The Performance page and the backtest scorecard both
+    use this one."""
     if n <= 0:
         return None, None
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def _n_of(label: str) -> sa.ColumnElement[Any]:

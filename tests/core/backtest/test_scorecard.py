@@ -9,12 +9,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from core.analytics.regime import TRADING_SECONDS_PER_YEAR
 from core.backtest.baseline import WindowCounts, baselines, window_counts
-from core.backtest.scorecard import brier_score, reliability, row_baseline, wilson_interval
+from core.backtest.scorecard import brier_score, reliability, row_baseline
 from core.clock import IST
+from core.learning.performance import wilson_interval
 from core.learning.spot_paths import SpotPath
 from core.market_calendar import MarketCalendar
+
+TRADING_SECONDS_PER_YEAR = 252 * 375 * 60.0  # by hand: 252 sessions of 09:15-15:30
 
 Z = 1.959963984540054
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=IST).timestamp()  # a Wednesday session, far from the close
