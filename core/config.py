@@ -42,6 +42,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import url as sa_url
+from sqlalchemy.exc import ArgumentError
+
 from core.alerts.config import AlertConfig, alert_config
 from core.errors import ConfigError
 
@@ -231,14 +234,13 @@ def validate_database_url(url: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to show or log."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
+    """The URL with any password replaced by ***, safe to show or log (SQLAlchemy's own rendering,
+    so a password holding ':' or '@' is masked whole). A string SQLAlchemy cannot parse keeps its
+    host part only: whatever precedes the last '@' may be a credential."""
+    try:
+        return sa_url.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "***@" + url.rsplit("@", 1)[1] if "@" in url else url
 
 
 def read_secrets(path: Path) -> dict[str, Any]:

@@ -121,3 +121,19 @@ def test_a_wrong_engine_setting_fails_at_start_with_the_fix(env, fragment, tmp_p
 
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
         EnginePipeline(load(env, tmp_path).engines)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("postgresql://u:s%3Acr%40t@db/x", "postgresql://u:***@db/x"),  # encoded ':' and '@'
+        # An '@' after the host: a split on the last '@' showed "postgresql://u:***@b".
+        ("postgresql://u:secret@db/x?application_name=a@b", "postgresql://u:***@db/x?application_name=a%40b"),
+        ("sqlite:///data/strikeiq.db", "sqlite:///data/strikeiq.db"),
+        ("u:secret@db", "***@db"),  # not a URL SQLAlchemy parses: only the host part is shown
+    ],
+)
+def test_mask_url_hides_the_password_as_sqlalchemy_renders_it(url, shown):
+    assert mask_url(url) == shown
+    assert "secret" not in mask_url(url) and "cr@t" not in mask_url(url)
