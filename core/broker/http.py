@@ -17,6 +17,7 @@ from core.errors import StrikeIQError
 
 TIMEOUT_S = 30.0
 USER_AGENT = "StrikeIQ"
+MIN_SECRET_LEN = 6
 
 
 class BrokerError(StrikeIQError):
@@ -37,7 +38,8 @@ def mask(secret: str) -> str:
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """`text` with every non-empty secret (and its URL-encoded form) replaced by its mask."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # Shorter values are no credential a broker issues, and masking them would garble the text.
+    for secret in sorted((s for s in secrets if len(s) >= MIN_SECRET_LEN), key=len, reverse=True):
         for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
             text = text.replace(form, mask(secret))
     return text

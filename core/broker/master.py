@@ -95,10 +95,18 @@ def download(broker: str, base_url: str = "", api_key: str = "", access_token: s
     if broker == "upstox":
         url = f"{upstox_hosts(base_url).aux}{UPSTOX_NSE_PATH}"
         return request(url, ())[1]
+    url = f"{kite_hosts(base_url).api}{KITE_INSTRUMENTS_PATH}"
     headers = {"X-Kite-Version": "3"}
     if api_key and access_token:
-        headers["Authorization"] = f"token {api_key}:{access_token}"
-    return request(f"{kite_hosts(base_url).api}{KITE_INSTRUMENTS_PATH}", (access_token,), headers=headers)[1]
+        try:
+            auth = {**headers, "Authorization": f"token {api_key}:{access_token}"}
+            return request(url, (access_token,), headers=auth)[1]
+        except BrokerError as exc:
+            if not exc.expired:
+                raise
+            # The dump is public: an expired session must not keep the feed from its master
+            # (the feed itself then reports the session expired).
+    return request(url, (), headers=headers)[1]
 
 
 def fetch_master(

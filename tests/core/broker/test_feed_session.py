@@ -170,3 +170,31 @@ def test_factory_without_any_session_or_login_says_what_to_set(tmp_path):
     kite = load_config(env=env_for(tmp_path, STRIKEIQ_FEED="kite"), secrets_path=tmp_path / "none.toml")
     with pytest.raises(ConfigError, match="KITE_API_KEY"):
         build_feed(kite)
+
+
+def test_factory_downloads_the_master_when_none_is_cached_today(tmp_path):
+    from core.broker.master import cache_path, trading_day
+    from tests.core.broker.loopback import BrokerLoopback
+
+    with BrokerLoopback() as broker:
+        token = broker.new_access_token()
+        env = {**broker_env(broker, tmp_path), "STRIKEIQ_FEED": "kite", "KITE_ACCESS_TOKEN": token}
+        config = load_config(env=env, secrets_path=tmp_path / "none.toml")
+        feed = build_feed(config)
+        build_feed(config)  # a second start the same day reads the cache
+        assert broker.downloads["kite"] == 1
+        (get,) = broker.requests_to("/instruments")
+        assert get.headers["authorization"] == f"token {broker.kite_api_key}:{token}"
+    assert cache_path(tmp_path, "kite", trading_day()).is_file()
+    assert feed.master.expiries("NIFTY") and feed.master.index("NIFTY").key == "256265"
+
+
+def test_an_expired_kite_session_still_gets_the_public_master(tmp_path):
+    from tests.core.broker.loopback import BrokerLoopback
+
+    with BrokerLoopback() as broker:
+        env = {**broker_env(broker, tmp_path), "STRIKEIQ_FEED": "kite", "KITE_ACCESS_TOKEN": "yesterdays-token"}
+        feed = build_feed(load_config(env=env, secrets_path=tmp_path / "none.toml"))
+        refused, anonymous = broker.requests_to("/instruments")
+    assert "authorization" in refused.headers and "authorization" not in anonymous.headers
+    assert feed.master.expiries("BANKNIFTY")

@@ -61,15 +61,22 @@ def test_kite_master_keeps_only_our_indices_and_index_options(broker, tmp_path):
     assert get.headers["x-kite-version"] == "3" and "authorization" not in get.headers
 
 
-def test_kite_download_sends_the_session_and_a_dead_one_is_refused(broker, tmp_path):
+def test_kite_download_sends_the_session_and_falls_back_to_the_public_dump(broker, tmp_path):
     token = broker.new_access_token()
     fetch_master(tmp_path, "kite", broker.base_url, broker.kite_api_key, token)
     assert broker.requests_to("/instruments")[-1].headers["authorization"] == f"token {broker.kite_api_key}:{token}"
-    from core.broker.http import BrokerError
+    _, master = fetch_master(tmp_path, "kite", broker.base_url, broker.kite_api_key, "dead-token-of-yesterday")
+    refused, anonymous = broker.requests_to("/instruments")[-2:]
+    assert refused.headers["authorization"].endswith("dead-token-of-yesterday")
+    assert "authorization" not in anonymous.headers
+    assert master.expiries("NIFTY")
 
-    with pytest.raises(BrokerError) as err:
-        fetch_master(tmp_path, "kite", broker.base_url, broker.kite_api_key, "dead-token-of-yesterday")
-    assert err.value.expired and "dead-token-of-yesterday" not in str(err.value)
+
+def test_error_messages_mask_the_secrets_they_carry():
+    from core.broker.http import scrub
+
+    text = scrub("GET /x?token=abcdefghijklmnop&k=abc%2Fdefghij", ["abcdefghijklmnop", "abc/defghij", "t"])
+    assert text == "GET /x?token=abc***&k=***"
 
 
 def test_runtime_uses_todays_cache_and_downloads_once(broker, tmp_path):
