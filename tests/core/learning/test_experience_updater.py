@@ -7,7 +7,6 @@ import pytest
 import sqlalchemy as sa
 
 from core.clock import to_datetime
-from core.learning.experience import Experience
 from core.learning.experience_updater import rebuild_all, update_experience
 from core.storage.models import FormulaExperience, SignalOutcome
 from tests.core.learning.builders import OPEN_T0, add_signal
@@ -48,12 +47,13 @@ def test_counts_success_rate_and_adjusted_confidence(session_factory):
     got = rows(session_factory)
     nifty = got[("SWEEP_UP", "NIFTY", 900)]
     assert nifty[:5] == (11, 6, 2, 3, 0.75)
-    assert nifty[5] == pytest.approx(Experience(6, 2, 3).adjusted_confidence(0.8))
+    assert nifty[5] == pytest.approx(0.7719298, abs=1e-7)  # by hand: 8/38 * 8/12 + 30/38 * 0.8
     overall = got[("SWEEP_UP", None, 900)]
     assert overall[:4] == (15, 7, 5, 3)
     assert overall[4] == pytest.approx(7 / 12)
-    mean_raw = (11 * 0.8 + 4 * 0.4) / 15  # the mean raw score of the tested signals
-    assert overall[5] == pytest.approx(Experience(7, 5, 3).adjusted_confidence(mean_raw))
+    # By hand, with the mean raw score of the tested signals (11 * 0.8 + 4 * 0.4) / 15 = 0.6933333:
+    # 12/42 * 9/16 + 30/42 * 0.6933333
+    assert overall[5] == pytest.approx(0.6559524, abs=1e-7)
     assert all(0.0 <= r[4] <= 1.0 and 0.0 <= r[5] <= 1.0 for r in got.values())
 
 

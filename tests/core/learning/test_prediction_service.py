@@ -3,8 +3,6 @@ scoring (Brier) of predictions and smart-money rows through the database."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import sqlalchemy as sa
 
@@ -37,10 +35,12 @@ def test_votes_weighted_by_experience():
     assert bullish_probability({"a": vote("UP", 0.7)}, {}) == pytest.approx(0.7)
     exp = Experience(wins=80, losses=20, neutrals=5)
     results = {"a": vote("UP", 0.7), "b": vote("DOWN", 0.8)}
-    p_b = exp.adjusted_confidence(0.8)
-    w_a, w_b = 1.0, 1.0 + math.log1p(100)
+    # By hand: b's calibrated confidence 100/130 * 82/104 + 30/130 * 0.8 = 0.7911243, its weight
+    # 1 + ln(101) = 5.6151205; a untested: 0.7 with weight 1.
+    p_b, w_a, w_b = 0.7911243, 1.0, 5.6151205
     expected = 0.5 + (w_a * 0.2 - w_b * (p_b - 0.5)) / (w_a + w_b)
-    assert bullish_probability(results, {"b": exp}) == pytest.approx(expected)
+    assert expected == pytest.approx(0.2831184, abs=1e-6)
+    assert bullish_probability(results, {"b": exp}) == pytest.approx(expected, abs=1e-6)
     assert expected < 0.5  # the experienced bear outweighs the untested bull
 
 
