@@ -1,16 +1,21 @@
 """Small rendering pieces shared by pages: number formats, status pills, metric cards, engine tiles,
-the run picker."""
+the run picker, the database-unavailable state."""
 
 from __future__ import annotations
 
 import html
-from datetime import datetime
-from typing import Any
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from typing import Any, TypeVar
 
 import streamlit as st
 
 from core.clock import IST
 from core.domain import NO_VIEW_SIGNALS
+from core.storage.database import is_outage
 from core.storage.runs import ALL_RUNS, NO_BACKTESTS, RunInfo, recent_runs, scope_of_choice
 
 PILL_COLOURS = {
@@ -48,11 +53,36 @@ def fmt_crore(value: float | None) -> str:
     return f"{sign}₹{crore:,.0f} Cr" if crore >= 100 else f"{sign}₹{crore:.1f} Cr"
 
 
+def engine_label(name: str) -> str:
+    """An engine's display name: LiquidityEngine -> Liquidity (the suffix says nothing to a trader)."""
+    return name.removesuffix("Engine") or name
+
+
 def fmt_ist(ts: float | None, with_date: bool = False) -> str:
     if not ts:
         return "n/a"
     fmt = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
     return datetime.fromtimestamp(ts, IST).strftime(fmt) + " IST"
+
+
+def date_range(days: Any) -> tuple[date, date]:
+    """Both ends of a date_input range, or a warning saying what is missing and the end of this page
+    run: a range with only its start picked must not quietly become "today only"."""
+    if isinstance(days, tuple | list) and len(days) == 2:
+        return days[0], days[1]
+    st.warning(
+        "The date range needs a start and an end day: pick the end day in the calendar "
+        "(for one day, click it twice), then apply the filters."
+    )
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+def ist_day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """IST midnight of `start` and of the day after `end`, in UTC: the event-time range of the days."""
+    return tuple(  # type: ignore[return-value]
+        datetime.combine(d, day_time(0), IST).astimezone(UTC) for d in (start, end + timedelta(days=1))
+    )
 
 
 def feed_pill_label(mode: str, state: str) -> str:
@@ -86,7 +116,7 @@ def engine_tile(name: str, state: Any, now_ts: float) -> None:
     result = getattr(state, "result", None)
     last = getattr(state, "last_signal", None)
     with st.container(border=True):
-        st.markdown(f"**{name.replace('Engine', '')}**")
+        st.markdown(f"**{engine_label(name)}**")
         if result is None:
             st.caption("waiting for the first metrics cycle")
             return
@@ -121,6 +151,17 @@ def _recent_runs() -> list[RunInfo]:
     return recent_runs(20)
 
 
+def _runs_or_none() -> list[RunInfo]:
+    """The recent runs, or none while the database is down (the picker still offers this run)."""
+    try:
+        return _recent_runs()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        note_outage()
+        return []
+
+
 def run_label(run: RunInfo) -> str:
     started = run.started_at.astimezone(IST).strftime("%Y-%m-%d %H:%M IST")
     return f"{run.source or 'unknown source'} · {started} · {run.signals:,} signals · {run.run_id[:8]}"
@@ -134,10 +175,74 @@ def run_picker(runtime: Any, key: str) -> tuple[str | None, bool]:
     labels = {ALL_RUNS: "All runs", NO_BACKTESTS: "All runs except backtests"}
     if current:
         labels = {current: f"This run ({getattr(runtime, 'source', None) or 'current'})", **labels}
-    for run in _recent_runs():
+    for run in _runs_or_none():
         labels.setdefault(run.run_id, run_label(run))
     options = list(labels)
+    # After a demo restart the widget still holds the stopped run: one that showed "This run" moves
+    # on to the new run, one that picked another run on purpose keeps it.
+    followed = st.session_state.get(f"{key}_current")
+    st.session_state[f"{key}_current"] = current
+    if current and followed and followed != current and st.session_state.get(key) == followed:
+        st.session_state[key] = current
     choice = st.selectbox(
         "Run", options, index=0 if current else options.index(NO_BACKTESTS), key=key, format_func=labels.get
     )
     return scope_of_choice(choice)
+
+
+# When a page first failed to read the database (wall epoch), for the "unavailable since" state;
+# the logger's own record wins when it noticed earlier. Process-wide: every tab sees one outage.
+_outage: dict[str, float] = {}
+_outage_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def note_outage() -> None:
+    with _outage_lock:
+        _outage.setdefault("since", time.time())
+
+
+def outage_since(runtime: Any) -> float | None:
+    """Since when the database is unavailable (wall epoch), or None while it answers."""
+    logger = getattr(runtime, "logger", None)
+    logged = logger.stats().get("down_since") if logger is not None else None
+    seen = _outage.get("since")
+    known = [t for t in (logged, seen) if t]
+    return min(known) if known else None
+
+
+def database_unavailable(runtime: Any, exc: BaseException | None = None) -> None:
+    """The one outage state History, Performance and System show instead of a driver traceback."""
+    since = outage_since(runtime) or time.time()
+    held = ""
+    if getattr(runtime, "logger", None) is not None:
+        held = " New signals are kept and written when it is back."
+    st.warning(
+        f"Database unavailable since {datetime.fromtimestamp(since, IST):%H:%M} IST — retrying; "
+        f"live data continues.{held}",
+        icon=":material/cloud_off:",
+    )
+    if exc is not None:
+        st.caption(f"Last error: {short_error(exc)}")
+
+
+def short_error(exc: BaseException) -> str:
+    """An exception's class and first line, at most 200 characters (never a traceback or SQL)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+
+
+def from_database(runtime: Any, read: Callable[..., T], *args: Any) -> T:
+    """`read(*args)`, or the database-unavailable state and the end of this page run on an outage.
+    A read that succeeds ends the page-observed outage."""
+    try:
+        value = read(*args)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        note_outage()
+        database_unavailable(runtime, exc)
+        st.stop()
+    with _outage_lock:
+        _outage.pop("since", None)
+    return value

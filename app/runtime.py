@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import streamlit as st
 
@@ -40,8 +40,36 @@ def _runtime() -> Runtime:
     return runtime
 
 
+class RuntimeHandle:
+    """What pages hold instead of a Runtime: every attribute read resolves the current runtime.
+
+    A page binds `runtime` once per full run, but its fragments (`run_every`) rerun alone for as long
+    as the tab stays open. Holding the Runtime itself, a Live tab kept rendering the stopped one
+    ("OFFLINE - simulator stopped", frozen event time) after "Restart simulator" in another tab until
+    a navigation click; resolving per read (a cache lookup) makes every open page follow a restart
+    within one refresh.
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current_runtime(), name)
+
+    def __repr__(self) -> str:
+        return f"RuntimeHandle({current_runtime()!r})"
+
+
+_HANDLE = RuntimeHandle()
+
+
 def get_runtime() -> Runtime:
-    """The process runtime; a configuration error stops the page with the fix in words."""
+    """The process runtime, as a handle that follows demo restarts (see RuntimeHandle)."""
+    current_runtime()  # start it now, so a configuration error stops the page before it renders
+    return cast(Runtime, _HANDLE)
+
+
+def current_runtime() -> Runtime:
+    """The runtime running now; a configuration error stops the page with the fix in words."""
     try:
         return _runtime()
     except ConfigError as exc:

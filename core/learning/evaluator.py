@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +83,7 @@ class LearningLoop:
         self._counts = {"passes": 0, "failures": 0, "outcomes_written": 0, "predictions_scored": 0,
                         "smart_money_scored": 0}  # fmt: skip
         self._last_error = ""
+        self._last_error_at: float | None = None  # wall epoch, for the System page
         self._last_now = 0.0
         self.passed = threading.Condition()
 
@@ -115,7 +117,8 @@ class LearningLoop:
                 log.exception("learning pass failed")
                 with self.passed:
                     self._counts["failures"] += 1
-                    self._last_error = f"{type(exc).__name__}: {exc}"
+                    self._last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    self._last_error_at = time.time()
                     self.passed.notify_all()
             self._wake.wait(self.config.interval_s)
             self._wake.clear()
@@ -137,6 +140,7 @@ class LearningLoop:
             for key in ("outcomes_written", "predictions_scored", "smart_money_scored"):
                 self._counts[key] += stats.get(key, 0)
             self._counts["passes"] += 1
+            self._last_error, self._last_error_at = "", None  # a pass succeeded: the error is past
             self.passed.notify_all()
         return stats
 
@@ -149,6 +153,7 @@ class LearningLoop:
             **self._counts,
             "running": self.running,
             "last_error": self._last_error,
+            "last_error_at": self._last_error_at,
             "event_time": self._last_now,
             "calibration": self.calibrator.stats(),
             "min_outcomes": self.config.min_outcomes,

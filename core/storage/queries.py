@@ -9,27 +9,23 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from core.clock import IST
 from core.storage.database import SessionLocal
-from core.storage.models import DIRECTIONS, OUTCOMES, AiSignalLog, SignalOutcome
+from core.storage.filters import PENDING, SignalFilter
+from core.storage.models import AiSignalLog, SignalOutcome
 from core.storage.rollup import raw_signal_sums, signal_scope, window_sums
 from core.storage.runs import check_run
 from core.storage.types import ist_date
 
 SessionFactory = Callable[[], Session]
-PENDING = "PENDING"  # outcome filter: no outcome stored yet (at `horizon_s` if given)
 MAX_PAGE_SIZE = 1000
-MAX_LIST_ITEMS = 200
-# Symbols, engine and signal names are identifiers: letters, digits and underscores.
-NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 S = AiSignalLog
 O = SignalOutcome  # noqa: E741 - short alias used throughout the SQL below
@@ -226,68 +222,10 @@ def _outcome_dict(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class SignalFilter:
-    """What the Signal history page asks for. Empty tuples and None mean "no restriction".
-
-    `horizon_s` picks which outcome is shown with each row and which horizon `outcome` refers to;
-    `outcome` is CORRECT, WRONG, NEUTRAL or PENDING (not evaluated yet). `run_id` narrows to one
-    run; without it `exclude_backtests` leaves out backtest runs (legacy rows stay in).
-    """
-
-    start: datetime | None = None
-    end: datetime | None = None
-    symbols: tuple[str, ...] = ()
-    engines: tuple[str, ...] = ()
-    signals: tuple[str, ...] = ()
-    direction: str | None = None
-    min_confidence: float | None = None
-    outcome: str | None = None
-    horizon_s: int | None = None
-    run_id: str | None = None
-    exclude_backtests: bool = False
-
-    def validate(self) -> SignalFilter:
-        """Return self, or raise ValueError saying exactly which input is wrong and what is allowed."""
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, datetime):
-                raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{name} must be timezone-aware (IST or UTC), got naive {value.isoformat()}")
-        if self.start and self.end and self.start > self.end:
-            raise ValueError(f"start {self.start.isoformat()} is after end {self.end.isoformat()}")
-        for name in ("symbols", "engines", "signals"):
-            _check_names(name, getattr(self, name))
-        if self.direction is not None and self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
-        if self.min_confidence is not None and not (
-            isinstance(self.min_confidence, int | float) and 0.0 <= self.min_confidence <= 1.0
-        ):
-            raise ValueError(f"min_confidence must be a number from 0 to 1, got {self.min_confidence!r}")
-        if self.outcome is not None and self.outcome not in (*OUTCOMES, PENDING):
-            raise ValueError(
-                f"outcome must be one of {', '.join((*OUTCOMES, PENDING))}, got {self.outcome!r}"
-            )
-        if self.horizon_s is not None and (
-            isinstance(self.horizon_s, bool) or not isinstance(self.horizon_s, int) or self.horizon_s <= 0
-        ):
-            raise ValueError(f"horizon_s must be a positive whole number of seconds, got {self.horizon_s!r}")
-        check_run(self.run_id, self.exclude_backtests)
-        return self
-
-
-def _check_names(name: str, values: Any) -> None:
-    if isinstance(values, str) or not isinstance(values, tuple | list):
-        raise ValueError(f"{name} must be a list of names, got {type(values).__name__} {values!r}")
-    if len(values) > MAX_LIST_ITEMS:
-        raise ValueError(f"{name} has {len(values)} entries; at most {MAX_LIST_ITEMS} are allowed")
-    for value in values:
-        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"{name} entries must be names of letters, digits and underscores (e.g. SWEEP_UP), "
-                f"got {value!r}"
-            )
+def latest_signal_id(session_factory: SessionFactory | None = None) -> int:
+    """The newest stored signal's id (0 on an empty table): a page's `SignalFilter.max_id`."""
+    with _factory(session_factory)() as session:
+        return int(session.execute(sa.select(sa.func.max(S.id))).scalar() or 0)
 
 
 def _conditions(f: SignalFilter) -> list[sa.ColumnElement[bool]]:
@@ -303,6 +241,10 @@ def _conditions(f: SignalFilter) -> list[sa.ColumnElement[bool]]:
         conds.append(S.direction == f.direction)
     if f.min_confidence is not None:
         conds.append(S.confidence >= f.min_confidence)
+    if f.max_confidence is not None:
+        conds.append(S.confidence <= f.max_confidence)
+    if f.max_id is not None:
+        conds.append(S.id <= f.max_id)
     if f.outcome is not None:
         # An alias: the history query may already join signal_outcomes for the shown horizon.
         oc = aliased(SignalOutcome)
@@ -352,6 +294,8 @@ CSV_COLUMNS = (
 
 
 def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(IST).isoformat()  # ISO 8601 with +05:30, as the page shows times
     if isinstance(value, datetime | date):
         return value.isoformat()
     # A text cell starting with = + - @ would run as a formula in a spreadsheet.

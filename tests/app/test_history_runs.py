@@ -46,8 +46,9 @@ def store(url: str, rows: dict[str, tuple[str | None, str | None, str]]) -> None
 
 def shown(at: AppTest) -> tuple[int, set[str]]:
     matching = next(m.value for m in at.metric if m.label == "Matching signals")
-    table = next(d.value for d in at.dataframe if "signal_uid" in d.value.columns)
-    return int(matching.replace(",", "")), set(table["signal_uid"])
+    # Ids sit in the details view, not the table: its labels end with the uid's first 8 characters.
+    uids = {label.rsplit(" · ", 1)[-1] for label in at.selectbox(key="h_detail").options}
+    return int(matching.replace(",", "")), uids
 
 
 def pick_run(at: AppTest, choice: str) -> AppTest:
