@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app.alerts_ui import alert_toasts
 from app.broker_panel import handle_login_redirect
 
 st.set_page_config(page_title="StrikeIQ", page_icon=":bar_chart:", layout="wide")
@@ -13,6 +14,8 @@ pages = [
     st.Page("views/intraday.py", title="Intraday", icon=":material/timeline:"),
     st.Page("views/history.py", title="Signal history", icon=":material/history:"),
     st.Page("views/performance.py", title="Performance", icon=":material/insights:"),
+    st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("views/system.py", title="System", icon=":material/settings:"),
 ]
+alert_toasts()  # fired alerts pop up on whatever page is open
 st.navigation(pages).run()

@@ -1,0 +1,71 @@
+"""Alerts in the app: where this process reads fired alerts, and the toast every page shows.
+
+In process mode the runtime's AlertService holds the alerts it fired (in memory, at once); with
+STRIKEIQ_LIVE_SOURCE=db there is no service here and the worker's `alert_events` rows are read
+instead (core.alerts.db_feed). Either way a session keeps a cursor and toasts what is newer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app.runtime import get_runtime
+from core.alerts.db_feed import DbAlertFeed
+from core.alerts.records import AlertRecord
+
+DIRECTION_ICONS = {"UP": ":material/trending_up:", "DOWN": ":material/trending_down:"}
+TOAST_MAX = 3  # a burst beyond this is summarised in one toast, not a wall of them
+
+
+def alert_feed(runtime: Any) -> Any:
+    """The runtime's AlertService, or the database's alert log on a replica."""
+    service = getattr(runtime, "alerts", None)
+    return service if service is not None else db_alert_feed()
+
+
+@st.cache_resource
+def db_alert_feed() -> DbAlertFeed:
+    """The stored alert log (`alert_events`): the Alerts page's log in every mode."""
+    return DbAlertFeed()
+
+
+def toast_text(record: AlertRecord) -> str:
+    e = record.event
+    return f"**{e.title}** · {e.message}"[:300]
+
+
+def _new_alerts(feed: Any) -> list[AlertRecord]:
+    """Alerts this session has not yet toasted; the first look only sets the cursor."""
+    key = "_alert_toast_cursor"
+    ident = id(feed)
+    seen = st.session_state.get(key)
+    if seen is None:
+        st.session_state[key] = (ident, feed.cursor())
+        return []
+    source, cursor = seen
+    if source != ident:  # a restarted runtime counts from zero again; a database keeps its ids
+        cursor = 0 if not isinstance(feed, DbAlertFeed) else cursor
+    records = feed.newer_than(cursor, limit=20)
+    if records:
+        cursor = max(r.seq for r in records)
+    st.session_state[key] = (ident, cursor)
+    return records
+
+
+@st.fragment(run_every=2.0)
+def alert_toasts() -> None:
+    """Toast alerts fired since the last look, on whatever page is open. Never breaks the page."""
+    try:
+        records = _new_alerts(alert_feed(get_runtime()))
+    except Exception:  # the database may be down; the page says so elsewhere, the toast just waits
+        return
+    for record in records[-TOAST_MAX:]:
+        st.toast(
+            toast_text(record), icon=DIRECTION_ICONS.get(record.event.direction, ":material/notifications:")
+        )
+    if len(records) > TOAST_MAX:
+        st.toast(
+            f"{len(records) - TOAST_MAX} more alerts: see the Alerts page", icon=":material/notifications:"
+        )
