@@ -1,4 +1,4 @@
-"""Small rendering pieces shared by pages: number formats, status pills, metric cards, engine tiles,
+"""Small rendering pieces shared by pages: number formats, status pills, metric cards,
 the run picker, the database-unavailable state."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core.clock import IST
-from core.domain import NO_VIEW_SIGNALS
 from core.storage.database import is_outage
 from core.storage.runs import ALL_RUNS, NO_BACKTESTS, RunInfo, recent_runs, scope_of_choice
 
@@ -56,6 +55,13 @@ def fmt_crore(value: float | None) -> str:
 def engine_label(name: str) -> str:
     """An engine's display name: LiquidityEngine -> Liquidity (the suffix says nothing to a trader)."""
     return name.removesuffix("Engine") or name
+
+
+def fmt_rupees(value: float | None, digits: int = 2) -> str:
+    """Rupees with the sign first, as Indian desks write them: ₹1,234.50, -₹12.00."""
+    if value is None:
+        return "n/a"
+    return f"{'-' if value < 0 else ''}₹{abs(value):,.{digits}f}"
 
 
 def fmt_ist(ts: float | None, with_date: bool = False) -> str:
@@ -109,41 +115,6 @@ def feed_pill(mode: str, state: str, reason: str = "") -> None:
 def unavailable_note(unavailable: dict[str, str], name: str) -> str | None:
     reason = unavailable.get(name)
     return f"unavailable: {reason}" if reason else None
-
-
-def engine_tile(name: str, state: Any, now_ts: float) -> None:
-    """One engine: current state, direction, score, top reasons, age of its last signal."""
-    result = getattr(state, "result", None)
-    last = getattr(state, "last_signal", None)
-    with st.container(border=True):
-        st.markdown(f"**{engine_label(name)}**")
-        if result is None:
-            st.caption("waiting for the first metrics cycle")
-            return
-        held = getattr(state, "held", None)
-        colour = DIRECTION_COLOURS.get(result.direction, "#94a3b8")
-        label = result.signal if result.active else "quiet"
-        if held is not None or (result.active and result.signal in NO_VIEW_SIGNALS):
-            # A state engine: its state is the debounced reading; a new reading shows as pending.
-            label = held or "settling"
-            pending = result.active and result.signal != held
-            if pending:
-                label += f" (reading {result.signal}, not yet held)"
-            if pending or held is None or held in NO_VIEW_SIGNALS:
-                colour = "#94a3b8"
-        st.markdown(
-            f'<span style="color:{colour};font-weight:600">{html.escape(label)}</span> '
-            f'<span style="color:#94a3b8">{result.direction} · score {result.raw_score:.2f}</span>',
-            unsafe_allow_html=True,
-        )
-        if result.reasons:
-            st.caption(", ".join(result.reasons[:3]))
-        if last is not None:
-            age = max(0.0, now_ts - last.ts)
-            src = "calibrated" if last.confidence_source == "calibrated" else "raw score"
-            st.caption(f"last {last.signal} {age:,.0f}s ago · conf {last.confidence:.2f} ({src})")
-        else:
-            st.caption("no signal yet this session")
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,12 +45,25 @@ class SignalBus:
         self._signals: dict[str, deque[Signal]] = {}
         self._spot: dict[str, deque[SpotPoint]] = {}
         self._confidence: dict[str, deque[ConfidencePoint]] = {}
+        # Wall time each kept signal was published: pages say "12 s ago" in wall time, not in event
+        # time (which runs 20x on a fast simulator).
+        self._published_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def publish_signals(self, signals: Iterable[Signal]) -> None:
+        now = time.time()
         with self._lock:
             for s in signals:
-                self._signals.setdefault(s.symbol, deque(maxlen=self._signals_len)).append(s)
+                dq = self._signals.setdefault(s.symbol, deque(maxlen=self._signals_len))
+                if len(dq) == dq.maxlen:
+                    self._published_at.pop(dq[0].id, None)
+                dq.append(s)
+                self._published_at[s.id] = now
+
+    def published_at(self, signal_id: str) -> float | None:
+        """Wall-clock epoch seconds at which the signal reached the bus (None if unknown or evicted)."""
+        with self._lock:
+            return self._published_at.get(signal_id)
 
     def record_cycle(self, metrics: LiveMetrics, results: dict) -> None:
         """Append the spot levels and every engine's score of one metrics cycle."""

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import time
+from datetime import datetime
+
 import streamlit as st
 
 from app import charts
 from app.broker_panel import session_banner
-from app.components import engine_tile, feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct
+from app.components import feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct, fmt_rupees
 from app.runtime import get_runtime
+from app.signal_feed import signal_feed
+from app.tiles import engine_tile
+from core.analytics.chain_view import nearest_level, touch_probability
+from core.clock import IST
 from core.domain import LiveMetrics
 
 runtime = get_runtime()
@@ -26,7 +32,34 @@ def _expiry_choice(view) -> object:
     return st.selectbox("Expiry", expiries, index=default, key=f"live_expiry_{symbol}")
 
 
+def touch_note(m: LiveMetrics) -> tuple[str | None, str]:
+    """(card delta, help): the probability that spot touches the nearest of support, resistance and the
+    gamma flip before expiry. It replaces "breach prob." = P(|move| > 1σ), ~32 % whatever the market."""
+    levels = {"support": m.support, "resistance": m.resistance, "flip": m.gamma_flip}
+    near = nearest_level(m.spot, levels)
+    if near is None or not m.atm_iv or not m.time_to_expiry_years:
+        return None, "Touch probability needs spot, ATM IV and a wall or the gamma flip."
+
+    def p(level: float) -> float | None:
+        return touch_probability(
+            m.spot or 0.0, level, m.atm_iv or 0.0, m.time_to_expiry_years or 0.0, m.forward
+        )
+
+    each = [
+        f"{name} {value:,.0f}: {p(value):.0%}"
+        for name, value in levels.items()
+        if value and p(value) is not None
+    ]
+    chance = p(near[1])
+    delta = None if chance is None else f"{chance:.0%} touch {near[0]} {near[1]:,.0f}"
+    return delta, (
+        "Touch = P(spot reaches the level at any time before expiry; lognormal at ATM IV, drift of "
+        "the forward): " + "; ".join(each) + "."
+    )
+
+
 def header_cards(m: LiveMetrics) -> None:
+    touch = touch_note(m)
     change = (m.spot - m.prev_close) if (m.spot and m.prev_close) else None
     cols = st.columns(6)
     cols[0].metric(
@@ -39,12 +72,14 @@ def header_cards(m: LiveMetrics) -> None:
     cols[3].metric(
         "Expected move (1σ, trading time)",
         fmt_num(m.expected_move, 1, " pts"),
-        delta=None if m.breach_probability is None else f"{m.breach_probability:.0%} breach prob.",
+        delta=touch[0],
         delta_color="off",
         delta_arrow="off",
         help="S · σ_ATM · √(trading time to expiry / 252 sessions of 375 min): nights, weekends and "
-        "holidays count zero. The same definition scores range calls. Breach probability = "
-        "P(|move| > 1σ) by expiry. " + (m.unavailable.get("expected_move") or ""),
+        "holidays count zero. The same definition scores range calls. "
+        + touch[1]
+        + " "
+        + (m.unavailable.get("expected_move") or ""),
     )
     cols[4].metric("Net GEX", fmt_crore(m.net_gex), help=f"₹ per 1 % move, {m.gex_convention}")
     cols[5].metric(
@@ -66,9 +101,9 @@ def header_cards(m: LiveMetrics) -> None:
     cols[4].metric("Resistance", fmt_num(m.resistance, 0))
     cols[5].metric(
         "ATM straddle",
-        fmt_num(m.atm_straddle, 2, " ₹"),
-        help=f"theta {fmt_num(m.atm_straddle_theta, 2, ' ₹')} per calendar day, "
-        f"vega {fmt_num(m.atm_straddle_vega, 2, ' ₹')} per vol point (per unit of the index)",
+        fmt_rupees(m.atm_straddle),
+        help=f"theta {fmt_rupees(m.atm_straddle_theta)} per calendar day, "
+        f"vega {fmt_rupees(m.atm_straddle_vega)} per vol point (per unit of the index)",
     )
 
 
@@ -92,16 +127,23 @@ def live_panel() -> None:
         f"Event time {fmt_ist(m.ts, with_date=True)} · expiry {m.expiry} · ATM {fmt_num(m.atm_strike, 0)}"
     )
     header_cards(m)
-    if m.unavailable:
-        with st.expander(f"{len(m.unavailable)} metric(s) unavailable right now"):
+    # Always the same elements in the same places: a block that comes and goes would shift every
+    # element below it, and Streamlit remounts shifted charts (a blank frame on that refresh).
+    with st.expander(f"{len(m.unavailable)} metric(s) unavailable right now"):
+        if m.unavailable:
             st.table({"metric": list(m.unavailable), "reason": list(m.unavailable.values())})
+        else:
+            st.caption("Every metric is available.")
+    with st.container():
+        held_back_note()
     st.subheader("Engines")
+    published_at = getattr(runtime.bus, "published_at", lambda _id: None)
     names = list(view.engine_states)
     for row in range(0, len(names), 4):
         cols = st.columns(4)
         for col, name in zip(cols, names[row : row + 4], strict=False):
             with col:
-                engine_tile(name, view.engine_states[name], m.ts)
+                engine_tile(name, view.engine_states[name], m.ts, published_at)
     signals = runtime.bus.signals(symbol, limit=200)
     chart_left, chart_right = st.columns([3, 2])
     chart_left.plotly_chart(charts.spot_chart(runtime.bus.spot_series(symbol), signals), key="spot_chart")
@@ -109,49 +151,26 @@ def live_panel() -> None:
     chart_left, chart_right = st.columns([3, 2])
     chart_left.plotly_chart(charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart")
     chart_right.plotly_chart(charts.oi_chart(m), key="oi_chart")
-    signal_feed(signals)
+    signal_feed(signals, published_at)
 
 
-def signal_feed(signals) -> None:
-    st.subheader("Signal feed")
-    if not signals:
-        st.caption("No signals yet this session: engines fire only when their rules line up.")
+def held_back_note() -> None:
+    """While the database is down, say so and how many signals wait to be written (issue 13)."""
+    logger = getattr(runtime, "logger", None)
+    stats = logger.stats() if logger is not None else {}
+    since = stats.get("down_since")
+    if stats.get("db_up", True) and not since:
         return
-    rows = [
-        {
-            "time": fmt_ist(s.ts),
-            "engine": s.engine.replace("Engine", ""),
-            "signal": s.signal,
-            "direction": s.direction,
-            "confidence": round(s.confidence, 3),
-            "source": s.confidence_source,
-            "spot": s.spot_price,
-            "reasons": ", ".join(s.reasons),
-        }
-        for s in signals[:50]
-    ]
-    shown = signals[:50]
-    event = st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        key="signal_feed",
-        on_select="rerun",
-        selection_mode="single-row",
+    since = since or time.time()
+    published = getattr(runtime.bus, "published_at", lambda _id: None)
+    held = sum(1 for s in runtime.bus.signals(None, limit=10_000) if (published(s.id) or 0.0) >= since)
+    st.warning(
+        f"Database unavailable since {datetime.fromtimestamp(since, IST):%H:%M} IST — {held:,} signal(s) "
+        f"since then are held back ({stats.get('queue_depth', 0):,} writes queued, "
+        f"{stats.get('spill_lines', 0):,} in the spill journal) and are written when it returns; "
+        "live data continues.",
+        icon=":material/cloud_off:",
     )
-    picked = event.selection.rows if event is not None else []
-    if picked and picked[0] < len(shown):
-        # Rows shift as signals arrive: remember the signal, not the row number.
-        st.session_state["live_selected_signal"] = shown[picked[0]].id
-    chosen = next((x for x in signals if x.id == st.session_state.get("live_selected_signal")), signals[0])
-    st.markdown(
-        f"**{fmt_ist(chosen.ts)} · {chosen.engine} · {chosen.signal}** ({chosen.direction}, "
-        f"confidence {chosen.confidence:.2f} {chosen.confidence_source}) — select a row to inspect it"
-    )
-    left, right = st.columns([1, 2])
-    left.write("Reasons")
-    left.write("\n".join(f"- {r}" for r in chosen.reasons) or "none")
-    right.write("Features the rules looked at")
-    right.json(dict(chosen.features), expanded=False)
 
 
 live_panel()
