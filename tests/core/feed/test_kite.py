@@ -1,4 +1,5 @@
-"""Kite ticker: binary packets decode field by field; the live adapter streams, reconnects, masks secrets."""
+"""Kite ticker: binary packets decode field by field; the live adapter streams and masks secrets
+(token rejection and reconnects, shared with Upstox: test_broker_reconnect.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from core.domain import Tick
 from core.feed.base import FeedStats
 from core.feed.instruments import InstrumentMaster, load_kite_instruments
 from core.feed.kite import KiteFeed, decode_kite, decode_kite_text
-from core.feed.subscription import TOKEN_INVALID
 from tests.core.feed.broker_servers import (
     KITE_FILE,
     SESSION_TS,
@@ -297,54 +297,6 @@ def test_live_feed_subscribes_full_mode_and_streams(master):
     )
     assert feed.stats.rejected == {}
     assert feed.stats.frames > feed.stats.items / 200  # heartbeats counted as frames too
-
-
-def test_rejected_access_token(master):
-    with KiteServer(master, tokens=(), clock=session_clock()) as server:
-        feed = make_feed(server, master, token="stale", auth_retry_s=0.05)
-        sink, stop, thread = start(feed)
-        assert sink.wait_for(lambda s: sum(x.reason == TOKEN_INVALID for x in s.statuses) >= 2)
-        assert "403" in feed.stats.last_error
-        server.tokens.add("stale")
-        assert sink.wait_for(lambda s: len(options(s)) > 0)
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
-
-
-def run_with_drops(master, drops: int, interval_s: float) -> None:
-    with KiteServer(master, clock=session_clock()) as server:
-        feed = make_feed(server, master)
-        sink, stop, thread = start(feed)
-        pause = threading.Event()
-        for n in range(1, drops + 1):
-            assert server.wait_connections(n), f"no subscribed connection #{n}"
-            pause.wait(interval_s)  # the scenario's timeline: stream for a while, then cut
-            assert server.drop() == 1
-            assert thread.is_alive()
-        assert server.wait_connections(drops + 1)
-        seq_after_last_drop = server.seq
-        assert sink.wait_for(lambda s: any(t.volume > seq_after_last_drop for t in options(s)))
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
-    assert feed.stats.reconnects == drops == len(server.connections) - 1
-    expected = {int(k) for k in (*feed.window.keys(), *feed.window.index_keys())}
-    for conn in server.connections[1:]:
-        assert {t for r in conn.requests if r["a"] == "subscribe" for t in r["v"]} == expected
-        assert set(conn.modes.values()) == {"full"}
-    seqs = [(t.strike, t.right, t.expiry, t.volume) for t in options(sink)]
-    assert len(seqs) == len(set(seqs)), "a tick was delivered twice"
-    assert feed.stats.rejected == {}
-
-
-def test_reconnects_and_resubscribes_when_dropped_every_second(master):
-    run_with_drops(master, drops=10, interval_s=1.0)
-
-
-@pytest.mark.slow
-def test_reconnects_for_a_full_minute_of_drops(master):
-    run_with_drops(master, drops=60, interval_s=1.0)
 
 
 def test_bench_decoders_decodes_whole_frames_without_rejects():

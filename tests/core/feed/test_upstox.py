@@ -1,4 +1,5 @@
-"""Upstox V3: protobuf frames decode field by field; the live adapter streams, follows ATM, reconnects."""
+"""Upstox V3: protobuf frames decode field by field; the live adapter streams and follows ATM
+(token rejection and reconnects, shared with Kite: test_broker_reconnect.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from core.domain import InstrumentInfo, MarketStatus, Tick
 from core.feed.base import FeedStats
 from core.feed.instruments import InstrumentMaster, load_upstox_instruments
 from core.feed.proto import MarketDataFeedV3_pb2 as pb
-from core.feed.subscription import TOKEN_INVALID
 from core.feed.upstox import UpstoxFeed, decode_upstox, subscribe_request
 from tests.core.feed.broker_servers import (
     SESSION_TS,
@@ -350,57 +350,6 @@ def test_each_connection_authorizes_again_because_the_url_is_one_time(master):
         with pytest.raises(websocket.WebSocketBadStatusException) as reused:
             websocket.create_connection(url, timeout=5)
         assert reused.value.status_code == 403
-
-
-def test_expired_token_is_reported_and_retried_slowly(master):
-    with UpstoxServer(master, tokens=(), clock=session_clock()) as server:
-        feed = make_feed(server, master, token="yesterdays-token", auth_retry_s=0.05)
-        sink, stop, thread = start(feed)
-        assert sink.wait_for(lambda s: sum(x.reason == TOKEN_INVALID for x in s.statuses) >= 2)
-        assert feed.stats.last_error.startswith(TOKEN_INVALID)
-        assert "401" in feed.stats.last_error
-        assert server.connections == []
-        server.tokens.add("yesterdays-token")  # the user pasted a fresh token into the same name
-        assert sink.wait_for(lambda s: len(options(s)) > 0)
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
-
-
-def run_with_drops(master, drops: int, interval_s: float) -> None:
-    with UpstoxServer(master, clock=session_clock()) as server:
-        feed = make_feed(server, master)
-        sink, stop, thread = start(feed)
-        pause = threading.Event()
-        for n in range(1, drops + 1):
-            assert server.wait_connections(n), f"no subscribed connection #{n}"
-            pause.wait(interval_s)  # the scenario's timeline: stream for a while, then cut
-            assert server.drop() == 1
-            assert thread.is_alive()
-        assert server.wait_connections(drops + 1)
-        seq_after_last_drop = server.seq
-        assert sink.wait_for(lambda s: any(t.volume > seq_after_last_drop for t in options(s)))
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
-    assert feed.stats.reconnects == drops
-    assert server.authorize_calls == len(server.connections) == drops + 1
-    expected = set(feed.window.keys()) | set(feed.window.index_keys())
-    for conn in server.connections[1:]:  # each new connection resubscribed everything at once
-        assert {k for r in conn.requests for k in r["data"]["instrumentKeys"]} == expected
-    seqs = [(t.symbol, t.expiry, t.strike, t.right, t.volume) for t in options(sink)]
-    assert len(seqs) == len(set(seqs)), "a tick was delivered twice"
-    assert {s.state for s in sink.statuses} >= {"connecting", "connected", "disconnected", "stopped"}
-    assert feed.stats.rejected == {}
-
-
-def test_reconnects_and_resubscribes_when_dropped_every_second(master):
-    run_with_drops(master, drops=10, interval_s=1.0)
-
-
-@pytest.mark.slow
-def test_reconnects_for_a_full_minute_of_drops(master):
-    run_with_drops(master, drops=60, interval_s=1.0)
 
 
 @pytest.mark.parametrize(("segment", "goes_stale"), [(pb.NORMAL_OPEN, True), (pb.NORMAL_CLOSE, False)])
