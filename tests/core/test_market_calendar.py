@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 
 from core.clock import IST
+from core.config import FeedConfig
 from core.domain import InstrumentInfo
 from core.feed.base import FeedStats
 from core.feed.replay import iter_batches
+from core.feed.simulator import Simulator
+from core.learning.spot_paths import due_bound, session_close_for
 from core.market_calendar import (
     MarketCalendar,
     SpecialSession,
@@ -99,6 +102,19 @@ def test_trading_seconds_count_only_open_market():
     assert plain.trading_seconds(ist(2026, 1, 30, 15, 0), ist(2026, 2, 2, 9, 15)) == 1800.0
     assert cal.trading_seconds(ist(2026, 12, 1, 10, 0), ist(2026, 12, 1, 10, 0)) == 0.0
     assert cal.trading_seconds(ist(2025, 10, 21, 0, 0), ist(2025, 10, 22, 0, 0)) == 3600.0
+
+
+def test_callers_see_the_budget_sunday_session():
+    """The simulator opens it, outcome scoring caps horizons at its close, the evaluator's due bound
+    counts its close as the last one."""
+    cal = MarketCalendar.default()
+    sim = Simulator(FeedConfig(speed=0, seed=1), cal, today=date(2026, 1, 31))
+    assert sim.start_ts == ist(2026, 2, 1, 9, 15)
+    after_friday = Simulator(FeedConfig(speed=0, seed=1, start="2026-01-30T16:00:00"), cal)
+    assert after_friday.start_ts == ist(2026, 2, 1, 9, 15)
+    assert session_close_for(cal, ist(2026, 2, 1, 15, 20)) == ist(2026, 2, 1, 15, 30)
+    assert session_close_for(MarketCalendar(cal.holidays), ist(2026, 2, 1, 15, 20)) is None
+    assert due_bound(cal, ist(2026, 2, 2, 9, 20), 20 * 3600) == ist(2026, 2, 1, 15, 30)
 
 
 def test_the_real_budget_sunday_recording_trades_inside_the_calendar_session():
