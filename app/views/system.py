@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from app.broker_panel import broker_section
-from app.components import feed_pill, fmt_ist
+from app.components import database_unavailable, feed_pill, fmt_ist, note_outage
 from app.runtime import get_runtime, restart_runtime
-from core.storage.database import current_revision, head_revision
+from core.storage.database import current_revision, head_revision, is_outage
 
 runtime = get_runtime()
 st.title("System")
@@ -71,7 +71,8 @@ def health_panel() -> None:
 
     st.subheader("Signal logger")
     cols = st.columns(6)
-    cols[0].metric("Database", "up" if logger.get("db_up") else "DOWN")
+    down_since = logger.get("down_since")
+    cols[0].metric("Database", "up" if logger.get("db_up") else f"DOWN since {fmt_ist(down_since)[:5]}")
     cols[1].metric("Queue depth", f"{logger.get('queue_depth', 0):,}")
     cols[2].metric("Written", f"{logger.get('written', 0):,}")
     cols[3].metric("Batches / retries", f"{logger.get('batches', 0):,} / {logger.get('retries', 0):,}")
@@ -84,14 +85,27 @@ def health_panel() -> None:
         f"last batch {logger.get('last_batch_ms') or 0:.1f} ms · snapshots written "
         f"{logger.get('snapshots_written', 0):,} · dropped snapshots {logger.get('dropped_snapshots', 0):,}"
     )
-    if logger.get("last_error"):
-        st.warning(f"Last database error: {logger['last_error']}")
+    if logger.get("last_error"):  # cleared by the logger once the database answers again
+        st.warning(f"Last database error ({fmt_ist(logger.get('last_error_at'))}): {logger['last_error']}")
 
     learning_section(h["learning"])
 
+    database_section(h["database"])
+
+
+def database_section(masked_url: str) -> None:
+    """URL and migration, or the outage state: a refused connection is news, not a traceback."""
     st.subheader("Database")
-    current, head = _revisions(runtime.config.database_url)
-    st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
+    try:
+        current, head = _revisions(runtime.config.database_url)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        note_outage()
+        st.write(f"`{masked_url}`")
+        database_unavailable(runtime, exc)
+        return
+    st.write(f"`{masked_url}` · migration `{current}` (head `{head}`)")
 
 
 def learning_section(learning: dict) -> None:
@@ -108,8 +122,10 @@ def learning_section(learning: dict) -> None:
         help=f"engine/signal/symbol keys with >= {learning.get('min_outcomes')} decided outcomes at "
         f"{learning.get('calibration_horizon_s', 0) // 60} min use calibrated confidence",
     )
-    if learning.get("last_error"):
-        st.warning(f"Last learning error: {learning['last_error']}")
+    if learning.get("last_error"):  # cleared by the next pass that succeeds
+        st.warning(
+            f"Last learning error ({fmt_ist(learning.get('last_error_at'))}): {learning['last_error']}"
+        )
 
 
 @st.fragment(run_every=2.0)
@@ -131,9 +147,7 @@ def replica_panel() -> None:
         for s, v in h["symbols"].items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="replica_symbols")
-    st.subheader("Database")
-    current, head = _revisions(runtime.config.database_url)
-    st.write(f"`{h['database']}` · migration `{current}` (head `{head}`)")
+    database_section(h["database"])
 
 
 if runtime.config.live_source == "db":
