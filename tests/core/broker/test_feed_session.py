@@ -149,7 +149,11 @@ def test_factory_uses_the_store_and_the_base_url_when_the_environment_has_no_tok
     from tests.core.broker.loopback import BrokerLoopback
 
     with BrokerLoopback() as broker:
-        env = {**broker_env(broker, tmp_path), "STRIKEIQ_FEED": "upstox", "STRIKEIQ_INSTRUMENTS": str(UPSTOX_FILE)}
+        env = {
+            **broker_env(broker, tmp_path),
+            "STRIKEIQ_FEED": "upstox",
+            "STRIKEIQ_INSTRUMENTS": str(UPSTOX_FILE),
+        }
         config = load_config(env=env, secrets_path=tmp_path / "none.toml")
     feed = build_feed(config)
     assert isinstance(feed, UpstoxFeed)
@@ -157,7 +161,9 @@ def test_factory_uses_the_store_and_the_base_url_when_the_environment_has_no_tok
     assert feed._credential() == ""  # not logged in yet: the feed will say so and wait
     login(TokenStore(tmp_path), "upstox", "stored-token")
     assert feed._credential() == "stored-token"
-    with_env = load_config(env={**env, "UPSTOX_ACCESS_TOKEN": "env-token"}, secrets_path=tmp_path / "none.toml")
+    with_env = load_config(
+        env={**env, "UPSTOX_ACCESS_TOKEN": "env-token"}, secrets_path=tmp_path / "none.toml"
+    )
     assert build_feed(with_env)._credential() == "env-token"  # the environment wins
 
 
@@ -193,7 +199,11 @@ def test_an_expired_kite_session_still_gets_the_public_master(tmp_path):
     from tests.core.broker.loopback import BrokerLoopback
 
     with BrokerLoopback() as broker:
-        env = {**broker_env(broker, tmp_path), "STRIKEIQ_FEED": "kite", "KITE_ACCESS_TOKEN": "yesterdays-token"}
+        env = {
+            **broker_env(broker, tmp_path),
+            "STRIKEIQ_FEED": "kite",
+            "KITE_ACCESS_TOKEN": "yesterdays-token",
+        }
         feed = build_feed(load_config(env=env, secrets_path=tmp_path / "none.toml"))
         refused, anonymous = broker.requests_to("/instruments")
     assert "authorization" in refused.headers and "authorization" not in anonymous.headers

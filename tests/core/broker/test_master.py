@@ -64,8 +64,13 @@ def test_kite_master_keeps_only_our_indices_and_index_options(broker, tmp_path):
 def test_kite_download_sends_the_session_and_falls_back_to_the_public_dump(broker, tmp_path):
     token = broker.new_access_token()
     fetch_master(tmp_path, "kite", broker.base_url, broker.kite_api_key, token)
-    assert broker.requests_to("/instruments")[-1].headers["authorization"] == f"token {broker.kite_api_key}:{token}"
-    _, master = fetch_master(tmp_path, "kite", broker.base_url, broker.kite_api_key, "dead-token-of-yesterday")
+    assert (
+        broker.requests_to("/instruments")[-1].headers["authorization"]
+        == f"token {broker.kite_api_key}:{token}"
+    )
+    _, master = fetch_master(
+        tmp_path, "kite", broker.base_url, broker.kite_api_key, "dead-token-of-yesterday"
+    )
     refused, anonymous = broker.requests_to("/instruments")[-2:]
     assert refused.headers["authorization"].endswith("dead-token-of-yesterday")
     assert "authorization" not in anonymous.headers
