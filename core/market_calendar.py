@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+
 from core.clock import IST
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -76,6 +78,12 @@ class MarketCalendar:
 
     holidays: frozenset[date]
     special: Mapping[date, SpecialSession] = field(default_factory=lambda: _by_day(()))
+    _busdays: np.busdaycalendar = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once: counting regular sessions over a month is then a few microseconds.
+        holidays = np.array(sorted(self.holidays), dtype="datetime64[D]")
+        object.__setattr__(self, "_busdays", np.busdaycalendar(holidays=holidays))
 
     @classmethod
     def default(cls) -> MarketCalendar:
@@ -166,15 +174,35 @@ class MarketCalendar:
         expected_move): the index moves while the market is open."""
         if not end_ts > start_ts:
             return 0.0
-        day = datetime.fromtimestamp(start_ts, IST).date()
+        first = datetime.fromtimestamp(start_ts, IST).date()
         last = datetime.fromtimestamp(end_ts, IST).date()
-        total = 0.0
-        while day <= last:
-            if self.is_trading_day(day):
-                opens, closes = (x.timestamp() for x in self.session_bounds(day))
-                total += max(0.0, min(closes, end_ts) - max(opens, start_ts))
-            day += timedelta(days=1)
+        total = self._open_seconds(first, start_ts, end_ts)
+        if last == first:
+            return total
+        total += self._open_seconds(last, start_ts, end_ts)
+        # Whole days in between: regular sessions counted by numpy, then the special ones adjusted.
+        inner = (first + timedelta(days=1), last)
+        if inner[0] < inner[1]:
+            regular = int(np.busday_count(*inner, busdaycal=self._busdays))
+            total += regular * REGULAR_SESSION_S
+            for day, special in self.special.items():
+                if inner[0] <= day < inner[1]:
+                    total += _seconds(special.open, special.close)
+                    total -= REGULAR_SESSION_S if self.is_regular_day(day) else 0.0
         return total
+
+    def _open_seconds(self, d: date, start_ts: float, end_ts: float) -> float:
+        if not self.is_trading_day(d):
+            return 0.0
+        opens, closes = (x.timestamp() for x in self.session_bounds(d))
+        return max(0.0, min(closes, end_ts) - max(opens, start_ts))
+
+
+def _seconds(opens: time, closes: time) -> float:
+    return float((closes.hour - opens.hour) * 3600 + (closes.minute - opens.minute) * 60)
+
+
+REGULAR_SESSION_S = _seconds(SESSION_OPEN, SESSION_CLOSE)
 
 
 def expiry_close_epoch(expiry: date) -> float:

@@ -1,6 +1,7 @@
 """Expiries and sessions follow NSE's rules, with holidays and special sessions as data."""
 
-from datetime import date, datetime, time
+import random
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,32 @@ def test_trading_seconds_count_only_open_market():
     assert plain.trading_seconds(ist(2026, 1, 30, 15, 0), ist(2026, 2, 2, 9, 15)) == 1800.0
     assert cal.trading_seconds(ist(2026, 12, 1, 10, 0), ist(2026, 12, 1, 10, 0)) == 0.0
     assert cal.trading_seconds(ist(2025, 10, 21, 0, 0), ist(2025, 10, 22, 0, 0)) == 3600.0
+
+
+def _open_seconds_day_by_day(cal: MarketCalendar, start: float, end: float) -> float:
+    """The plain reference: walk every day and add its session's overlap with [start, end]."""
+    day, last, total = datetime.fromtimestamp(start, IST).date(), datetime.fromtimestamp(end, IST).date(), 0.0
+    while day <= last:
+        if cal.is_trading_day(day):
+            opens, closes = (x.timestamp() for x in cal.session_bounds(day))
+            total += max(0.0, min(closes, end) - max(opens, start))
+        day += timedelta(days=1)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_trading_seconds_match_a_day_by_day_walk(seed):
+    """Random windows from minutes to six weeks over 2025-2026, with a Muhurat hour on a holiday."""
+    base = MarketCalendar.default()
+    cal = MarketCalendar.from_sessions(base.holidays | {date(2025, 10, 21)}, base.special.values())
+    rng = random.Random(seed)
+    start0 = ist(2025, 1, 1, 0, 0)
+    for _ in range(300):
+        start = start0 + rng.uniform(0, 700 * 86400)
+        end = start + rng.choice((rng.uniform(0, 7200), rng.uniform(0, 42 * 86400)))
+        assert cal.trading_seconds(start, end) == pytest.approx(
+            _open_seconds_day_by_day(cal, start, end), abs=1e-6
+        )
 
 
 def test_callers_see_the_budget_sunday_session():
