@@ -40,7 +40,8 @@ def test_live_page_fills_with_simulated_market():
     assert at.title[0].value == "Live"
     at = rerun_until(at, lambda a: any(m.label == "Spot" for m in a.metric))
     labels = {m.label for m in at.metric}
-    assert {"Spot", "PCR (OI)", "Max pain", "Net GEX", "Gamma flip", "Expected move (1σ)"} <= labels
+    headline = {"Spot", "PCR (OI)", "Max pain", "Net GEX", "Gamma flip"}
+    assert headline | {"Expected move (1σ, trading time)"} <= labels
     spot = next(m for m in at.metric if m.label == "Spot")
     assert float(spot.value.replace(",", "")) > 1000
     assert any(s.value == "Engines" for s in at.subheader)
