@@ -62,9 +62,8 @@ def alert_toasts() -> None:
     except Exception:  # the database may be down; the page says so elsewhere, the toast just waits
         return
     for record in records[-TOAST_MAX:]:
-        st.toast(
-            toast_text(record), icon=DIRECTION_ICONS.get(record.event.direction, ":material/notifications:")
-        )
+        icon = DIRECTION_ICONS.get(record.event.direction, ":material/notifications:")
+        st.toast(toast_text(record), icon=icon, duration="long")  # 10 s: time to read a level
     if len(records) > TOAST_MAX:
         st.toast(
             f"{len(records) - TOAST_MAX} more alerts: see the Alerts page", icon=":material/notifications:"

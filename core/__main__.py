@@ -236,7 +236,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="performance benchmarks, JSON on stdout")
     p.add_argument(
         "--only",
-        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory", "backtest"],
+        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory", "backtest", "alerts"],
         action="append",
     )
     _db_arg(p)

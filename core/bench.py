@@ -16,6 +16,7 @@ TARGETS = {
     "page": "live page rerun <= 100 ms server time",
     "memory": "memory flat over a 1-hour simulated session",
     "backtest": "backtest end to end (replay, runtime, logger, scoring) >= 100000 leg ticks/s",
+    "alerts": "rules cost the feed thread microseconds; deliveries and the Alerts page, measured",
 }
 
 
@@ -81,6 +82,12 @@ def _backtest(db: str | None) -> dict:
     return bench_backtest(db)
 
 
+def _alerts(db: str | None) -> dict:
+    from core.alerts.bench import bench_alerts
+
+    return bench_alerts()
+
+
 def _default_bench_db() -> str:
     """A throwaway SQLite file unless a URL is given (PostgreSQL is what the targets are about)."""
     import tempfile
@@ -97,6 +104,7 @@ BENCHMARKS: dict[str, Callable[[str | None], dict]] = {
     "page": _page,
     "memory": _memory,
     "backtest": _backtest,
+    "alerts": _alerts,
 }
 
 

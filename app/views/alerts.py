@@ -130,30 +130,32 @@ def _load_rules() -> tuple[AlertRule, ...]:
 
 
 def rules_list() -> None:
+    """All rules in one table (one element, however many rules), then one rule managed at a time."""
     st.subheader("Rules")
     rules = from_database(runtime, _load_rules)
     service = getattr(runtime, "alerts", None)
     fixed = list(service.static_rules()) if service is not None else []
     if not rules and not fixed:
         st.info("No alert rules yet: add one above.")
-    for rule in rules:
-        cols = st.columns([3, 5, 2, 1.4, 1])
-        cols[0].markdown(f"**{rule.name}**")
-        cols[1].caption(rule.describe())
-        cols[2].caption(", ".join(("in-app", *rule.channels)) + f" · cooldown {rule.cooldown_s:,.0f} s")
-        enabled = cols[3].toggle("Enabled", value=rule.enabled, key=f"ar_on_{rule.id}")
-        if enabled != rule.enabled:
-            _write(set_rule_enabled, rule.id, enabled)
-            st.rerun()
-        if cols[4].button("Delete", key=f"ar_del_{rule.id}"):
-            _write(delete_rule, rule.id)
-            st.rerun()
-    for rule in fixed:
-        cols = st.columns([3, 5, 2, 2.4])
-        cols[0].markdown(f"**{rule.name}**")
-        cols[1].caption(rule.describe())
-        cols[2].caption(", ".join(("in-app", *rule.channels)))
-        cols[3].caption("from the rules file" if rule.origin == "file" else "from --alert-webhook")
+        return
+    origin = {"db": "this page", "file": "rules file", "config": "--alert-webhook"}
+    st.dataframe(pd.DataFrame([{
+        "id": r.id, "name": r.name, "rule": r.describe(), "delivers to": ", ".join(("in-app", *r.channels)),
+        "cooldown (s)": r.cooldown_s, "enabled": r.enabled, "from": origin.get(r.origin, r.origin),
+    } for r in (*rules, *fixed)]), hide_index=True, use_container_width=True, key="alert_rules_table")  # fmt: skip
+    if not rules:
+        return
+    by_id = {r.id: r for r in rules}
+    cols = st.columns([4, 1.2, 1], vertical_alignment="bottom")
+    chosen = cols[0].selectbox("Manage rule", list(by_id), key="ar_manage",
+                               format_func=lambda i: f"#{i} {by_id[i].name}")  # fmt: skip
+    rule = by_id[chosen]
+    if cols[1].button("Disable" if rule.enabled else "Enable", key="ar_toggle"):
+        _write(set_rule_enabled, rule.id, not rule.enabled)
+        st.rerun()
+    if cols[2].button("Delete", key="ar_delete"):
+        _write(delete_rule, rule.id)
+        st.rerun()
 
 
 def _delivery_text(record: AlertRecord) -> str:

@@ -76,17 +76,30 @@ class AlertEventRow(Base):
     deliveries: Mapped[dict[str, Any]]
 
     def to_record(self) -> AlertRecord:
-        p = self.payload or {}
-        event = AlertEvent(
-            rule_name=self.rule_name, rule_id=self.rule_id, kind=self.kind, symbol=self.symbol,
-            ts=to_epoch(self.ts), signal=self.signal, direction=p.get("direction") or "NONE",
-            message=self.message, spot_price=p.get("spot_price"), engine=p.get("engine"),
-            confidence=p.get("confidence"), reasons=tuple(p.get("reasons") or ()),
-            expiry=date.fromisoformat(p["expiry"]) if p.get("expiry") else None,
-            signal_id=p.get("signal_id"), channels=tuple(self.deliveries or {}), id=self.event_uid,
-        )  # fmt: skip
-        deliveries = {ch: DeliveryResult(**d) for ch, d in (self.deliveries or {}).items()}
-        return AlertRecord(self.id, event, MappingProxyType(deliveries), to_epoch(self.fired_at))
+        return _record(self)
+
+
+# Readers select these columns, not ORM entities: the log reads 200 rows every refresh.
+_EVENT_COLUMNS = tuple(
+    getattr(AlertEventRow, c)
+    for c in ("id", "event_uid", "ts", "fired_at", "rule_id", "rule_name", "kind", "symbol", "signal",
+              "message", "payload", "deliveries")
+)  # fmt: skip
+
+
+def _record(row: Any) -> AlertRecord:
+    """An AlertRecord from an AlertEventRow or a row of `_EVENT_COLUMNS`."""
+    p = row.payload or {}
+    event = AlertEvent(
+        rule_name=row.rule_name, rule_id=row.rule_id, kind=row.kind, symbol=row.symbol,
+        ts=to_epoch(row.ts), signal=row.signal, direction=p.get("direction") or "NONE",
+        message=row.message, spot_price=p.get("spot_price"), engine=p.get("engine"),
+        confidence=p.get("confidence"), reasons=tuple(p.get("reasons") or ()),
+        expiry=date.fromisoformat(p["expiry"]) if p.get("expiry") else None,
+        signal_id=p.get("signal_id"), channels=tuple(row.deliveries or {}), id=row.event_uid,
+    )  # fmt: skip
+    deliveries = {ch: DeliveryResult(**d) for ch, d in (row.deliveries or {}).items()}
+    return AlertRecord(row.id, event, MappingProxyType(deliveries), to_epoch(row.fired_at))
 
 
 def _event_values(record: AlertRecord) -> dict[str, Any]:
@@ -153,21 +166,21 @@ def save_events(session: Session, records: Iterable[AlertRecord]) -> int:
 
 def recent_events(session: Session, limit: int = 100, symbol: str | None = None) -> list[AlertRecord]:
     """The newest fired alerts, newest first (by event time)."""
-    q = sa.select(AlertEventRow).order_by(AlertEventRow.ts.desc(), AlertEventRow.id.desc()).limit(limit)
+    q = sa.select(*_EVENT_COLUMNS).order_by(AlertEventRow.ts.desc(), AlertEventRow.id.desc()).limit(limit)
     if symbol:
         q = q.where(AlertEventRow.symbol == symbol)
-    return [row.to_record() for row in session.scalars(q)]
+    return [_record(row) for row in session.execute(q)]
 
 
 def events_after(session: Session, last_id: int, limit: int = 20) -> list[AlertRecord]:
     """Alerts stored after row `last_id`, oldest first (the newest `limit`): the toast's poll."""
     q = (
-        sa.select(AlertEventRow)
+        sa.select(*_EVENT_COLUMNS)
         .where(AlertEventRow.id > last_id)
         .order_by(AlertEventRow.id.desc())
         .limit(limit)
     )
-    return [row.to_record() for row in session.scalars(q)][::-1]
+    return [_record(row) for row in session.execute(q)][::-1]
 
 
 def last_event_id(session: Session) -> int:

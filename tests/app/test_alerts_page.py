@@ -57,10 +57,15 @@ def test_a_rule_is_added_disabled_and_deleted() -> None:
         ("webhook",),
     )
     at.run()
-    at.toggle(key=f"ar_on_{rule.id}").set_value(False).run()
+    table = next(df.value for df in at.dataframe if "rule" in df.value.columns)
+    assert list(table["name"]) == ["NIFTY 25k"] and bool(table["enabled"].iloc[0]) is True
+    at.selectbox(key="ar_manage").set_value(rule.id)
+    at.button(key="ar_toggle").click().run()
     assert stored_rules()[0].enabled is False
-    at.button(key=f"ar_del_{rule.id}").click().run()
+    assert at.button(key="ar_toggle").label == "Enable"
+    at.button(key="ar_delete").click().run()
     assert stored_rules() == ()
+    assert any("No alert rules yet" in i.value for i in at.info)
 
 
 def test_a_wrong_rule_is_refused_with_the_reason() -> None:

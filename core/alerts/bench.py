@@ -1,0 +1,145 @@
+"""`python -m core bench --only alerts`: what alerts cost the feed thread and how fast they arrive.
+
+- `observe`: AlertService.observe per metrics cycle with 50 rules of every kind (feed-thread time);
+- `webhook`: one delivery to a loopback receiver, request to answer (Sender, urllib);
+- `fire_to_receipt`: observe() on the feed thread until the loopback receiver has the JSON body,
+  through the queue and a delivery thread;
+- `page`: the Alerts page's server rerun time (app.alerts_bench, in its own process).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from core.alerts.config import AlertConfig
+from core.alerts.delivery import Sender
+from core.alerts.evaluate import AlertEvent
+from core.alerts.rules import AlertRule
+from core.alerts.service import AlertService
+from core.domain import Alert, LiveMetrics, Signal
+
+
+def _pcts(samples: list[float], unit: str) -> dict[str, float]:
+    a = np.asarray(samples)
+    return {
+        f"p50_{unit}": round(float(np.percentile(a, 50)), 3),
+        f"p99_{unit}": round(float(np.percentile(a, 99)), 3),
+    }
+
+
+class _Receiver:
+    """A loopback webhook that notes when each body arrived (perf_counter)."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.got = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                with outer.got:
+                    outer.arrivals[body["id"]] = time.perf_counter()
+                    outer.got.notify_all()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, event_id: str, timeout: float = 10.0) -> float:
+        with self.got:
+            self.got.wait_for(lambda: event_id in self.arrivals, timeout)
+            return self.arrivals[event_id]
+
+
+def _rules() -> tuple[AlertRule, ...]:
+    kinds = [
+        {"kind": "signal", "min_confidence": 0.5},
+        {"kind": "spot_cross", "price": 25_000.0},
+        {"kind": "near_level", "level": "gamma_flip", "within_pct": 0.2},
+        {"kind": "pcr_cross", "value": 1.1},
+        {"kind": "structural"},
+    ]
+    return tuple(AlertRule(name=f"r{i}", **kinds[i % len(kinds)], cooldown_s=60) for i in range(50))
+
+
+def _cycle(i: int) -> tuple[LiveMetrics, list[Signal]]:
+    ts = 1_796_000_000.0 + i
+    spot = 25_000.0 + 40.0 * np.sin(i / 7.0)
+    m = LiveMetrics(symbol="NIFTY", expiry=date(2026, 12, 1), ts=ts, spot=float(spot), gamma_flip=25_010.0,
+                    pcr_oi=1.1 + 0.05 * np.sin(i / 5.0), alerts=(Alert("PIN_RISK", "high", "pin", ts),) if i % 9 == 0 else ())  # fmt: skip
+    sigs = (
+        [Signal(ts, "NIFTY", "LiquidityEngine", "SWEEP_UP", "UP", 0.7, 0.7, 0.5, float(spot))]
+        if i % 30 == 0
+        else []
+    )
+    return m, sigs
+
+
+def bench_observe(cycles: int = 5000) -> dict[str, Any]:
+    svc = AlertService(AlertConfig())  # in-app only: no delivery thread, no database
+    svc._static = _rules()
+    samples, fired = [], 0
+    for i in range(cycles):
+        m, sigs = _cycle(i)
+        t0 = time.perf_counter()
+        fired += len(svc.observe(m, sigs))
+        samples.append((time.perf_counter() - t0) * 1e6)
+    return {"rules": 50, "cycles": cycles, "alerts_fired": fired, **_pcts(samples, "us")}
+
+
+def bench_delivery(n: int = 200) -> dict[str, Any]:
+    receiver = _Receiver()
+    try:
+        sender = Sender(AlertConfig(webhook_url=receiver.url))
+        event = AlertEvent(
+            "bench", None, "signal", "NIFTY", 1_796_000_000.0, "SWEEP_UP", "UP", "bench", 25_000.0
+        )
+        samples = []
+        for _ in range(n):
+            result = sender.deliver(event, "webhook")
+            assert result.status == "sent", result.error
+            samples.append(result.latency_ms or 0.0)
+        svc = AlertService(AlertConfig(webhook_url=receiver.url, min_confidence=0.5)).start()
+        e2e = []
+        try:
+            for i in range(n):
+                m, _ = _cycle(i)
+                sig = Signal(m.ts, "NIFTY", "LiquidityEngine", "SWEEP_UP", "UP", 0.7, 0.7, 0.5, m.spot)
+                t0 = time.perf_counter()
+                [ev] = svc.observe(m, [sig])
+                e2e.append((receiver.wait_for(ev.id) - t0) * 1000.0)
+        finally:
+            svc.stop()
+        return {"deliveries": n, "webhook": _pcts(samples, "ms"), "fire_to_receipt": _pcts(e2e, "ms")}
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def bench_alerts() -> dict[str, Any]:
+    out: dict[str, Any] = {"observe": bench_observe(), **bench_delivery()}
+    run = subprocess.run([sys.executable, "-m", "app.alerts_bench"], capture_output=True, text=True,
+                         timeout=300, check=False)  # fmt: skip
+    if run.returncode != 0:
+        out["page"] = {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "failed"}
+    else:
+        out["page"] = json.loads(run.stdout.strip().splitlines()[-1])
+    return out

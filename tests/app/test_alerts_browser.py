@@ -1,0 +1,105 @@
+"""In headless Chromium on the demo scenario: a rule added on the Alerts page fires a toast on the
+Live page, and the alert log lists it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.app.conftest import main_script
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo_dashboard(tmp_path):
+    """`streamlit run app/main.py` on the demo scenario at 20x, with its own SQLite file."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "STRIKEIQ_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{(tmp_path / 'alerts.db').as_posix()}",
+        "STRIKEIQ_FEED": "sim",
+        "STRIKEIQ_SCENARIO": "demo",
+        "STRIKEIQ_SPEED": "20",
+        "STRIKEIQ_SIM_WARMUP_S": "120",
+    }
+    env.pop("STRIKEIQ_LIVE_SOURCE", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)]
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(main_script()).parents[1]
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
+        time.sleep(0.25)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": 1200},
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.goto(f"{demo_dashboard}/alerts", wait_until="domcontentloaded")
+            page.get_by_text("New rule", exact=True).wait_for(timeout=60_000)
+            _choose(page, "Kind", "Spot near a level")
+            page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
+            page.get_by_label("Name").fill("NIFTY near max pain")
+            _choose(page, "Symbol", "NIFTY")
+            _choose(page, "Level", "max pain")
+            within = page.get_by_label("Within (% of the level)")
+            within.fill("20")
+            within.press("Tab")
+            page.get_by_role("button", name="Add rule").click()
+            page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+            # The toast appears on whatever page is open: go to Live and wait for it there.
+            page.get_by_role("link", name="Live").first.click()
+            page.get_by_text("Engines", exact=True).wait_for(timeout=60_000)
+            toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
+            toast.first.wait_for(timeout=60_000)
+            text = toast.first.inner_text()
+            assert "NIFTY NEAR_MAX_PAIN" in text and "max pain" in text
+            page.screenshot(path=str(tmp_path / "toast.png"))
+            page.get_by_role("link", name="Alerts").first.click()
+            page.get_by_text("NIFTY near max pain", exact=False).first.wait_for(timeout=30_000)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+            page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
+        finally:
+            context.close()
+    assert (tmp_path / "toast.png").stat().st_size > 10_000
