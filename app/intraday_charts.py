@@ -16,13 +16,14 @@ from datetime import datetime
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts import DOWN, TEMPLATE, UP
 from core.analytics.gex_all import AllExpiryGex
 from core.clock import IST
 from core.domain import LiveMetrics
 from core.storage.intraday import Series
 
 OI_NOTE = "NSE disseminates OI about every 3 minutes"
+TEMPLATE = "plotly_dark"
+UP, DOWN = "#22c55e", "#ef4444"  # the colours of app.charts: calls red, puts green
 CRORE = 1e7
 LEVELS = (  # (column, label, colour, dash) drawn as step lines over spot
     ("max_pain", "max pain", "#a855f7", "solid"),
