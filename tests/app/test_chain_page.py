@@ -40,7 +40,7 @@ def test_chain_opens_centred_on_atm_with_the_columns_traders_expect():
     labels = {m.label: m for m in at.metric}
     assert {"Future (synthetic)", "Days to expiry", "Max pain", "PCR (OI)"} <= set(labels)
     assert "basis" in labels["Future (synthetic)"].delta
-    assert any(c.proto.spec and "Max-pain curve" in c.proto.spec for c in at.get("plotly_chart"))
+    assert any("Max-pain curve" in c.proto.spec for c in at.get("vega_lite_chart"))
 
     contracts = at.dataframe[0].value["Call OI"].to_numpy()
     at.sidebar.radio(key="chain_oi_unit").set_value("units")
