@@ -91,7 +91,7 @@ def _rule_form_fields(kind: str) -> dict[str, Any]:
 def new_rule_form() -> None:
     st.subheader("New rule")
     kind = st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="ar_kind")
-    with st.form("new_alert_rule", clear_on_submit=False):
+    with st.form("new_alert_rule", clear_on_submit=True):
         name = st.text_input("Name", max_chars=100, key="ar_name")
         symbol = st.selectbox("Symbol", ("Any", *KNOWN_SYMBOLS), key="ar_symbol")
         fields = _rule_form_fields(kind)

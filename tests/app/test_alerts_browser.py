@@ -103,3 +103,85 @@ def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
         finally:
             context.close()
     assert (tmp_path / "toast.png").stat().st_size > 10_000
+
+
+@pytest.fixture
+def replica(tmp_path):
+    """A headless worker (demo, 20x, --live-state) and a dashboard replica (STRIKEIQ_LIVE_SOURCE=db)
+    sharing one SQLite file: the worker evaluates and delivers, the replica shows."""
+    db = f"sqlite:///{(tmp_path / 'shared.db').as_posix()}"
+    env = {
+        **os.environ,
+        "STRIKEIQ_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": db,
+        "STRIKEIQ_SIM_WARMUP_S": "120",
+    }
+    env.pop("STRIKEIQ_LIVE_SOURCE", None)
+    root = Path(main_script()).parents[1]
+    wlog = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "worker", "--feed", "sim", "--scenario", "demo", "--speed", "20",
+         "--symbols", "NIFTY", "--live-state", "--db", db],
+        env=env, stdout=wlog, stderr=subprocess.STDOUT, cwd=root,
+    )  # fmt: skip
+    port = _free_port()
+    slog = (tmp_path / "streamlit.log").open("w")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)],
+        env={**env, "STRIKEIQ_LIVE_SOURCE": "db", "STRIKEIQ_SYMBOLS": "NIFTY"},
+        stdout=slog, stderr=subprocess.STDOUT, cwd=root,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if ui.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
+            ui.kill()
+            worker.kill()
+            pytest.fail(f"replica did not start: {(tmp_path / 'worker.log').read_text()[-2000:]}")
+        time.sleep(0.25)
+    yield url
+    for proc in (ui, worker):
+        proc.terminate()
+    for proc in (ui, worker):
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    wlog.close()
+    slog.close()
+
+
+def test_a_rule_added_on_a_replica_fires_in_the_worker_and_toasts_on_the_replica(replica, tmp_path):
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1600, "height": 1200},
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.goto(f"{replica}/alerts", wait_until="domcontentloaded")
+            page.get_by_text("Replica mode", exact=False).first.wait_for(timeout=60_000)
+            _choose(page, "Kind", "Spot near a level")
+            page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
+            page.get_by_label("Name").fill("replica rule")
+            _choose(page, "Level", "max pain")
+            within = page.get_by_label("Within (% of the level)")
+            within.fill("20")
+            within.press("Tab")
+            page.get_by_role("button", name="Add rule").click()
+            page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+            toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
+            toast.first.wait_for(timeout=90_000)  # the worker reloads rules every 2 s, then a cycle fires
+            assert "NIFTY NEAR_MAX_PAIN" in toast.first.inner_text()
+            page.screenshot(path=str(tmp_path / "replica_toast.png"))
+        finally:
+            context.close()
