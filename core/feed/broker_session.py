@@ -33,7 +33,8 @@ class BrokerSession(ABC):
     """The reconnecting feed loop shared by broker adapters. Subclasses supply the wire hooks.
 
     Hooks: `_connect()` returns a connected websocket-client socket; `_subscribe(ws, keys)` and
-    `_unsubscribe(ws, keys)` send requests; `_decode(data, recv_ts)` turns one frame into items.
+    `_unsubscribe(ws, keys)` send requests; `_decode(data, recv_ts)` turns one frame into items;
+    `_credential()` is the token the next connection uses ("" = none: the session is expired).
     """
 
     mode = "LIVE"
@@ -86,10 +87,10 @@ class BrokerSession(ABC):
     def describe(self) -> str:
         """What the System page shows, credentials masked."""
 
+    @abstractmethod
     def _credential(self) -> str:
         """The access token the next connection will use, read afresh each time (a login made while
         the feed runs is picked up without a restart). Empty when there is none."""
-        return "unused"
 
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
         """Connect, stream and reconnect until `stop` is set. Never raises into the caller."""
