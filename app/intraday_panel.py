@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from app.components import fmt_pct
-from app.intraday_charts import day_figure
+from app.intraday_compact import compact_day_chart
 from core.analytics.iv_history import IvStanding, iv_standing
 from core.domain import LiveMetrics
 from core.storage import intraday
@@ -145,4 +145,4 @@ def compact_day_panel(runtime: Any, symbol: str, metrics: LiveMetrics | None) ->
         f"{len(series) - series.tail} stored snapshot(s) of {day} + the live tail · the Intraday page has "
         "ATM IV, net GEX, OI, multi-strike OI and any past day" + (f" · {note}" if note else "")
     )
-    st.plotly_chart(day_figure(series, straddle, compact=True), key="live_intraday_chart")
+    st.altair_chart(compact_day_chart(series, straddle), key="live_intraday_chart")

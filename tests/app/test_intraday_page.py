@@ -138,3 +138,22 @@ def test_intraday_page_as_a_db_replica(monkeypatch, app_env):
     assert at.title[0].value == "Intraday"
     caption = caption_with(at, "stored snapshot(s)")
     assert "stored snapshot(s)" in caption and len(charts(at)) == 2
+
+
+def test_compact_chart_frame_keeps_finite_values_and_thins_long_days():
+    import numpy as np
+
+    from app.intraday_compact import MAX_POINTS, compact_day_chart, long_frame
+    from core.storage.intraday import SERIES_COLUMNS, Series
+
+    n = 3 * MAX_POINTS + 7
+    ts = 1.79e9 + 5.0 * np.arange(n)
+    values = {c: np.full(n, np.nan) for c in SERIES_COLUMNS}
+    values["spot"] = 25000.0 + np.arange(n)
+    straddle = Series(ts[:3], {"straddle": np.array([1.0, np.nan, 3.0]), "vwap": np.full(3, np.nan)})
+    frame = long_frame(Series(ts, values), straddle)
+    spot = frame[frame.series == "spot"]
+    assert len(spot) <= MAX_POINTS + 1 and spot.value.iloc[-1] == 25000.0 + n - 1  # newest kept
+    assert set(frame.series) == {"spot", "straddle"}  # all-NaN series leave no rows
+    assert list(frame[frame.series == "straddle"].value) == [1.0, 3.0]
+    assert "facet" in compact_day_chart(Series(ts, values), straddle).to_dict()
