@@ -20,7 +20,7 @@ from core.domain import ChainSnapshot, LiveMetrics
 OI_UNITS = ("contracts", "lakh units", "units")
 ROW_PX, HEADER_PX = 35, 38  # st.dataframe's row and header heights
 ATM_BG = "rgba(234, 179, 8, 0.35)"
-ITM_BG = "rgba(148, 163, 184, 0.14)"
+ITM_BG = "rgba(148, 163, 184, 0.22)"
 CALL_HEAT, PUT_HEAT = "239, 68, 68", "34, 197, 94"
 GREEKS = ("Γ", "Θ", "ν")
 
@@ -173,6 +173,18 @@ def formats(frame: pd.DataFrame, unit: str) -> dict[str, str]:
     return fmt
 
 
+def display(frame: pd.DataFrame, unit: str = "contracts") -> pd.DataFrame:
+    """Every number as the text a trader reads, "–" where a value is missing.
+
+    st.dataframe shows a missing number as "None" whatever the Styler's na_rep says, so the table
+    is sent as text (right-aligned by `text_columns`) and the numeric frame only drives the colours.
+    """
+    out = frame.copy()
+    for col, fmt in formats(frame, unit).items():
+        out[col] = ["–" if v is None or v != v else fmt.format(v) for v in frame[col]]
+    return out
+
+
 def styled(frame: pd.DataFrame, m: LiveMetrics, unit: str = "contracts"):
     """OI heat, ITM legs shaded (calls below spot, puts above), the ATM row highlighted, "–" for gaps."""
     spot = m.spot or m.atm_strike
@@ -180,7 +192,7 @@ def styled(frame: pd.DataFrame, m: LiveMetrics, unit: str = "contracts"):
     put_cols = [c for c in frame.columns if c.startswith("Put ")]
 
     def shade(row: pd.Series) -> list[str]:
-        strike = row["Strike"]
+        strike = frame.at[row.name, "Strike"]
         if m.atm_strike is not None and strike == m.atm_strike:
             return [f"background-color: {ATM_BG}; font-weight: bold"] * len(row)
         call_itm = spot is not None and strike < spot
@@ -193,12 +205,16 @@ def styled(frame: pd.DataFrame, m: LiveMetrics, unit: str = "contracts"):
         ]
 
     return (
-        frame.style.format(na_rep="–")
-        .format(formats(frame, unit), na_rep="–")
-        .apply(shade, axis=1)
-        .apply(_heat, subset=["Call OI"], rgb=CALL_HEAT)
-        .apply(_heat, subset=["Put OI"], rgb=PUT_HEAT)
+        display(frame, unit)
+        .style.apply(shade, axis=1)
+        .apply(lambda _: _heat(frame["Call OI"], CALL_HEAT), subset=["Call OI"])
+        .apply(lambda _: _heat(frame["Put OI"], PUT_HEAT), subset=["Put OI"])
     )
+
+
+def text_columns(frame: pd.DataFrame, unit: str = "contracts") -> list[str]:
+    """The numeric columns sent as text, to be right-aligned like numbers."""
+    return list(formats(frame, unit))
 
 
 def _heat(column: pd.Series, rgb: str) -> list[str]:

@@ -24,7 +24,7 @@ from core.domain import LiveMetrics, Signal
 UP, DOWN, NEUTRAL = "#22c55e", "#ef4444", "#94a3b8"
 SPOT, FLIP, PAIN = "#e2e8f0", "#eab308", "#a855f7"
 MAX_POINTS = 600  # a path longer than this is thinned evenly (Vega-Lite takes at most 5,000 rows)
-LEGEND = alt.Legend(orient="top", title=None, columns=0, labelLimit=160)
+LEGEND = alt.Legend(orient="top", title=None, columns=4, labelLimit=160)  # wraps, never clipped
 
 
 def _times(ts: Sequence[float]) -> list[datetime]:
@@ -219,7 +219,7 @@ def oi_chart(m: LiveMetrics, unit: str = "contracts") -> alt.TopLevelMixin:
     div = {"contracts": float(max(m.lot_size, 1)), "lakh units": 1e5}.get(unit, 1.0)
     strikes = np.asarray(m.strikes, dtype=float)
     call_oi, put_oi = np.asarray(m.call_oi, dtype=float) / div, np.asarray(m.put_oi, dtype=float) / div
-    domain = focus_range(m, [call_oi, put_oi], share=0.1)
+    domain = focus_range(m, [call_oi, put_oi], share=0.25)
     w = 0.38 * (m.strike_step or 50.0)
     rows = []
     for side, oi, lo, hi in (("call OI", call_oi, -w, 0.0), ("put OI", put_oi, 0.0, w)):
@@ -296,7 +296,7 @@ def iv_smile_chart(m: LiveMetrics) -> alt.TopLevelMixin:
     """Call and put implied vol per strike, zoomed to strikes with open interest."""
     if not len(m.strikes):
         return _empty("IV smile (no chain yet)")
-    domain = focus_range(m, [m.call_oi, m.put_oi], share=0.1)
+    domain = focus_range(m, [m.call_oi, m.put_oi], share=0.25)
     frame = pd.DataFrame({"strike": m.strikes, "call IV": np.asarray(m.call_iv, dtype=float) * 100,
                           "put IV": np.asarray(m.put_iv, dtype=float) * 100})  # fmt: skip
     if domain:
@@ -319,7 +319,7 @@ def max_pain_chart(m: LiveMetrics) -> alt.TopLevelMixin:
     """Writers' total payout if the index settles at each strike; its minimum is max pain."""
     if not len(m.strikes) or m.max_pain is None:
         return _empty("Max-pain curve (no open interest yet)")
-    domain = focus_range(m, [m.call_oi, m.put_oi], share=0.1)
+    domain = focus_range(m, [m.call_oi, m.put_oi], share=0.25)
     pain = pain_curve(np.asarray(m.strikes), np.asarray(m.call_oi), np.asarray(m.put_oi)) / 1e7
     frame = pd.DataFrame({"strike": m.strikes, "pain": pain})
     if domain:

@@ -6,7 +6,16 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts
-from app.chain_table import OI_UNITS, OiBaseline, chain_frame, leg_quotes, styled, table_height, window
+from app.chain_table import (
+    OI_UNITS,
+    OiBaseline,
+    chain_frame,
+    leg_quotes,
+    styled,
+    table_height,
+    text_columns,
+    window,
+)
 from app.components import feed_pill, fmt_ist, fmt_num
 from app.gex_panel import all_expiry_gex_panel
 from app.runtime import get_runtime
@@ -102,7 +111,14 @@ def chain_panel() -> None:
         st.caption(" · ".join(f"{k.replace('_', ' ').lower()}: {v}" for k, v in m.buildup_counts.items()))
     frame = chain_frame(m, width, unit=unit, show_greeks=show_greeks, quotes=quotes, baseline=baseline)
     rows = len(range(len(m.strikes))[window(m, width)])
-    st.dataframe(styled(frame, m, unit), hide_index=True, key="chain_table", height=table_height(rows))
+    right = {c: st.column_config.TextColumn(c, alignment="right") for c in text_columns(frame, unit)}
+    st.dataframe(
+        styled(frame, m, unit),
+        hide_index=True,
+        key="chain_table",
+        height=table_height(rows),
+        column_config=right,
+    )
     left, right = st.columns(2)
     left.altair_chart(charts.iv_smile_chart(m), key="smile_chart")
     right.altair_chart(charts.oi_chart(m, unit), key="chain_oi_chart")

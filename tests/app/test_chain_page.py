@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +15,13 @@ from app.chain_table import ATM_BG, ITM_BG, OiBaseline, chain_frame, styled, tab
 from core.domain import LiveMetrics, frozen_array
 from tests.app.conftest import main_script
 from tests.app.test_pages import rerun_until
+
+
+def _numbers(column) -> np.ndarray:
+    """The page sends the table as text ("1,234", "–"): back to numbers for the checks."""
+    return pd.to_numeric(column.str.replace(",", "").replace("–", None), errors="coerce").to_numpy(
+        dtype=float
+    )
 
 
 def _chain_page() -> AppTest:
@@ -30,25 +38,26 @@ def test_chain_opens_centred_on_atm_with_the_columns_traders_expect():
     frame = at.dataframe[0].value
     middle = frame.iloc[len(frame) // 2]
     atm = next(c.value for c in at.caption if "ATM" in c.value and "highlighted" in c.value)
-    assert f"ATM {middle['Strike']:,.0f} (highlighted)" in atm
+    assert f"ATM {middle['Strike']} (highlighted)" in atm
+    assert not frame.isin(["None", "nan", "NaN"]).any().any() and not frame.isna().any().any()
     assert len(frame) == 21  # ten strikes each side by default: ATM is the middle row, no inner scroll
     for col in ("Volume", "Bid", "Ask", "LTP", "Chg", "ΔOI", "OI", "Δ", "IV %"):
         assert f"Call {col}" in frame and f"Put {col}" in frame
     assert "PCR" in frame and "Call Γ" not in frame
-    assert np.isfinite(frame["Call Bid"]).any() and np.isfinite(frame["Put Ask"]).any()
+    assert np.isfinite(_numbers(frame["Call Bid"])).any() and np.isfinite(_numbers(frame["Put Ask"])).any()
     assert "ΔOI since previous close" in atm and "in contracts" in atm
     labels = {m.label: m for m in at.metric}
     assert {"Future (synthetic)", "Days to expiry", "Max pain", "PCR (OI)"} <= set(labels)
     assert "basis" in labels["Future (synthetic)"].delta
     assert any("Max-pain curve" in c.proto.spec for c in at.get("vega_lite_chart"))
 
-    contracts = at.dataframe[0].value["Call OI"].to_numpy()
+    contracts = _numbers(at.dataframe[0].value["Call OI"])
     at.sidebar.radio(key="chain_oi_unit").set_value("units")
     at.sidebar.toggle(key="chain_greeks").set_value(True)
     at.run()
     frame = at.dataframe[0].value
     assert {"Call Γ", "Call Θ", "Call ν", "Put Γ", "Put Θ", "Put ν"} <= set(frame.columns)
-    ratio = frame["Call OI"].to_numpy() / contracts
+    ratio = _numbers(frame["Call OI"]) / contracts
     lot = ratio[np.isfinite(ratio)]
     assert len(lot) and np.allclose(lot, lot[0]) and lot[0] > 1  # units = contracts x lot size
 
@@ -63,7 +72,7 @@ def test_delta_oi_since_a_marked_time():
     assert "ΔOI since your mark at" in caption
     frame = at.dataframe[0].value
     # Just marked: OI has barely moved since, unlike since the previous close.
-    assert np.nanmax(np.abs(frame["Call ΔOI"])) < np.nanmax(np.abs(frame["Call OI"]))
+    assert np.nanmax(np.abs(_numbers(frame["Call ΔOI"]))) < np.nanmax(np.abs(_numbers(frame["Call OI"])))
 
 
 def _metrics(**overrides) -> LiveMetrics:
@@ -84,9 +93,9 @@ def _metrics(**overrides) -> LiveMetrics:
 
 def test_missing_values_show_a_dash_never_none_or_nan():
     m = _metrics()
-    html = styled(chain_frame(m, 25, show_greeks=True), m).to_html()
-    assert "None" not in html and "nan" not in html.lower()
-    assert "–" in html
+    shown = styled(chain_frame(m, 25, show_greeks=True), m).data  # what st.dataframe receives
+    assert not shown.isna().any().any() and not shown.isin(["None", "nan"]).any().any()
+    assert (shown["Put IV %"] == "–").all() and (shown["Call OI"] == "–").sum() == 1
 
 
 def test_atm_row_is_highlighted_and_in_the_money_legs_are_shaded():
