@@ -126,7 +126,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> alt.To
         alt.Chart(frame)
         .mark_line(interpolate="step-after", strokeWidth=1.5)
         .encode(
-            x=alt.X("time:T", title="time (IST)", axis=alt.Axis(format="%H:%M")),
+            x=alt.X("time:T", title="time (IST)"),
             y=alt.Y(
                 "level:Q", title="index points", scale=alt.Scale(zero=False), axis=alt.Axis(format=",.0f")
             ),
@@ -362,7 +362,7 @@ def confidence_chart(points: Sequence[ConfidencePoint]) -> alt.TopLevelMixin:
         alt.Chart(frame)
         .mark_line(strokeWidth=1.5)
         .encode(
-            x=alt.X("time:T", title="time (IST)", axis=alt.Axis(format="%H:%M")),
+            x=alt.X("time:T", title="time (IST)"),
             y=alt.Y("score:Q", title="raw score (0-1)", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("engine:N", legend=LEGEND),
             tooltip=[
