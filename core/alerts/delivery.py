@@ -19,6 +19,7 @@ from typing import Any
 
 from core.alerts.config import AlertConfig, mask_webhook
 from core.alerts.evaluate import AlertEvent
+from core.storage.types import sanitize_json
 
 MAX_BACKOFF_S = 10.0
 USER_AGENT = "StrikeIQ-alerts/1"
@@ -61,7 +62,7 @@ def post_json(url: str, body: dict[str, Any], timeout_s: float, secret: str = ""
     def clean(text: str) -> str:
         return text.replace(secret, "***") if secret else text
 
-    data = json.dumps(body, allow_nan=False, default=str).encode()
+    data = json.dumps(sanitize_json(body), allow_nan=False).encode()  # NaN -> null: receivers choke on NaN
     req = urllib.request.Request(
         url, data=data, method="POST",
         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},

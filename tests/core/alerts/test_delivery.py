@@ -152,3 +152,11 @@ def test_stop_cuts_the_backoff_short() -> None:
         cfg = AlertConfig(webhook_url=server.url, backoff_s=30.0, attempts=5)
         result = Sender(cfg, stop).deliver(event(), "webhook")
     assert result.status == "failed" and result.attempts == 1 and "stopped before retrying" in result.error
+
+
+def test_a_nan_in_the_alert_is_sent_as_null() -> None:
+    from dataclasses import replace
+
+    with loopback() as server:
+        result = sender(webhook_url=server.url).deliver(replace(event(), spot_price=float("nan")), "webhook")
+    assert result.status == "sent" and server.requests[0]["spot_price"] is None
