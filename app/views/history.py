@@ -118,9 +118,9 @@ def details(rows: list[dict]) -> None:
         )
 
 
+today = from_database(runtime, _default_end_day)  # before the form: an outage ends the run here
 with st.sidebar.form("history_filters"):
     run_id, exclude_backtests = run_picker(runtime, "h_run")
-    today = from_database(runtime, _default_end_day)
     days = st.date_input("Date range (IST)", (today - timedelta(days=7), today), key="h_dates")
     symbols = st.multiselect("Symbols", runtime.symbols, key="h_symbols")
     engines = st.multiselect("Engines", ENGINE_NAMES, key="h_engines", format_func=engine_label)

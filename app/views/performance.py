@@ -194,11 +194,12 @@ def prediction_chart(rows: list[dict]) -> go.Figure:
     return _layout(fig, "Prediction accuracy over time (30 min; Brier: lower is better)")
 
 
+# The default range ends today or on the newest signal's day if later (a simulator can run on the
+# next trading day); the wall clock only picks this default, never an analytic. Read before the
+# form: an outage ends the page run here, not inside a form without its button.
+today = max(datetime.now(IST).date(), from_database(runtime, _latest_day) or date.min)
 with st.sidebar.form("performance_filters"):
     run_id, exclude_backtests = run_picker(runtime, "p_run")
-    # The default range ends today or on the newest signal's day if later (a simulator can run on
-    # the next trading day); the wall clock only picks this default, never an analytic.
-    today = max(datetime.now(IST).date(), from_database(runtime, _latest_day) or date.min)
     days = st.date_input("Date range (IST)", (today - timedelta(days=7), today), key="p_dates")
     symbols = st.multiselect("Symbols", runtime.symbols, key="p_symbols")
     horizon = st.selectbox(

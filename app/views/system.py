@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from app.alerts_ui import alerts_section
 from app.broker_panel import broker_section
 from app.components import database_unavailable, feed_pill, fmt_ist, note_outage
 from app.runtime import get_runtime, restart_runtime
@@ -89,6 +90,7 @@ def health_panel() -> None:
         st.warning(f"Last database error ({fmt_ist(logger.get('last_error_at'))}): {logger['last_error']}")
 
     learning_section(h["learning"])
+    alerts_section(h.get("alerts"))
 
     database_section(h["database"])
 
