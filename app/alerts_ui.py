@@ -68,3 +68,22 @@ def alert_toasts() -> None:
         st.toast(
             f"{len(records) - TOAST_MAX} more alerts: see the Alerts page", icon=":material/notifications:"
         )
+
+
+def alerts_section(stats: dict[str, Any] | None) -> None:
+    """The System page's view of the alert service: rules in force, deliveries, the last problem."""
+    if not stats:
+        return
+    st.subheader("Alerts")
+    cols = st.columns(6)
+    for col, (label, key) in zip(cols, [("Rules", "rules"), ("Fired", "fired"), ("Sent", "sent"),
+                                        ("Failed", "failed"), ("Dropped", "dropped"), ("Queued", "queued")],
+                                 strict=True):  # fmt: skip
+        col.metric(label, f"{stats.get(key, 0):,}")
+    st.caption(
+        f"webhook {stats.get('webhook') or 'not set'} · Telegram {stats.get('telegram')} · suppressed by "
+        f"cooldown {stats.get('suppressed', 0):,} · stored {stats.get('stored', 0):,} · unsaved "
+        f"{stats.get('unsaved', 0):,} · evaluation errors {stats.get('evaluation_errors', 0):,}"
+    )
+    if stats.get("last_error"):
+        st.warning(f"Last alert problem: {str(stats['last_error'])[:300]}", icon=":material/error:")

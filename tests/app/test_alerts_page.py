@@ -126,3 +126,13 @@ def test_a_replica_shows_and_toasts_what_the_worker_stored(app_env, monkeypatch)
     log_frame = next(df.value for df in at.dataframe if "deliveries" in df.value.columns)
     assert log_frame.iloc[0]["status"] == "failed"
     assert "telegram: failed (3 attempts, 15 ms) — HTTP 401: Unauthorized" in log_frame.iloc[0]["deliveries"]
+
+
+def test_system_page_shows_the_alert_service() -> None:
+    at = AppTest.from_file(main_script(), default_timeout=60)
+    at.run()
+    at.switch_page("views/system.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Alerts" in {s.value for s in at.subheader}
+    assert {"Rules", "Fired", "Sent", "Failed", "Dropped", "Queued"} <= {m.label for m in at.metric}
