@@ -99,7 +99,10 @@ class LoggerConfig:
 
     batch_size: int = 500
     flush_interval_ms: int = 200
-    queue_max: int = 100_000
+    queue_max: int = 100_000  # records held in memory while the database is down; beyond, the journal
+    # Tasks waiting for the writer thread. When full, a caller writes its record to the spill journal
+    # itself (nothing is lost, the caller pays an fsync) and a live-state update is dropped.
+    queue_size: int = 50_000
     spill_path: str = ""  # default <data_dir>/signal_spill.jsonl
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
@@ -221,16 +224,31 @@ def _number(name: str, raw: str, kind: type, minimum: float | None = None) -> An
     return value
 
 
+# URL schemes StrikeIQ can open: SQLite through Python's own module, PostgreSQL through psycopg2
+# (psycopg2-binary, the driver the design names). postgres:// is how many hosts hand out the URL.
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg2", "postgres")
+
+
 def validate_database_url(url: str) -> str:
-    if not url.startswith(("sqlite:", "postgresql")):
+    """`url` unchanged when StrikeIQ can open it; else a ConfigError saying what to write instead.
+
+    A URL naming a driver StrikeIQ does not ship (postgresql+psycopg://, mysql://...) would fail
+    much later as a ModuleNotFoundError, so it is refused here, at start, with the URL to use.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in DATABASE_SCHEMES:
+        return url
+    backend, _, driver = scheme.lower().partition("+")
+    if sep and backend in ("postgresql", "postgres", "sqlite"):
+        fixed = ("postgresql://" if backend != "sqlite" else "sqlite://") + rest
         raise ConfigError(
-            f"DATABASE_URL {mask_url(url)!r} is not supported: use sqlite:///PATH or "
-            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+            f"database URL {mask_url(url)!r} names the driver {driver!r}, which StrikeIQ does not ship: "
+            f"write {mask_url(fixed)!r} (PostgreSQL is reached through psycopg2)"
         )
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+    raise ConfigError(
+        f"database URL {mask_url(url)!r} is not supported: use sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
 
 
 def mask_url(url: str) -> str:

@@ -52,7 +52,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(_url())
+    engine = make_engine(_url(), statement_timeout_s=None)
     try:
         with engine.connect() as conn:
             _configure(connection=conn)

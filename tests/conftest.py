@@ -10,15 +10,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from core.storage.database import make_engine
+
 PG_ENV = "STRIKEIQ_TEST_PG_URL"
 
 
 def _pg_admin_url() -> str | None:
+    """STRIKEIQ_TEST_PG_URL in any form StrikeIQ accepts (postgresql://, postgresql+psycopg2://,
+    postgres://), kept as given so the tests exercise that form."""
     url = os.environ.get(PG_ENV)
     if not url:
         return None
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg://"):
+        # Legacy form from before psycopg2 became the driver, still exported by running sessions:
+        # mapped here only, the application itself refuses it.
+        url = "postgresql://" + url.split("://", 1)[1]
     return url
 
 
@@ -36,7 +42,7 @@ def pg_url() -> Iterator[str]:
             pytest.fail(f"{PG_ENV} is not set; CI must run the PostgreSQL tests")
         pytest.skip(f"{PG_ENV} not set: PostgreSQL tests skipped (export it to run them)")
     name = f"strikeiq_test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    engine = make_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import mask_url
+from core.config import mask_url, validate_database_url
 from core.errors import ConfigError
 
 # The repository root holds alembic.ini and migrations/; found from this file, so any cwd works.
@@ -44,9 +44,33 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An Engine for a SQLite file (WAL, foreign keys, parent directory created) or PostgreSQL."""
-    parsed = make_url(url)
+# The longest one statement may run on PostgreSQL before the server cancels it. A writer stuck
+# behind a lock or a stalled server gets an error it treats as an outage (retry, journal) instead
+# of waiting forever. Migrations run without it: rebuilding an index on a big table may take longer.
+STATEMENT_TIMEOUT_S = 30.0
+PG_BATCH_ROWS = 500  # rows of an executemany sent per round trip
+# libpq settings that let the client notice a dead network path (no RST ever comes) in about 30 s.
+_PG_LIVENESS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms unacknowledged before the connection counts as dead
+}
+
+
+def make_engine(
+    url: str, *, statement_timeout_s: float | None = STATEMENT_TIMEOUT_S, **kwargs: Any
+) -> Engine:
+    """An Engine for a SQLite file (WAL, foreign keys, parent directory created) or PostgreSQL.
+
+    `url` is checked by `validate_database_url` (an unsupported driver is a ConfigError).
+    PostgreSQL always goes through psycopg2: `postgresql://` and `postgres://` name the server, not
+    a driver, and SQLAlchemy 2.1 would pick psycopg 3 for them, which StrikeIQ does not ship.
+    `statement_timeout_s` None lifts the PostgreSQL statement timeout (migrations).
+    """
+    parsed = make_url(validate_database_url(url))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -54,13 +78,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if parsed.get_backend_name() == "postgresql":
-        if parsed.drivername in ("postgresql", "postgres"):
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        connect_args = {"connect_timeout": 5, **kwargs.pop("connect_args", {})}
-        kwargs.setdefault("pool_pre_ping", True)
-        return sa.create_engine(parsed, connect_args=connect_args, **kwargs)
-    raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+    connect_args: dict[str, Any] = dict(_PG_LIVENESS)
+    if statement_timeout_s is not None:
+        connect_args["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
+    connect_args.update(kwargs.pop("connect_args", {}))
+    kwargs.setdefault("pool_pre_ping", True)
+    # SQLAlchemy's multi-row VALUES batching skips ON CONFLICT inserts, and psycopg2's own
+    # executemany sends one statement per row: its execute_batch sends a page of them per round trip.
+    kwargs.setdefault("executemany_mode", "values_plus_batch")
+    kwargs.setdefault("executemany_batch_page_size", PG_BATCH_ROWS)
+    return sa.create_engine(parsed.set(drivername="postgresql+psycopg2"), connect_args=connect_args, **kwargs)
 
 
 def _dialect_insert(session: Session) -> Callable[..., Any]:
@@ -70,7 +97,8 @@ def _dialect_insert(session: Session) -> Callable[..., Any]:
 def insert_ignoring_conflicts(
     session: Session, table: sa.Table, rows: list[dict[str, Any]], key: list[str]
 ) -> None:
-    """INSERT `rows` (one multi-row statement per page) skipping rows whose `key` already exists."""
+    """INSERT `rows` skipping rows whose `key` already exists, as one executemany (on PostgreSQL
+    one round trip per `PG_BATCH_ROWS` rows, see `make_engine`)."""
     session.execute(_dialect_insert(session)(table).on_conflict_do_nothing(index_elements=key), rows)
 
 
@@ -120,7 +148,7 @@ def alembic_config(url: str | None = None) -> AlembicConfig:
 
 
 def _run(url: str, action: Any, revision: str) -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout_s=None)
     try:
         with engine.begin() as conn:
             cfg = alembic_config(url)

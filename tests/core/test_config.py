@@ -76,10 +76,41 @@ def test_broken_secrets_file_is_a_config_error(tmp_path):
         load({}, tmp_path, secrets="this is = = not toml")
 
 
-def test_postgres_url_uses_psycopg3_and_masks_password(tmp_path):
-    config = load({"DATABASE_URL": "postgresql://u:secret@db:5432/x"}, tmp_path)
-    assert config.database_url == "postgresql+psycopg://u:secret@db:5432/x"
-    assert mask_url(config.database_url) == "postgresql+psycopg://u:***@db:5432/x"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:secret@db:5432/x",
+        "postgresql+psycopg2://u:secret@db:5432/x",
+        "postgres://u:secret@db:5432/x",
+    ],
+)
+def test_postgres_urls_are_kept_as_written_and_open_with_psycopg2(tmp_path, url):
+    from core.storage.database import make_engine
+
+    config = load({"DATABASE_URL": url}, tmp_path)
+    assert config.database_url == url  # no rewriting: the engine names the driver
+    assert mask_url(config.database_url) == url.replace("secret", "***")
+    engine = make_engine(config.database_url)  # no connection is made until first use
+    assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg2")
+
+
+@pytest.mark.parametrize(
+    ("url", "instead"),
+    [
+        ("postgresql+psycopg://u:secret@db/x", "'postgresql://u:***@db/x'"),
+        ("postgresql+asyncpg://u@db/x", "'postgresql://u@db/x'"),
+        ("mysql://u:secret@db/x", "postgresql://USER:PASSWORD@HOST:PORT/DB"),
+        ("db.sqlite", "sqlite:///PATH"),
+    ],
+)
+def test_an_unsupported_driver_is_a_config_error_that_says_what_to_write(tmp_path, url, instead):
+    from core.storage.database import make_engine
+
+    with pytest.raises(ConfigError) as err:
+        load({"DATABASE_URL": url}, tmp_path)
+    assert instead in str(err.value) and "secret" not in str(err.value)
+    with pytest.raises(ConfigError):  # the --db paths reach make_engine without load_config
+        make_engine(url)
 
 
 def test_config_is_frozen(tmp_path):

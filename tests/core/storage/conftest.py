@@ -13,7 +13,7 @@ from core.storage.database import make_engine, upgrade
 
 @pytest.fixture
 def dialect(db_url: str) -> str:
-    return "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    return "sqlite" if db_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def make_metrics(n_strikes: int = 81, **overrides: Any) -> LiveMetrics:
 def unreachable_url(kind: str, tmp_path: Any) -> str:
     """A URL of the same dialect whose every connection attempt fails at once."""
     if kind == "postgresql":
-        return "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+        return "postgresql://postgres@127.0.0.1:1/nowhere"
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("a file where a directory should be")
     return f"sqlite:///{(blocker / 'db.sqlite').as_posix()}"
