@@ -241,8 +241,18 @@ class LiveMetrics:
     put_ts: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_iv: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     put_iv: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_bid: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)  # the leg's quote as fed
+    put_bid: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_ask: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    put_ask: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_delta: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     put_delta: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_gamma: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)  # per rupee squared
+    put_gamma: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_theta: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)  # rupees per calendar day
+    put_theta: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
+    call_vega: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)  # rupees per 1.00 of sigma
+    put_vega: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     call_gex: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     put_gex: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)
     gex_by_strike: np.ndarray = field(default_factory=lambda: _EMPTY_ARRAY)

@@ -101,8 +101,15 @@ class Runtime:
         self.bus = SignalBus()
         self.engine = configure_database(config.database_url)
         self.session_factory = SessionLocal
+        # The logger stamps what it times itself (live state) with this run's event clock.
         self.logger = SignalLogger(
-            SessionLocal, config.logger, config.spill_path, run_id=self.run_id, source=self.source
+            SessionLocal,
+            config.logger,
+            config.spill_path,
+            clock=self.clock,
+            chain_strikes=config.analytics.chain_snapshot_strikes,
+            run_id=self.run_id,
+            source=self.source,
         )
         self.learning = LearningLoop(SessionLocal, self.clock, self.calibrator, config.learning)
         # Alert rules fire on live markets and replays, not on backtests (no Telegram for June's data).

@@ -84,7 +84,8 @@ def health_panel() -> None:
     cols[5].metric("Rejected rows", f"{logger.get('rejected', 0):,}")
     st.caption(
         f"last batch {logger.get('last_batch_ms') or 0:.1f} ms · snapshots written "
-        f"{logger.get('snapshots_written', 0):,} · dropped snapshots {logger.get('dropped_snapshots', 0):,}"
+        f"{logger.get('snapshots_written', 0):,} · queue overflows to the journal {logger.get('overflowed', 0):,} "
+        f"· dropped live-state updates {logger.get('dropped_live_state', 0):,}"
     )
     if logger.get("last_error"):  # cleared by the logger once the database answers again
         st.warning(f"Last database error ({fmt_ist(logger.get('last_error_at'))}): {logger['last_error']}")

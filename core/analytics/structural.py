@@ -162,6 +162,10 @@ class _Run:
         self.gamma = np.where(np.isfinite(c["gamma"]), c["gamma"], greeks.gamma(*args))
         self.out.update(call_iv=frozen_array(self.iv[0]), put_iv=frozen_array(self.iv[1]))
         self.out.update(call_delta=frozen_array(self.delta[0]), put_delta=frozen_array(self.delta[1]))
+        self.out.update(call_gamma=frozen_array(self.gamma[0]), put_gamma=frozen_array(self.gamma[1]))
+        theta, vega = greeks.theta(*args), greeks.vega(*args)
+        self.out.update(call_theta=frozen_array(theta[0]), put_theta=frozen_array(theta[1]))
+        self.out.update(call_vega=frozen_array(vega[0]), put_vega=frozen_array(vega[1]))
         self._atm_iv()
 
     def _note_unsolved(self, reasons: np.ndarray) -> None:
@@ -231,6 +235,7 @@ class _Run:
         per_strike = {"strikes": strikes, "call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
         per_strike.update(put_volume=vol[1], call_ltp=c["ltp"][0], put_ltp=c["ltp"][1])
         per_strike.update(call_ts=c["ts"][0], put_ts=c["ts"][1])
+        per_strike.update(call_bid=c["bid"][0], put_bid=c["bid"][1], call_ask=c["ask"][0], put_ask=c["ask"][1])
         per_strike.update(call_oi_change=day_change[0], put_oi_change=day_change[1])
         self.out.update({k: frozen_array(v) for k, v in per_strike.items()})
         total = np.nansum(oi, axis=0)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from core.config import LoggerConfig
+from core.config import Config, FeedConfig, LoggerConfig
+from core.runtime import Runtime
 from core.storage.database import make_engine, upgrade
-from core.storage.models import AiSignalLog
+from core.storage.models import (
+    AiSignalLog,
+    MarketSnapshot,
+    OptionChainSnapshot,
+    Prediction,
+    SmartMoneyPrediction,
+)
 from core.storage.signal_logger import SignalLogger
 from core.storage.spill import SpillJournal
 from tests.core.storage.helpers import count, make_signal
@@ -204,3 +212,99 @@ def test_thirty_second_outage_under_a_thousand_signals_per_second(relay_url, pg_
     direct.dispose()
     engine.dispose()
     assert len(stored) == len(sent) == 36_000 and set(stored) == set(sent)
+
+
+def test_a_hung_statement_is_cancelled_and_retried_not_waited_for(pg_url, tmp_path) -> None:
+    """A server that never answers (here: a table locked by another session) cannot block the
+    writer: the statement timeout cancels the insert, the logger treats it as an outage, keeps the
+    row in its journal, and stores it once the server answers again."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url, statement_timeout_s=0.5)
+    locker = make_engine(pg_url)
+    config = LoggerConfig(batch_size=10, flush_interval_ms=60_000, retry_initial_s=3600, retry_max_s=3600)
+    logger = SignalLogger(sessionmaker(engine), config, tmp_path / "spill.jsonl")
+    logger.start()
+    signal = make_signal()
+    try:
+        with locker.connect() as conn, conn.begin():
+            conn.exec_driver_sql("LOCK TABLE ai_signal_logs IN ACCESS EXCLUSIVE MODE")
+            logger.log(signal)
+            assert logger.flush(timeout=60)  # answered while the lock is still held
+            stats = logger.stats()
+            assert not stats["db_up"] and stats["spill_lines"] == 1
+            assert "statement timeout" in stats["last_error"]
+        assert logger.flush()
+        assert count(sessionmaker(engine), AiSignalLog.__table__) == 1
+        assert logger.stats()["db_up"] and logger.stats()["spill_lines"] == 0
+    finally:
+        logger.stop()
+        engine.dispose()
+        locker.dispose()
+
+
+@pytest.mark.slow
+def test_a_thirty_second_cut_at_speed_ten_loses_no_snapshot_chain_row_or_prediction(
+    relay_url, pg_url, tmp_path
+) -> None:
+    """A live run (simulator at 10x) with PostgreSQL cut for 30 s: every market snapshot, chain
+    snapshot, prediction and smart-money row the runtime logged is stored exactly once."""
+    url, relay = relay_url
+    config = Config(
+        database_url=url,
+        data_dir=tmp_path,
+        feed=FeedConfig(kind="sim", symbols=("NIFTY",), speed=10.0, scenario="calm", warmup_s=60.0),
+        # A small memory cap, so the cut exercises the journal as well as memory.
+        logger=LoggerConfig(queue_max=20, retry_initial_s=0.05, retry_max_s=1.0),
+    )
+    runtime = Runtime(config, migrate=False)
+    logged = {"snapshots": [], "chains": 0, "rows": Counter()}
+    log_snapshot, log_rows = runtime.logger.log_snapshot, runtime.logger.log_rows
+
+    def spy_snapshot(metrics, chain=False):
+        logged["snapshots"].append(metrics.ts)
+        logged["chains"] += bool(chain)
+        log_snapshot(metrics, chain)
+
+    def spy_rows(rows):
+        logged["rows"].update(type(row).__tablename__ for row in rows)
+        log_rows(rows)
+
+    runtime.logger.log_snapshot, runtime.logger.log_rows = spy_snapshot, spy_rows
+    pace = threading.Event()  # never set: its timed wait paces the test, it synchronises nothing
+    runtime.start()
+    try:
+        pace.wait(5)
+        before = len(logged["snapshots"])
+        relay.cut()
+        pace.wait(30)
+        during = len(logged["snapshots"]) - before
+        assert not runtime.logger.stats()["db_up"]
+        relay.restore()
+        pace.wait(3)
+    finally:
+        assert runtime.stop(timeout=120)
+    stats = runtime.logger.stats()
+    assert during >= 20 and stats["retries"] > 0 and stats["spilled"] > 0  # the cut was real
+    assert stats["db_up"] and stats["spill_lines"] == 0
+    direct = make_engine(pg_url)
+    try:
+        with direct.connect() as conn:
+
+            def stored(model, column="row_uid"):
+                return (
+                    conn.execute(sa.select(getattr(model, column)).where(model.run_id == runtime.run_id))
+                    .scalars()
+                    .all()
+                )
+
+            snapshots = stored(MarketSnapshot)
+            snapshot_ts = sorted(t.timestamp() for t in stored(MarketSnapshot, "ts"))
+            chained = stored(OptionChainSnapshot, "market_snapshot_id")
+            predictions, smart_money = stored(Prediction), stored(SmartMoneyPrediction)
+    finally:
+        direct.dispose()
+    assert len(snapshots) == len(set(snapshots)) == len(logged["snapshots"])
+    assert snapshot_ts == sorted(logged["snapshots"])
+    assert len(set(chained)) == logged["chains"] and len(chained) >= 20 * logged["chains"]
+    assert len(predictions) == len(set(predictions)) == logged["rows"]["predictions"] > 0
+    assert len(smart_money) == logged["rows"]["smart_money_predictions"]

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from core.analytics.greeks import black76_price
+from core.analytics.structural import LiveStructuralEngine, time_to_expiry_years
 from core.clock import to_datetime
 from core.storage.models import (
     AiSignalLog,
@@ -20,6 +22,7 @@ from core.storage.models import (
     signal_from_fields,
 )
 from tests.core.storage.helpers import T0, count, make_metrics, make_signal
+from tests.factories import make_chain
 
 
 def test_signal_round_trips_through_the_row() -> None:
@@ -81,7 +84,39 @@ def test_chain_rows_cover_atm_plus_minus_n_strikes() -> None:
     atm_put = next(r for r in rows if r.right == "PE" and r.strike == 25000.0)
     assert (atm_call.oi, atm_call.ltp, atm_call.oi_change, atm_call.volume) == (1040.0, 460.0, 0.0, 400.0)
     assert (atm_put.oi, atm_put.ltp, atm_put.iv) == (2040.0, 41.0, pytest.approx(0.17))
-    assert atm_call.market_snapshot_id == 7 and atm_call.bid is None  # no per-strike quotes in LiveMetrics
+    assert atm_call.market_snapshot_id == 7
+
+
+def test_chain_rows_store_each_legs_quote_and_greeks(session_factory) -> None:
+    """bid/ask are the quotes the feed sent; gamma, theta and vega match finite differences of the
+    Black-76 price at the leg's stored IV and the snapshot's forward (independent of the analytics)."""
+    chain = make_chain(spread=0.02, sigma=0.13)
+    metrics = LiveStructuralEngine().compute(chain)
+    with session_factory() as session, session.begin():
+        snap = MarketSnapshot.from_metrics(metrics)
+        session.add(snap)
+        session.flush()
+        session.add_all(OptionChainSnapshot.rows_from_metrics(metrics, snap.id, strikes_each_side=5))
+    with session_factory() as session:
+        rows = session.execute(sa.select(OptionChainSnapshot)).scalars().all()
+        forward = session.execute(sa.select(MarketSnapshot.forward)).scalar_one()
+    assert len(rows) == 22
+    T, r = time_to_expiry_years(metrics.ts, metrics.expiry), metrics.rate
+
+    def price(row, F=forward, T=T, sigma=None):
+        return float(black76_price(row.right, F, row.strike, T, r, row.iv if sigma is None else sigma))
+
+    for row in rows:
+        tick = chain.legs[(metrics.expiry, row.strike, row.right)]
+        assert (row.bid, row.ask) == (pytest.approx(tick.bid), pytest.approx(tick.ask))
+        assert row.bid < row.ask
+        dF, dT, dv = forward * 1e-3, 1e-5, 1e-4
+        gamma = (price(row, F=forward + dF) - 2 * price(row) + price(row, F=forward - dF)) / dF**2
+        theta = -(price(row, T=T + dT) - price(row, T=T - dT)) / (2 * dT) / 365.0
+        vega = (price(row, sigma=row.iv + dv) - price(row, sigma=row.iv - dv)) / (2 * dv)
+        assert row.gamma == pytest.approx(gamma, rel=1e-3)
+        assert row.theta == pytest.approx(theta, rel=1e-3)
+        assert row.vega == pytest.approx(vega, rel=1e-3)
 
 
 def test_chain_window_is_clipped_at_the_edges_and_empty_without_strikes() -> None:

@@ -192,6 +192,8 @@ def test_each_runtime_is_a_new_run_stamped_by_its_logger(tmp_path, sqlite_url) -
     assert first.run_id != second.run_id and len(first.run_id) <= 36
     assert first.source == "sim:trending"
     assert (first.logger.run_id, first.logger.source) == (first.run_id, "sim:trending")
+    first.clock.advance(T0)
+    assert first.logger._now() == T0  # what the logger stamps itself is the run's event time
     given = Runtime(config, _IdleFeed(), run_id="bt-1", source="backtest:june")
     assert (given.run_id, given.source) == ("bt-1", "backtest:june")
     assert (given.logger.run_id, given.logger.source) == ("bt-1", "backtest:june")

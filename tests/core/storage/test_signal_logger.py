@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.clock import to_datetime
+from core.clock import EventClock, to_datetime
 from core.config import LoggerConfig
 from core.storage.models import (
     AiSignalLog,
@@ -18,6 +18,7 @@ from core.storage.models import (
     MarketSnapshot,
     OptionChainSnapshot,
     Prediction,
+    SmartMoneyPrediction,
 )
 from core.storage.signal_logger import SignalLogger
 from core.storage.spill import SpillJournal
@@ -160,7 +161,8 @@ def test_snapshots_rows_and_live_state_are_written(session_factory, make_logger)
     assert state.snapshot == {"spot": 25010.0}
     assert state.updated_at.timestamp() == T0 + 1
     stats = logger.stats()
-    assert (stats["dropped_snapshots"], stats["snapshots_written"], stats["rows_written"]) == (0, 2, 3)
+    written = ("snapshots_written", "chain_rows_written", "rows_written", "live_state_written")
+    assert [stats[k] for k in written] == [2, 62, 1, 2] and stats["dropped_live_state"] == 0
 
 
 @pytest.fixture
@@ -181,10 +183,10 @@ def test_signals_spill_while_the_database_is_down_and_replay_once_on_recovery(
     assert logger.flush()  # the database is down: everything pending goes to the journal
     stats = logger.stats()
     assert not stats["db_up"] and stats["retries"] >= 1 and stats["spill_size"]["lines"] == 200
-    assert sorted(row["signal_uid"] for row in SpillJournal(spill_path).batches(1000).__next__()) == sorted(
+    assert sorted(record.key for record in SpillJournal(spill_path).batches(1000).__next__()) == sorted(
         s.id for s in signals[:200]
     )
-    logger.log_snapshot(make_metrics())  # best effort: dropped and counted while down
+    logger.log_snapshot(make_metrics(), chain=True)  # durable too: kept while down, stored on recovery
     outage.broken = False
     for signal in signals[150:]:  # overlaps the spilled ones: must not duplicate
         logger.log(signal)
@@ -195,7 +197,8 @@ def test_signals_spill_while_the_database_is_down_and_replay_once_on_recovery(
     stats = logger.stats()
     assert stats["db_up"] and stats["replayed"] == 200 and stats["spill_size"]["lines"] == 0
     assert stats["rejected"] == 0
-    assert stats["dropped_snapshots"] == 1
+    assert count(session_factory, MarketSnapshot.__table__) == 1
+    assert count(session_factory, OptionChainSnapshot.__table__) == 62
 
 
 def test_a_journal_left_by_a_previous_run_is_replayed_on_start(
@@ -223,8 +226,9 @@ def test_memory_is_capped_while_down_by_spilling_beyond_queue_max(outage, make_l
     )
     logger = make_logger(outage, config)
     chunks: list[int] = []
-    append = logger._journal.append
-    logger._journal.append = lambda rows: (chunks.append(len(rows)), append(rows))  # observe spills
+    journal = logger._writer.journal
+    append = journal.append
+    journal.append = lambda records: (chunks.append(len(records)), append(records))  # observe spills
     outage.broken = True
     logger.log(make_signal())
     assert logger.flush()  # the attempt fails and spills 1; the next retry is an hour away
@@ -270,7 +274,7 @@ def test_a_row_the_database_refuses_is_isolated_and_kept_on_disk(
     stats = logger.stats()
     assert stats["rejected"] == 1 and stats["rejected_size"]["lines"] == 1 and stats["db_up"]
     rejected = SpillJournal(spill_path.with_suffix(".rejected.jsonl"))
-    assert [row["signal_uid"] for batch in rejected.batches(10) for row in batch] == [bad.id]
+    assert [record.row["signal_uid"] for batch in rejected.batches(10) for record in batch] == [bad.id]
 
 
 def test_stop_without_start_still_stores_what_was_logged(session_factory, make_logger) -> None:
@@ -279,3 +283,80 @@ def test_stop_without_start_still_stores_what_was_logged(session_factory, make_l
         logger.log(make_signal())
     assert logger.stop()
     assert count(session_factory, SIGNALS) == 3
+
+
+def test_snapshots_chain_rows_and_predictions_survive_an_outage_and_a_second_replay_once(
+    session_factory, outage, make_logger, spill_path
+) -> None:
+    """Everything a run produces is durable: kept through an outage, stored once, and a journal that
+    is replayed again (a crash between commit and clearing it) adds nothing."""
+    logger = make_logger(outage)
+    outage.broken = True
+    for k in range(3):
+        logger.log_snapshot(make_metrics(ts=T0 + 5 * k), chain=k == 0)
+    logger.log_rows(
+        [
+            Prediction(ts=to_datetime(T0), symbol="NIFTY", bullish_probability=0.6),
+            SmartMoneyPrediction(ts=to_datetime(T0), symbol="NIFTY", bias="BULLISH", confidence=0.7),
+        ]
+    )
+    logger.log(make_signal())
+    assert logger.flush()
+    journal = spill_path.read_text()
+    assert logger.stats()["spill_lines"] == 6 and not logger.stats()["db_up"]
+    outage.broken = False
+    assert logger.flush()
+    expected = {
+        MarketSnapshot: 3,
+        OptionChainSnapshot: 62,
+        Prediction: 1,
+        SmartMoneyPrediction: 1,
+        AiSignalLog: 1,
+    }
+    assert {m: count(session_factory, m.__table__) for m in expected} == expected
+    SpillJournal(spill_path).append_lines(journal.splitlines())  # the same records once more
+    second = make_logger(session_factory)
+    assert second.flush() and second.stats()["replayed"] == 6
+    assert {m: count(session_factory, m.__table__) for m in expected} == expected
+    with session_factory() as session:
+        snapshot_ts = (
+            session.execute(sa.select(MarketSnapshot.ts).order_by(MarketSnapshot.ts)).scalars().all()
+        )
+    assert [ts.timestamp() for ts in snapshot_ts] == [T0, T0 + 5, T0 + 10]
+
+
+def test_a_full_queue_sends_records_to_the_journal_and_drops_only_live_state(
+    session_factory, make_logger
+) -> None:
+    config = LoggerConfig(batch_size=100, flush_interval_ms=60_000, queue_size=5)
+    logger = make_logger(session_factory, config, start=False)  # nobody empties the queue yet
+    signals = [make_signal() for _ in range(20)]
+    for signal in signals:
+        logger.log(signal)
+    logger.log_snapshot(make_metrics(), chain=True)
+    logger.upsert_live_state("NIFTY", {"spot": 25000.0}, ts=T0)
+    stats = logger.stats()
+    assert stats["overflowed"] == 17 and stats["spilled"] == 16 and stats["dropped_live_state"] == 1
+    assert stats["spill_lines"] == 16 and stats["queue_depth"] == 5
+    logger.start()
+    assert logger.flush()
+    with session_factory() as session:
+        stored = session.execute(sa.select(AiSignalLog.signal_uid)).scalars().all()
+    assert sorted(stored) == sorted(s.id for s in signals)
+    assert count(session_factory, MarketSnapshot.__table__) == 1
+    assert count(session_factory, OptionChainSnapshot.__table__) == 62
+    assert logger.stats()["spill_lines"] == 0
+
+
+def test_the_logger_stamps_event_time_from_the_runtime_clock(session_factory, spill_path) -> None:
+    clock = EventClock()
+    logger = SignalLogger(session_factory, PATIENT, spill_path, clock=clock)
+    logger.start()
+    clock.advance(T0 + 42.0)
+    logger.upsert_live_state("NIFTY", {"spot": 25000.0})
+    uid = logger.log_ai_signal("NIFTY", "SWEEP_UP", 0.7, 25000.0)
+    assert logger.flush() and logger.stop()
+    with session_factory() as session:
+        state = session.execute(sa.select(LiveChainState)).scalar_one()
+        signal = session.execute(sa.select(AiSignalLog).where(AiSignalLog.signal_uid == uid)).scalar_one()
+    assert state.updated_at.timestamp() == signal.timestamp.timestamp() == T0 + 42.0
