@@ -12,9 +12,11 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import fmt_pct
+from app.intraday_charts import day_figure
 from app.intraday_compact import compact_day_chart
 from core.analytics.iv_history import IvStanding, iv_standing
 from core.domain import LiveMetrics
@@ -32,6 +34,35 @@ def stored_day(
     scope = Scope(run_id, no_bt)
     series = intraday.day_series(symbol, day, expiry, start, scope)
     return series, intraday.straddle_snapshots(symbol, day, expiry, start, scope)
+
+
+@st.cache_resource(ttl=300, max_entries=8, show_spinner=False)
+def past_day_figure(
+    symbol: str, day: date, expiry: date | None, start: datetime | None, run_id: str | None, no_bt: bool
+) -> go.Figure:
+    """The day chart of a past day, built once: its rows no longer change, and building a full
+    session's figure is most of a rerun. A resource (not data) cache: a pickled Plotly figure is
+    validated again on load, which would cost as much as building it."""
+    series, snaps = stored_day(symbol, day, expiry, start, run_id, no_bt)
+    return day_figure(series, intraday.straddle_vwap(snaps))
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def strike_oi(
+    symbol: str,
+    day: date,
+    expiry: date | None,
+    strikes: tuple[float, ...],
+    start: datetime | None,
+    run_id: str | None,
+    no_bt: bool,
+) -> dict[tuple[float, str], Series]:
+    return intraday.strike_oi(symbol, day, expiry, strikes, start, Scope(run_id, no_bt))
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner=False)
+def day_strikes(symbol: str, day: date, expiry: date | None, run_id: str | None, no_bt: bool) -> list[float]:
+    return intraday.day_strikes(symbol, day, expiry, Scope(run_id, no_bt))
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -63,7 +63,7 @@ snapshot_s = runtime.config.analytics.chain_snapshot_interval_s
 
 def strike_choice(series: intraday.Series) -> list[float]:
     """Strikes stored that day, ATM +- 2 by default (ATM of the newest point)."""
-    strikes = intraday.day_strikes(symbol, day, expiry, scope)
+    strikes = panel.day_strikes(symbol, day, expiry, scope.run_id, scope.exclude_backtests)
     atm = series["atm_strike"][np.isfinite(series["atm_strike"])] if len(series) else np.array([])
     if not strikes:
         return []
@@ -90,10 +90,16 @@ def day_panel() -> None:
         + (f" + {series.tail} live point(s) to {fmt_ist(series.ts[-1])}" if series.tail else "")
         + f" · OI panels: {OI_NOTE}"
     )
-    st.plotly_chart(day_figure(series, straddle), key="intraday_day_chart")
+    if is_live_day:
+        figure = day_figure(series, straddle)
+    else:
+        figure = panel.past_day_figure(symbol, day, expiry, start, scope.run_id, scope.exclude_backtests)
+    st.plotly_chart(figure, key="intraday_day_chart")
     st.subheader("Multi-strike OI")
     strikes = strike_choice(series)
-    by_key = intraday.strike_oi(symbol, day, expiry, strikes, start, scope)
+    by_key = panel.strike_oi(
+        symbol, day, expiry, tuple(strikes), start, scope.run_id, scope.exclude_backtests
+    )
     stored_ts = [s.ts for s in by_key.values()]
     observed = intraday.observed_interval_s(np.concatenate(stored_ts)) if stored_ts else None
     if is_live_day:
