@@ -10,6 +10,7 @@ import streamlit as st
 from app import charts
 from app.broker_panel import session_banner
 from app.components import feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct, fmt_rupees
+from app.intraday_panel import compact_day_panel
 from app.runtime import get_runtime
 from app.signal_feed import signal_feed
 from app.tiles import engine_tile
@@ -151,6 +152,7 @@ def live_panel() -> None:
     chart_left, chart_right = st.columns([3, 2])
     chart_left.altair_chart(charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart")
     chart_right.altair_chart(charts.oi_chart(m), key="oi_chart")
+    compact_day_panel(runtime, symbol, m)
     signal_feed(signals, published_at)
 
 
