@@ -97,7 +97,7 @@ def test_live_page_renders_and_refreshes(dashboard, tmp_path):
             page = context.new_page()
             page.goto(dashboard, wait_until="domcontentloaded")
             page.get_by_text("Engines", exact=True).wait_for(timeout=60_000)
-            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
             caption = page.get_by_text("Event time", exact=False).first
             first = caption.inner_text()
             page.wait_for_function(
