@@ -33,7 +33,9 @@ STRADDLE = (
     (PANELS[2], "vwap", "straddle VWAP", "#fb923c", False),
 )
 WIDTH = 900
-MAX_POINTS = 800  # per series; a longer day is thinned evenly (the newest point always kept)
+# per series, a longer day thinned evenly (newest kept): under the 5,000 rows Vega-Lite takes from
+# Altair, and light enough to rebuild on every one-second refresh of the Live panel
+MAX_POINTS = 200
 
 
 def _times(ts: np.ndarray) -> list[datetime]:

@@ -163,6 +163,26 @@ def iv_cards(symbol: str, day: date, scope: Scope, series: Series) -> IvStanding
     return standing
 
 
+COMPACT_EVERY_S = 5  # the compact chart's data changes at most this often (event seconds)
+
+
+@st.cache_resource(ttl=60, max_entries=8, show_spinner=False)
+def compact_spec(
+    symbol: str,
+    day: date,
+    expiry: date | None,
+    run_id: str | None,
+    no_bt: bool,
+    bucket: int,
+    _live: LiveMetrics,
+) -> tuple[dict, int, int]:
+    """(Vega-Lite spec, stored points, live points) of today, rebuilt once per COMPACT_EVERY_S
+    bucket of event time: the Live panel reruns every second, and validating and serialising a
+    day's chart through Altair costs a few hundred milliseconds, json.dumps of the kept dict a few."""
+    series, straddle = day_with_tail(symbol, day, expiry, None, Scope(run_id, no_bt), _live)
+    return compact_day_chart(series, straddle).to_dict(), len(series) - series.tail, series.tail
+
+
 def compact_day_panel(runtime: Any, symbol: str, metrics: LiveMetrics | None) -> None:
     """The Live page's view of today: spot with levels, PCR and the straddle since the open, from
     the stored snapshots plus the live tail (all runs but backtests, as after a restart)."""
@@ -170,10 +190,13 @@ def compact_day_panel(runtime: Any, symbol: str, metrics: LiveMetrics | None) ->
         return
     day = event_day(metrics)
     scope, note = default_scope(runtime, symbol, day)
-    series, straddle = day_with_tail(symbol, day, metrics.expiry, None, scope, metrics)
+    bucket = int(metrics.ts // COMPACT_EVERY_S)
+    spec, stored, _ = compact_spec(
+        symbol, day, metrics.expiry, scope.run_id, scope.exclude_backtests, bucket, metrics
+    )
     st.subheader("Today so far")
     st.caption(
-        f"{len(series) - series.tail} stored snapshot(s) of {day} + the live tail · the Intraday page has "
+        f"{stored} stored snapshot(s) of {day} + the live tail · the Intraday page has "
         "ATM IV, net GEX, OI, multi-strike OI and any past day" + (f" · {note}" if note else "")
     )
-    st.altair_chart(compact_day_chart(series, straddle), key="live_intraday_chart")
+    st.vega_lite_chart(spec=spec, key="live_intraday_chart")
