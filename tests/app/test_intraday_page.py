@@ -157,3 +157,17 @@ def test_compact_chart_frame_keeps_finite_values_and_thins_long_days():
     assert set(frame.series) == {"spot", "straddle"}  # all-NaN series leave no rows
     assert list(frame[frame.series == "straddle"].value) == [1.0, 3.0]
     assert "facet" in compact_day_chart(Series(ts, values), straddle).to_dict()
+
+
+def test_a_full_session_fits_vega_lites_row_limit():
+    """4,500 five-second snapshots of every series: Altair refuses a dataset over 5,000 rows."""
+    import numpy as np
+
+    from app.intraday_compact import compact_day_chart, long_frame
+    from core.storage.intraday import SERIES_COLUMNS, Series
+
+    ts = 1.79e9 + 5.0 * np.arange(4500)
+    day = Series(ts, {c: np.linspace(1.0, 2.0, 4500) for c in SERIES_COLUMNS})
+    straddle = Series(ts[::12], {"straddle": np.ones(375), "vwap": np.ones(375)})
+    assert len(long_frame(day, straddle)) < 5000
+    assert compact_day_chart(day, straddle).to_dict()["datasets"]  # raises MaxRowsError when too many
