@@ -10,7 +10,6 @@ the strikes that matter and every axis says its unit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import altair as alt
 import numpy as np
@@ -27,9 +26,9 @@ MAX_POINTS = 600  # a path longer than this is thinned evenly (Vega-Lite takes a
 LEGEND = alt.Legend(orient="top", title=None, columns=4, labelLimit=160)  # wraps, never clipped
 
 
-def _times(ts: Sequence[float]) -> list[datetime]:
+def _times(ts: Sequence[float]) -> pd.DatetimeIndex:
     """IST wall-clock times without a zone: Vega-Lite then shows them as IST whatever the browser's zone."""
-    return [datetime.fromtimestamp(t, IST).replace(tzinfo=None) for t in ts]
+    return pd.to_datetime(np.asarray(ts, dtype=float), unit="s", utc=True).tz_convert(IST).tz_localize(None)
 
 
 def _finish(chart: alt.TopLevelMixin, title: str, height: int = 300) -> alt.TopLevelMixin:
@@ -83,7 +82,7 @@ def level_marks(m: LiveMetrics, x_field: str = "strike") -> alt.LayerChart | Non
         frame = pd.DataFrame({x_field: [x], "label": [f"{name} {x:,.0f}"]})
         base = alt.Chart(frame)
         dash = [6, 4] if name == "spot" else [2, 3]
-        layers.append(base.mark_rule(color=colour, strokeDash=dash).encode(x=f"{x_field}:Q"))
+        layers.append(base.mark_rule(color=colour, strokeDash=dash).encode(x=alt.X(f"{x_field}:Q")))
         layers.append(
             base.mark_text(
                 align="right" if left else "left",
@@ -92,7 +91,7 @@ def level_marks(m: LiveMetrics, x_field: str = "strike") -> alt.LayerChart | Non
                 baseline="top",
                 color=colour,
                 fontSize=11,
-            ).encode(x=f"{x_field}:Q", text="label:N")  # fmt: skip
+            ).encode(x=alt.X(f"{x_field}:Q"), text=alt.Text("label:N"))
         )
     return alt.layer(*layers)
 
@@ -122,6 +121,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> alt.To
         pd.DataFrame({"time": times, **series}).melt("time", var_name="series", value_name="level").dropna()
     )
     colours = alt.Scale(domain=list(series), range=[SPOT, UP, DOWN, FLIP, PAIN, "#64748b", "#64748b"])
+    dashes = alt.Scale(domain=list(series), range=[[1, 0]] * 5 + [[3, 3]] * 2)
     lines = (
         alt.Chart(frame)
         .mark_line(interpolate="step-after", strokeWidth=1.5)
@@ -131,12 +131,10 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> alt.To
                 "level:Q", title="index points", scale=alt.Scale(zero=False), axis=alt.Axis(format=",.0f")
             ),
             color=alt.Color("series:N", scale=colours, legend=LEGEND),
-            strokeDash=alt.condition(
-                "datum.series === 'EM -1σ' || datum.series === 'EM +1σ'", alt.value([3, 3]), alt.value([1, 0])
-            ),  # fmt: skip
+            strokeDash=alt.StrokeDash("series:N", scale=dashes, legend=None),
             tooltip=[
                 alt.Tooltip("time:T", format="%H:%M:%S"),
-                "series:N",
+                alt.Tooltip("series:N"),
                 alt.Tooltip("level:Q", format=",.2f"),
             ],
         )
@@ -159,8 +157,8 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> alt.To
             alt.Chart(sig)
             .mark_point(size=110, filled=True)
             .encode(
-                x="time:T",
-                y="spot:Q",
+                x=alt.X("time:T"),
+                y=alt.Y("spot:Q"),
                 shape=alt.Shape(
                     "direction:N",
                     scale=alt.Scale(
@@ -174,7 +172,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> alt.To
                     legend=None,
                 ),  # fmt: skip
                 tooltip=[
-                    "signal:N",
+                    alt.Tooltip("signal:N"),
                     alt.Tooltip("time:T", format="%H:%M:%S"),
                     alt.Tooltip("spot:Q", format=",.2f"),
                 ],
@@ -191,7 +189,7 @@ def gex_by_strike_chart(m: LiveMetrics) -> alt.TopLevelMixin:
     domain = focus_range(m, [gex])
     half = 0.4 * (m.strike_step or 50.0)
     frame = pd.DataFrame({"strike": m.strikes, "lo": np.asarray(m.strikes) - half,
-                          "hi": np.asarray(m.strikes) + half, "gex": gex})  # fmt: skip
+                          "hi": np.asarray(m.strikes) + half, "gex": gex, "sign": np.where(gex >= 0, "+", "-")})  # fmt: skip
     if domain:
         frame = frame[(frame.strike >= domain[0]) & (frame.strike <= domain[1])]
     bars = (
@@ -199,10 +197,10 @@ def gex_by_strike_chart(m: LiveMetrics) -> alt.TopLevelMixin:
         .mark_rect()
         .encode(
             x=_strike_x(domain, field="lo"),
-            x2="hi:Q",
+            x2=alt.X2("hi"),
             y=alt.Y("gex:Q", title="₹ Cr per 1 % move"),
             y2=alt.datum(0),
-            color=alt.condition("datum.gex >= 0", alt.value(UP), alt.value(DOWN)),
+            color=alt.Color("sign:N", scale=alt.Scale(domain=["+", "-"], range=[UP, DOWN]), legend=None),
             tooltip=[
                 alt.Tooltip("strike:Q", format=",.0f"),
                 alt.Tooltip("gex:Q", title="₹ Cr", format=",.1f"),
@@ -248,7 +246,7 @@ def oi_chart(m: LiveMetrics, unit: str = "contracts") -> alt.TopLevelMixin:
         .mark_rect(opacity=0.8)
         .encode(
             x=_strike_x(domain, field="lo"),
-            x2="hi:Q",
+            x2=alt.X2("hi"),
             y=y,
             y2=alt.datum(0),
             color=alt.Color("series:N", scale=colours, legend=LEGEND),
@@ -337,8 +335,12 @@ def max_pain_chart(m: LiveMetrics) -> alt.TopLevelMixin:
         )
     )
     pin = pd.DataFrame({"strike": [m.max_pain], "label": [f"max pain {m.max_pain:,.0f}"]})
-    rule = alt.Chart(pin).mark_rule(color=PAIN, strokeDash=[2, 3]).encode(x="strike:Q")
-    text = alt.Chart(pin).mark_text(align="left", dx=4, y=20, color=PAIN).encode(x="strike:Q", text="label:N")
+    rule = alt.Chart(pin).mark_rule(color=PAIN, strokeDash=[2, 3]).encode(x=alt.X("strike:Q"))
+    text = (
+        alt.Chart(pin)
+        .mark_text(align="left", dx=4, y=20, color=PAIN)
+        .encode(x=alt.X("strike:Q"), text=alt.Text("label:N"))
+    )
     return _finish(
         alt.layer(line, rule, text, *([level_marks(m)] if level_marks(m) else [])), "Max-pain curve"
     )
@@ -348,6 +350,10 @@ def confidence_chart(points: Sequence[ConfidencePoint]) -> alt.TopLevelMixin:
     """Each engine's raw score over time; the legend above the plot, clear of the time axis."""
     if not points:
         return _empty("Engine confidence (waiting for data)")
+    cycles = sorted({p.ts for p in points})
+    if len(cycles) > MAX_POINTS:  # thin whole cycles, so every engine keeps the same moments
+        keep = set(cycles[:: -(-len(cycles) // MAX_POINTS)])
+        points = [p for p in points if p.ts in keep]
     frame = pd.DataFrame(
         {
             "time": _times([p.ts for p in points]),
@@ -355,9 +361,6 @@ def confidence_chart(points: Sequence[ConfidencePoint]) -> alt.TopLevelMixin:
             "score": [p.raw_score for p in points],
         }
     )
-    times = frame["time"].unique()
-    if len(times) > MAX_POINTS:  # thin whole cycles, so every engine keeps the same moments
-        frame = frame[frame["time"].isin(times[:: -(-len(times) // MAX_POINTS)])]
     lines = (
         alt.Chart(frame)
         .mark_line(strokeWidth=1.5)
@@ -366,7 +369,7 @@ def confidence_chart(points: Sequence[ConfidencePoint]) -> alt.TopLevelMixin:
             y=alt.Y("score:Q", title="raw score (0-1)", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("engine:N", legend=LEGEND),
             tooltip=[
-                "engine:N",
+                alt.Tooltip("engine:N"),
                 alt.Tooltip("time:T", format="%H:%M:%S"),
                 alt.Tooltip("score:Q", format=".2f"),
             ],
