@@ -97,7 +97,9 @@ def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
             assert "NIFTY NEAR_MAX_PAIN" in text and "max pain" in text
             page.screenshot(path=str(tmp_path / "toast.png"))
             page.get_by_role("link", name="Alerts").first.click()
-            page.get_by_text("NIFTY near max pain", exact=False).first.wait_for(timeout=30_000)
+            # the rules table is a canvas grid: its cells exist in the DOM for assistive tech, hidden
+            cell = page.locator('[data-testid="stDataFrame"] td').filter(has_text="NIFTY near max pain")
+            cell.first.wait_for(state="attached", timeout=30_000)
             page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
             page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
         finally:
