@@ -13,8 +13,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from core.analytics.chain_arrays import ChainArrays
 from core.analytics.chain_view import leg_greeks, strike_pcr
-from core.analytics.structural import ChainArrays
 from core.domain import ChainSnapshot, LiveMetrics
 
 OI_UNITS = ("contracts", "lakh units", "units")

@@ -75,7 +75,9 @@ def test_tile_never_shows_a_reading_in_colour_that_is_not_its_last_signal():
     held = EngineState("DealerGammaEngine", _result("LONG_GAMMA"), now, state_last, held="LONG_GAMMA")
     view = tile_view(held, now, never)
     assert view.headline == "LONG_GAMMA (held, not signalled)" and view.colour == GREY
-    same = EngineState("DealerGammaEngine", _result("SHORT_GAMMA", "DOWN"), now, state_last, held="SHORT_GAMMA")
+    same = EngineState(
+        "DealerGammaEngine", _result("SHORT_GAMMA", "DOWN"), now, state_last, held="SHORT_GAMMA"
+    )
     assert tile_view(same, now, never).colour != GREY
 
 
