@@ -10,7 +10,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from core.storage.database import head_revision
+from core.storage.database import head_revision, make_engine
 
 
 def cli(*args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def cli(*args: str, timeout: float = 180, env: dict | None = None) -> subprocess
 
 
 def count(url: str, table: str) -> int:
-    engine = sa.create_engine(url)
+    engine = make_engine(url)  # names the driver StrikeIQ ships (plain create_engine would pick psycopg 3)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
