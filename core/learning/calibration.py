@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.config import LearningConfig
 from core.learning.experience import Experience
 from core.learning.outcomes import CORRECT, NEUTRAL, WRONG
-from core.storage.models import AiSignalLog, FormulaExperience, SignalOutcome
+from core.storage.models import AiSignalLog, FormulaExperience, SignalOutcome, outcome_count
 
 RAW, CALIBRATED = "raw", "calibrated"
 
@@ -82,11 +82,8 @@ def _engine_skill(session: Session, horizon_s: int) -> dict[tuple[str, str], Exp
     """Directional outcomes per engine and symbol (range calls do not vote on direction)."""
     S, SO = AiSignalLog, SignalOutcome
 
-    def n_of(label: str) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(sa.func.sum(sa.case((SO.outcome == label, 1), else_=0)), 0)
-
     stmt = (
-        sa.select(S.engine, S.symbol, n_of(CORRECT), n_of(WRONG), n_of(NEUTRAL))
+        sa.select(S.engine, S.symbol, outcome_count(CORRECT), outcome_count(WRONG), outcome_count(NEUTRAL))
         .join(SO, SO.signal_id == S.id)
         .where(SO.horizon_s == horizon_s, S.direction != "NONE")
         .group_by(S.engine, S.symbol)

@@ -17,16 +17,12 @@ from sqlalchemy.orm import Session
 
 from core.learning.experience import Experience
 from core.learning.outcomes import CORRECT, NEUTRAL, WRONG
-from core.storage.models import AiSignalLog, FormulaExperience, SignalOutcome
+from core.storage.models import AiSignalLog, FormulaExperience, SignalOutcome, outcome_count
 
 S, SO, F = AiSignalLog, SignalOutcome, FormulaExperience.__table__
 ExperienceKey = tuple[str, str, str]  # (engine, signal, symbol)
 # Row values in one IN list: PostgreSQL and SQLite both bind one parameter per value.
 KEYS_PER_QUERY = 300
-
-
-def _n_of(label: str) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((SO.outcome == label, 1), else_=0)), 0)
 
 
 def _counts(session: Session, where: sa.ColumnElement[bool], by_symbol: bool) -> list[dict[str, Any]]:
@@ -35,9 +31,9 @@ def _counts(session: Session, where: sa.ColumnElement[bool], by_symbol: bool) ->
     stmt = (
         sa.select(
             *group,
-            _n_of(CORRECT).label("wins"),
-            _n_of(WRONG).label("losses"),
-            _n_of(NEUTRAL).label("neutrals"),
+            outcome_count(CORRECT).label("wins"),
+            outcome_count(WRONG).label("losses"),
+            outcome_count(NEUTRAL).label("neutrals"),
             sa.func.avg(S.raw_score).label("mean_raw"),
             sa.func.max(SO.evaluated_at).label("last_updated"),
         )

@@ -23,6 +23,7 @@ from core.storage.models import (
     Prediction,
     SignalOutcome,
     SmartMoneyPrediction,
+    outcome_count,
 )
 from core.storage.runs import check_run, run_conditions
 from core.storage.types import epoch_bucket
@@ -56,10 +57,6 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         return None, None
     ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
-
-
-def _n_of(label: str) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((SO.outcome == label, 1), else_=0)), 0)
 
 
 def _conds(f: PerformanceFilter, model: Any = S) -> list[Any]:
@@ -126,9 +123,9 @@ def hit_rates(f: PerformanceFilter, session_factory: SessionFactory | None = Non
             S.signal,
             SO.horizon_s,
             sa.func.count(),
-            _n_of(CORRECT),
-            _n_of(WRONG),
-            _n_of(NEUTRAL),
+            outcome_count(CORRECT),
+            outcome_count(WRONG),
+            outcome_count(NEUTRAL),
             sa.func.avg(SO.move_pct),
             sa.func.avg(SO.mfe_pct),
             sa.func.avg(SO.mae_pct),
@@ -160,7 +157,7 @@ def reliability(
 ) -> list[dict[str, Any]]:
     """Confidence bucket -> observed hit rate, per engine and for all engines (decided outcomes)."""
     bucket = confidence_bucket(S.confidence, bins).label("bucket")
-    measures = (sa.func.count(), _n_of(CORRECT), sa.func.avg(S.confidence))
+    measures = (sa.func.count(), outcome_count(CORRECT), sa.func.avg(S.confidence))
     base = sa.select(bucket, *measures).join(SO, SO.signal_id == S.id).where(*_decided(f))
     per_engine = base.add_columns(S.engine).group_by(S.engine, bucket)
     rows = [(r[4], *r[:4]) for r in _rows(session_factory, per_engine)]

@@ -22,6 +22,7 @@ from core.storage.signal_models import (
     AiSignalLog,
     FormulaExperience,
     SignalOutcome,
+    outcome_count,
     signal_from_fields,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "SignalOutcome",
     "SignalStatsHourly",
     "SmartMoneyPrediction",
+    "outcome_count",
     "signal_from_fields",
 ]

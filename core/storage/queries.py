@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from core.clock import IST
 from core.storage.database import SessionLocal
 from core.storage.filters import PENDING, SignalFilter
-from core.storage.models import AiSignalLog, SignalOutcome
+from core.storage.models import OUTCOMES, AiSignalLog, SignalOutcome, outcome_count
 from core.storage.rollup import raw_signal_sums, signal_scope, window_sums
 from core.storage.runs import check_run
 from core.storage.types import ist_date
@@ -184,18 +184,13 @@ def _count_summary(count_rows: Sequence[sa.Row[Any]]) -> dict[str, Any]:
 
 
 def _outcome_stats(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
-    def n_of(label: str) -> sa.ColumnElement[Any]:
-        return sa.func.coalesce(sa.func.sum(sa.case((O.outcome == label, 1), else_=0)), 0)
-
     return (
         sa.select(
             S.engine,
             S.signal,
             O.horizon_s,
             sa.func.count(),
-            n_of("CORRECT"),
-            n_of("WRONG"),
-            n_of("NEUTRAL"),
+            *(outcome_count(label) for label in OUTCOMES),
             sa.func.avg(O.move_pct),
             sa.func.avg(sa.func.abs(O.move_pct)),
         )  # fmt: skip

@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from core.domain import NO_VIEW_SIGNALS
 from core.storage.database import insert_ignoring_conflicts
-from core.storage.models import AiSignalLog, RollupState, SignalOutcome, SignalStatsHourly
+from core.storage.models import (
+    OUTCOMES,
+    AiSignalLog,
+    RollupState,
+    SignalOutcome,
+    SignalStatsHourly,
+    outcome_count,
+)
 from core.storage.runs import run_conditions
 from core.storage.types import utc_hour
 
@@ -73,10 +80,6 @@ class StatSums:
             self.add(self.outcomes, (engine, signal, int(horizon)), values)
 
 
-def _n_of(label: str) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((O.outcome == label, 1), else_=0)), 0)
-
-
 def _signal_sums(*group: Any) -> list[sa.ColumnElement[Any]]:
     conf = sa.func.coalesce(sa.func.sum(S.confidence), 0.0)
     return [*group, sa.func.count(), conf, sa.func.count(S.confidence)]
@@ -85,7 +88,7 @@ def _signal_sums(*group: Any) -> list[sa.ColumnElement[Any]]:
 def _outcome_sums(*group: Any) -> list[sa.ColumnElement[Any]]:
     move = sa.func.coalesce(sa.func.sum(O.move_pct), 0.0)
     abs_move = sa.func.coalesce(sa.func.sum(sa.func.abs(O.move_pct)), 0.0)
-    counts = [_n_of("CORRECT"), _n_of("WRONG"), _n_of("NEUTRAL")]
+    counts = [outcome_count(label) for label in OUTCOMES]
     return [*group, sa.func.count(), *counts, move, sa.func.count(O.move_pct), abs_move]
 
 

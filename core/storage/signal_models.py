@@ -156,6 +156,12 @@ class SignalOutcome(Base):
     at_close: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
+def outcome_count(label: str) -> sa.ColumnElement[int]:
+    """SUM of the grouped SignalOutcome rows whose outcome is `label` (0, not NULL, for none): the
+    one counting expression of every per-outcome statistic."""
+    return sa.func.coalesce(sa.func.sum(sa.case((SignalOutcome.outcome == label, 1), else_=0)), 0)
+
+
 class FormulaExperience(Base):
     """Aggregated outcomes per engine, signal, symbol (NULL = all symbols) and horizon."""
 
