@@ -23,7 +23,6 @@ __all__ = [
     "Side",
     "Spike",
     "StrikeFlow",
-    "nearest_strike",
 ]
 
 Side = Literal["below", "above"]
@@ -362,13 +361,6 @@ class EngineHistory:
         ts, px = self.between("spot", t0, self.last_ts if self.last_ts is not None else t0)
         hit = np.flatnonzero(px <= price if side == "below" else px >= price)
         return float(ts[hit[0]]) if len(hit) else None
-
-
-def nearest_strike(metrics: LiveMetrics, level: float) -> float | None:
-    """The listed strike closest to a price level."""
-    if not len(metrics.strikes) or not _finite(level):
-        return None
-    return float(metrics.strikes[int(np.argmin(np.abs(metrics.strikes - level)))])
 
 
 def _tracked_values(m: LiveMetrics) -> dict[str, float | None]:

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num, vol_weight
-from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
+from core.engines.history import EngineHistory, Pierce, StrikeFlow
+from core.state.market_state import nearest_strike
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ def _score_sweep(
 def _level_oi_change(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> StrikeFlow | None:
     """Put OI change at a swept support strike (call OI at resistance) since the pierce began;
     writers adding there are defending the level."""
-    strike = nearest_strike(metrics, pierce.level)
+    strike = nearest_strike(metrics.strikes, pierce.level)
     if strike is None:
         return None
     right = "PE" if pierce.side == "below" else "CE"

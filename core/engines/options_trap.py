@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num
-from core.engines.history import EngineHistory, Pierce, StrikeFlow, nearest_strike
+from core.engines.history import EngineHistory, Pierce, StrikeFlow
 from core.engines.smart_money import SmartMoneyEngine, SmartMoneyParams
+from core.state.market_state import nearest_strike
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ def _score_trap(
 def _strike_flow(metrics: LiveMetrics, history: EngineHistory, pierce: Pierce) -> StrikeFlow | None:
     """Calls at the broken resistance strike (puts at support) since the breakout began; writers
     selling there do not believe the breakout."""
-    strike = nearest_strike(metrics, pierce.level)
+    strike = nearest_strike(metrics.strikes, pierce.level)
     if strike is None:
         return None
     right = "CE" if pierce.side == "above" else "PE"

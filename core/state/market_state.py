@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
+
+import numpy as np
 
 from core.config import DEFAULT_LOT_SIZE, DEFAULT_STRIKE_STEP
 from core.domain import ChainSnapshot, FeedItem, InstrumentInfo, LegKey, MarketStatus, Tick
@@ -259,7 +262,8 @@ class MarketStateManager:
         step = state.strike_step
         if state.atm is not None and abs(spot - state.atm) <= step * (0.5 + self.atm_margin_steps):
             return
-        state.atm = nearest_strike(state.strikes, spot, step)
+        listed = nearest_strike(state.strikes, spot)
+        state.atm = listed if listed is not None else round(spot / step) * step
 
     # reader side
 
@@ -311,14 +315,15 @@ def derive_strike_step(strikes: Sequence[float]) -> float | None:
     return min(g for g, n in gaps.items() if n == best)
 
 
-def nearest_strike(strikes: Sequence[float], spot: float, step: float) -> float:
-    """The listed strike nearest `spot` (lower on ties); the step grid when nothing is listed."""
-    if not strikes:
-        return round(spot / step) * step
-    i = bisect.bisect_left(strikes, spot)
+def nearest_strike(strikes: Sequence[float] | np.ndarray, price: float) -> float | None:
+    """The strike of ascending `strikes` nearest `price` (lower on ties); None when nothing is
+    listed or the price is not finite. The state's ATM and the engines' level strikes use this one."""
+    if len(strikes) == 0 or not math.isfinite(price):
+        return None
+    i = bisect.bisect_left(strikes, price)
     if i == 0:
-        return strikes[0]
+        return float(strikes[0])
     if i == len(strikes):
-        return strikes[-1]
+        return float(strikes[-1])
     lo, hi = strikes[i - 1], strikes[i]
-    return hi if hi - spot < spot - lo else lo
+    return float(hi if hi - price < price - lo else lo)

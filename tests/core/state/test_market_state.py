@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+import numpy as np
 import pytest
 
 from core.domain import ChainSnapshot, InstrumentInfo, MarketStatus, Tick
@@ -165,11 +166,20 @@ def test_atm_without_margin_moves_exactly_past_half_a_step():
     assert msm.snapshot("NIFTY").atm_strike == 25050.0
 
 
-def test_nearest_strike_uses_listed_strikes_then_the_grid():
-    assert nearest_strike((24900.0, 25000.0, 25100.0), 25049.0, 50.0) == 25000.0
-    assert nearest_strike((24900.0, 25000.0, 25100.0), 25051.0, 50.0) == 25100.0
-    assert nearest_strike((24900.0, 25000.0), 30000.0, 50.0) == 25000.0
-    assert nearest_strike((), 25074.0, 50.0) == 25050.0
+def test_nearest_strike_picks_the_listed_strike_lower_on_ties():
+    assert nearest_strike((24900.0, 25000.0, 25100.0), 25049.0) == 25000.0
+    assert nearest_strike((24900.0, 25000.0, 25100.0), 25051.0) == 25100.0
+    assert nearest_strike((24900.0, 25000.0, 25100.0), 25050.0) == 25000.0  # ties go lower
+    assert nearest_strike(np.array([24900.0, 25000.0]), 30000.0) == 25000.0
+    assert nearest_strike((), 25074.0) is None
+    assert nearest_strike((24900.0, 25000.0), float("nan")) is None
+
+
+def test_atm_is_on_the_step_grid_before_any_leg_is_listed():
+    msm = MarketStateManager(["NIFTY"])
+    msm.apply([spot(T0, 25074.0)])
+    msm.publish()
+    assert msm.snapshot("NIFTY").atm_strike == 25050.0
 
 
 def test_legs_not_updated_for_the_ttl_are_dropped_with_their_history(msm):
