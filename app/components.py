@@ -7,8 +7,7 @@ import html
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -82,13 +81,6 @@ def date_range(days: Any) -> tuple[date, date]:
     )
     st.stop()
     raise AssertionError("unreachable")
-
-
-def ist_day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """IST midnight of `start` and of the day after `end`, in UTC: the event-time range of the days."""
-    return tuple(  # type: ignore[return-value]
-        datetime.combine(d, day_time(0), IST).astimezone(UTC) for d in (start, end + timedelta(days=1))
-    )
 
 
 def feed_pill_label(mode: str, state: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -12,6 +12,14 @@ IST = ZoneInfo("Asia/Kolkata")
 def to_datetime(ts: float) -> datetime:
     """Epoch seconds (UTC) to an aware UTC datetime."""
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def ist_day_bounds(first: date, last: date | None = None) -> tuple[datetime, datetime]:
+    """The UTC instants where IST day `first` starts and where the day after `last` (default
+    `first`) starts: the event-time range of those trading days, end exclusive."""
+    start = datetime.combine(first, time(0, 0), IST).astimezone(UTC)
+    end = datetime.combine((last or first) + timedelta(days=1), time(0, 0), IST).astimezone(UTC)
+    return start, end
 
 
 def to_epoch(dt: datetime) -> float:

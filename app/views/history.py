@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app.components import date_range, engine_label, from_database, ist_day_bounds, run_picker
+from app.components import date_range, engine_label, from_database, run_picker
 from app.runtime import get_runtime
-from core.clock import IST
+from core.clock import IST, ist_day_bounds
 from core.engines.pipeline import ENGINE_NAMES
 from core.learning.performance import latest_signal_time
 from core.storage.filters import MAX_LIST_ITEMS, SignalFilter, parse_names

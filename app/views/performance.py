@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.components import date_range, engine_label, from_database, ist_day_bounds, run_picker
+from app.components import date_range, engine_label, from_database, run_picker
 from app.runtime import get_runtime
-from core.clock import IST
+from core.clock import IST, ist_day_bounds
 from core.learning import performance as perf
 from core.learning.outcomes import NEUTRAL_BAND_PCT
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.clock import IST, to_epoch
+from core.clock import IST, ist_day_bounds, to_epoch
 from core.domain import LiveMetrics
 from core.storage.database import SessionLocal
 from core.storage.models import MarketSnapshot, OptionChainSnapshot
@@ -78,12 +78,6 @@ class DayRun:
     rows: int
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants where IST day `day` starts and the next one starts."""
-    start = datetime.combine(day, time(0, 0), IST).astimezone(UTC)
-    return start, start + timedelta(days=1)
-
-
 def ist_day(ts: float) -> date:
     return datetime.fromtimestamp(ts, IST).date()
 
@@ -112,7 +106,7 @@ def _as_date(value: Any) -> date:
 
 def day_runs(symbol: str, day: date, session_factory: SessionFactory | None = None) -> list[DayRun]:
     """Runs that stored `symbol` on `day`, the one that started first first."""
-    lo, hi = day_bounds(day)
+    lo, hi = ist_day_bounds(day)
     stmt = (
         sa.select(M.run_id, sa.func.max(M.source), sa.func.min(M.ts), sa.func.max(M.ts), sa.func.count())
         .where(M.symbol == symbol, M.ts >= lo, M.ts < hi)
@@ -134,7 +128,7 @@ def day_expiries(
 ) -> list[date]:
     """Expiries stored for `symbol` on `day` (the runtime stores its nearest expiry), the most
     recently stored last."""
-    lo, hi = day_bounds(day)
+    lo, hi = ist_day_bounds(day)
     stmt = (
         sa.select(M.expiry)
         .where(M.symbol == symbol, M.ts >= lo, M.ts < hi, M.expiry.is_not(None), *scope.on(M))
@@ -146,7 +140,7 @@ def day_expiries(
 
 
 def _window(day: date, start: datetime | None) -> tuple[datetime, datetime]:
-    lo, hi = day_bounds(day)
+    lo, hi = ist_day_bounds(day)
     return (max(lo, start.astimezone(UTC)) if start is not None else lo), hi
 
 
@@ -293,7 +287,7 @@ def day_strikes(
     session_factory: SessionFactory | None = None,
 ) -> list[float]:
     """Strikes with chain snapshots of `symbol` (and `expiry`) on `day`, ascending."""
-    lo, hi = day_bounds(day)
+    lo, hi = ist_day_bounds(day)
     conds = [C.symbol == symbol, C.ts >= lo, C.ts < hi, *scope.on(C)]
     if expiry is not None:
         conds.append(C.expiry == expiry)
@@ -374,8 +368,8 @@ def daily_atm_iv(
 ) -> list[tuple[date, float]]:
     """The ATM IV of each IST day in [before - lookback_days, before): the value of that day's
     last stored snapshot (its close), averaged if several rows share that instant."""
-    lo, _ = day_bounds(before - timedelta(days=lookback_days))
-    hi, _ = day_bounds(before)
+    lo, _ = ist_day_bounds(before - timedelta(days=lookback_days))
+    hi, _ = ist_day_bounds(before)
     day = ist_date(M.ts)
     conds = [M.symbol == symbol, M.ts >= lo, M.ts < hi, M.atm_iv.is_not(None), *scope.on(M)]
     last = sa.select(day.label("day"), sa.func.max(M.ts).label("ts")).where(*conds).group_by(day).subquery()
