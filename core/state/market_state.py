@@ -15,29 +15,11 @@ import numpy as np
 from core.config import DEFAULT_LOT_SIZE, DEFAULT_STRIKE_STEP
 from core.domain import ChainSnapshot, FeedItem, InstrumentInfo, LegKey, MarketStatus, Tick
 from core.market_calendar import MarketCalendar
-from core.state.history import RingBuffer
 
 FALLBACK_LOT_SIZE = 1
 FALLBACK_STRIKE_STEP = 50.0
 MAX_UNKNOWN_NAMES = 64  # distinct unknown symbols remembered by name; the total is always counted
 TTL_SWEEP_EVERY_S = 30.0  # event seconds between TTL sweeps, so apply/publish stay O(changed legs)
-
-
-class LegHistory:
-    """Short event-time histories of one leg: LTP per publish and OI on each OI change."""
-
-    __slots__ = ("price", "oi")
-
-    def __init__(self, capacity: int) -> None:
-        self.price = RingBuffer(capacity)
-        self.oi = RingBuffer(capacity)
-
-    def record(self, tick: Tick) -> None:
-        self.price.append(tick.ts, tick.ltp)
-        if tick.oi is not None:
-            last = self.oi.last()
-            if last is None or last[1] != tick.oi:
-                self.oi.append(tick.ts, tick.oi)
 
 
 @dataclass(slots=True)
@@ -59,16 +41,15 @@ class _SymbolState:
     derived_expiries: tuple[date, ...] = ()
     strikes: tuple[float, ...] = ()
     legs: dict[LegKey, Tick] = field(default_factory=dict)
-    changed: set[LegKey] = field(default_factory=set)
-    history: dict[LegKey, LegHistory] = field(default_factory=dict)
 
 
 class MarketStateManager:
     """Keeps every configured symbol's underlying and legs; publishes one ChainSnapshot per dirty symbol.
 
-    Threading: `apply`, `publish`, `spot_history` and `leg_history` belong to the single writer (the
-    feed thread). `snapshot` and `snapshots` are lock-free for any reader: they read a reference that
-    `publish` swaps whole, and every published snapshot is immutable.
+    Threading: `apply` and `publish` belong to the single writer (the feed thread). `snapshot` and
+    `snapshots` are lock-free for any reader: they read a reference that `publish` swaps whole, and
+    every published snapshot is immutable. It keeps no history: the structural engine keeps the
+    spot and OI history metrics need, the engine pipeline the one signals look back through.
     """
 
     def __init__(
@@ -76,13 +57,11 @@ class MarketStateManager:
         symbols: Sequence[str],
         calendar: MarketCalendar | None = None,
         leg_ttl_s: float = 1800.0,
-        history_len: int = 256,
         max_legs_per_symbol: int = 4000,
         atm_margin_steps: float = 0.1,
     ) -> None:
         self.calendar = calendar or MarketCalendar.default()
         self.leg_ttl_s = leg_ttl_s
-        self.history_len = history_len
         self.max_legs_per_symbol = max_legs_per_symbol
         # Extra distance past the half-step before ATM moves, so spot hovering at a midpoint
         # does not flip ATM back and forth on every tick.
@@ -95,8 +74,6 @@ class MarketStateManager:
             )
             for s in symbols
         }
-        # history_len 0 turns the short histories off (a pure snapshot store).
-        self._spot_history = {s: RingBuffer(history_len) for s in symbols} if history_len > 0 else {}
         self._dirty: set[str] = set()
         self._market = "OPEN"
         self._published: Mapping[str, ChainSnapshot] = MappingProxyType({})
@@ -145,7 +122,6 @@ class MarketStateManager:
             if prev is None:
                 state.structure_changed = True
             state.legs[key] = tick
-            state.changed.add(key)
         state.ticks += 1
         if tick.ts > state.last_ts:
             state.last_ts = tick.ts
@@ -184,7 +160,6 @@ class MarketStateManager:
         return fresh
 
     def _build(self, state: _SymbolState) -> ChainSnapshot:
-        self._record_history(state)
         if state.last_ts >= state.next_sweep_ts:
             self._sweep(state)
             state.next_sweep_ts = state.last_ts + TTL_SWEEP_EVERY_S
@@ -209,23 +184,6 @@ class MarketStateManager:
             market=self._market,
         )
 
-    def _record_history(self, state: _SymbolState) -> None:
-        buf = self._spot_history.get(state.symbol)
-        if buf is not None and state.spot is not None:
-            last = buf.last()
-            if last is None or last[0] != state.spot.ts:
-                buf.append(state.spot.ts, state.spot.ltp)
-        if self.history_len > 0:
-            for key in state.changed:
-                tick = state.legs.get(key)
-                if tick is None:
-                    continue
-                hist = state.history.get(key)
-                if hist is None:
-                    hist = state.history[key] = LegHistory(self.history_len)
-                hist.record(tick)
-        state.changed.clear()
-
     def _sweep(self, state: _SymbolState) -> None:
         """Drop legs not updated for the TTL (event time) and legs whose expiry has closed."""
         cutoff = state.last_ts - self.leg_ttl_s
@@ -244,7 +202,6 @@ class MarketStateManager:
     def _drop(self, state: _SymbolState, keys: list[LegKey]) -> None:
         for key in keys:
             del state.legs[key]
-            state.history.pop(key, None)
         if keys:
             self.dropped_legs += len(keys)
             state.structure_changed = True
@@ -278,15 +235,6 @@ class MarketStateManager:
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._states)
-
-    def spot_history(self, symbol: str) -> RingBuffer | None:
-        """Spot (ts, ltp) sampled once per publish. Writer thread only."""
-        return self._spot_history.get(symbol)
-
-    def leg_history(self, symbol: str, key: LegKey) -> LegHistory | None:
-        """A leg's price and OI history. Writer thread only."""
-        state = self._states.get(symbol)
-        return state.history.get(key) if state is not None else None
 
     def stats(self) -> dict:
         """Counters for the System page. Values are read without locking and may lag one publish."""

@@ -182,17 +182,16 @@ def test_atm_is_on_the_step_grid_before_any_leg_is_listed():
     assert msm.snapshot("NIFTY").atm_strike == 25050.0
 
 
-def test_legs_not_updated_for_the_ttl_are_dropped_with_their_history(msm):
+def test_legs_not_updated_for_the_ttl_are_dropped(msm):
     msm.apply([spot(T0, 25000.0), leg(T0, 24000.0), leg(T0, 25000.0)])
     msm.publish()
     msm.apply([spot(T0 + 1000, 25000.0), leg(T0 + 1000, 25000.0)])
     msm.publish()
-    assert msm.leg_history("NIFTY", (EXPIRY, 24000.0, "CE")) is not None
+    assert len(msm.snapshot("NIFTY").legs) == 2
     msm.apply([spot(T0 + 1801, 25000.0)])
     msm.publish()
     keys = set(msm.snapshot("NIFTY").legs)
     assert keys == {(EXPIRY, 25000.0, "CE")}  # 1801 s old leg gone, 801 s old leg kept
-    assert msm.leg_history("NIFTY", (EXPIRY, 24000.0, "CE")) is None
     assert msm.stats()["dropped_legs"] == 1
 
 
@@ -232,8 +231,8 @@ def test_unknown_symbols_are_ignored_and_counted_with_bounded_names(msm):
     assert set(msm.snapshots()) == set()
 
 
-def test_memory_is_bounded_by_leg_cap_and_history_length():
-    msm = MarketStateManager(["NIFTY"], history_len=16, max_legs_per_symbol=300)
+def test_memory_is_bounded_by_the_leg_cap():
+    msm = MarketStateManager(["NIFTY"], max_legs_per_symbol=300)
     for k in range(200):
         # A fresh band of strikes every batch: the leg map must not grow without limit.
         msm.apply([spot(T0 + k, 25000.0 + k), *(leg(T0 + k, 10000.0 + 50 * (k * 5 + i)) for i in range(5))])
@@ -242,20 +241,7 @@ def test_memory_is_bounded_by_leg_cap_and_history_length():
     snap = msm.snapshot("NIFTY")
     assert len(snap.legs) <= 300
     assert (EXPIRY, 10000.0 + 50 * 999, "CE") in snap.legs  # newest kept, oldest evicted
-    hist = msm.leg_history("NIFTY", (EXPIRY, 25000.0, "CE"))
-    assert len(hist.price) == 16 and len(hist.oi) == 16
-    assert len(msm.spot_history("NIFTY")) == 16
-    assert msm.spot_history("NIFTY").last() == (T0 + 199, 25199.0)
-
-
-def test_leg_oi_history_records_only_changes(msm):
-    for k, oi in enumerate([100.0, 100.0, 100.0, 130.0, 130.0, 90.0]):
-        msm.apply([leg(T0 + k, 25000.0, ltp=10.0 + k, oi=oi)])
-        msm.publish()
-    hist = msm.leg_history("NIFTY", (EXPIRY, 25000.0, "CE"))
-    ts, values = hist.oi.arrays()
-    assert values.tolist() == [100.0, 130.0, 90.0] and ts.tolist() == [T0, T0 + 3, T0 + 5]
-    assert hist.price.arrays()[1].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert snap.spot == 25199.0 and snap.legs[(EXPIRY, 25000.0, "CE")].oi == 199.0
 
 
 def test_stats_report_ticks_legs_and_last_event_time(msm):
@@ -264,12 +250,3 @@ def test_stats_report_ticks_legs_and_last_event_time(msm):
     stats = msm.stats()["symbols"]
     assert stats["NIFTY"] == {"ticks": 11, "legs": 10, "last_ts": T0}
     assert stats["BANKNIFTY"] == {"ticks": 1, "legs": 0, "last_ts": T0 + 2}
-
-
-def test_history_len_zero_keeps_snapshots_without_histories():
-    msm = MarketStateManager(["NIFTY"], history_len=0)
-    msm.apply([spot(T0, 25000.0), leg(T0, 25000.0, oi=5.0)])
-    msm.publish()
-    assert msm.snapshot("NIFTY").spot == 25000.0
-    assert msm.spot_history("NIFTY") is None
-    assert msm.leg_history("NIFTY", (EXPIRY, 25000.0, "CE")) is None
