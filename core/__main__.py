@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.alerts.config import alert_args, alert_overrides
+from core.bench import TARGETS
 from core.config import Config, load_config, parse_feed, parse_symbols, validate_database_url
 from core.errors import ConfigError
 
@@ -234,11 +235,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_invariance)
 
     p = sub.add_parser("bench", help="performance benchmarks, JSON on stdout")
-    p.add_argument(
-        "--only",
-        choices=["metrics", "engines", "ingest", "logger", "stats", "page", "memory", "backtest", "alerts"],
-        action="append",
-    )
+    p.add_argument("--only", choices=list(TARGETS), action="append", help="repeat for several")
     _db_arg(p)
     p.set_defaults(func=cmd_bench)
 

@@ -4,6 +4,5 @@ with the learning code and report a scorecard against no-skill baselines (`pytho
 - sessions.py: one recording -> one run (Runtime driven by hand, SignalLogger writing);
 - baseline.py: the no-skill baselines from the runs' own price paths;
 - scorecard.py: hit rates, Wilson intervals, Brier scores and reliability per engine/signal/horizon;
-- runner.py: the whole backtest, its JSON and its text table;
-- bench.py: the `backtest` benchmark of `python -m core bench`.
+- runner.py: the whole backtest, its JSON and its text table (its benchmark is core.bench.backtest).
 """

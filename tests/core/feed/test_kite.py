@@ -299,16 +299,6 @@ def test_live_feed_subscribes_full_mode_and_streams(master):
     assert feed.stats.frames > feed.stats.items / 200  # heartbeats counted as frames too
 
 
-def test_bench_decoders_decodes_whole_frames_without_rejects():
-    from core.feed.broker_bench import bench_decoders
-
-    result = bench_decoders(1_000)
-    for broker in ("kite", "upstox"):
-        assert result[broker]["ticks_per_frame"] == 63  # index + 31 strikes x 2 rights
-        assert result[broker]["rejected"] == 0
-        assert result[broker]["ticks_per_s"] > 0
-
-
 def test_silence_is_reported_stale(master):
     with KiteServer(master, clock=session_clock(), period_s=60.0) as server:
         feed = KiteFeed(

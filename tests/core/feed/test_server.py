@@ -240,17 +240,6 @@ def test_stop_ends_connected_clients_sessions():
     assert not thread.is_alive() and sink.states()[-2:] == ["disconnected", "stopped"]
 
 
-def test_ingest_benchmark_delivers_every_tick_end_to_end():
-    from core.feed.bench import bench_ingest
-
-    result = bench_ingest(n=3_000, frame_size=50, loopback_n=2_000)
-    assert result["rejected"] == 0
-    assert result["loopback_received"] == result["loopback_ticks"] == 2_000
-    assert all(
-        result[k] > 0 for k in ("decode_ticks_per_s", "decode_apply_ticks_per_s", "loopback_ticks_per_s")
-    )
-
-
 def test_widening_a_subscription_sends_only_the_newly_added_state(server):
     server.publish([MarketStatus("OPEN", TS), spot("NIFTY"), spot("BANKNIFTY", ltp=55000.0)])
     client = Client(server, ["NIFTY"])

@@ -1,24 +1,27 @@
-"""Server time of an Intraday page rerun on a filled database, printed as JSON (a benchmark, not a test).
+"""The `intraday` benchmark: server time of the Intraday page on a filled database.
 
 Fills a throwaway SQLite file with one full NIFTY session (09:15-15:30 IST: market snapshots every
 5 s, chain snapshots of ATM +- 15 every 60 s, as the runtime stores them) and a year of earlier
 daily closes, then runs the page through Streamlit's AppTest as a database replica
 (STRIKEIQ_LIVE_SOURCE=db, so no simulator competes for the CPU): the first run (cold caches) and
-warm reruns. `python -m app.intraday_bench`.
+warm reruns.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
-MAIN = Path(__file__).resolve().parent / "main.py"
+from core.bench.common import percentiles, scratch_dir, time_ms
+from core.bench.page import dashboard, page_result
+from core.clock import IST
+from core.storage.database import make_engine, upgrade
+from core.storage.models import MarketSnapshot, OptionChainSnapshot
+
 DAY = date(2026, 11, 25)
 EXPIRY = date(2026, 12, 1)
 SNAPSHOT_S, CHAIN_S, SESSION_S = 5, 60, 22_500
@@ -26,12 +29,6 @@ SNAPSHOT_S, CHAIN_S, SESSION_S = 5, 60, 22_500
 
 def fill(url: str, seed: int = 7) -> dict:
     """One synthetic session of `DAY` and 250 earlier daily closes; returns the row counts."""
-    import sqlalchemy as sa
-
-    from core.clock import IST
-    from core.storage.database import make_engine, upgrade
-    from core.storage.models import MarketSnapshot, OptionChainSnapshot
-
     upgrade(url)
     rng = np.random.default_rng(seed)
     open_at = datetime(DAY.year, DAY.month, DAY.day, 9, 15, tzinfo=IST)
@@ -77,17 +74,13 @@ def fill(url: str, seed: int = 7) -> dict:
     return {"market_snapshots": len(rows) + len(closes), "chain_rows": len(chain)}
 
 
-def bench_intraday_page(reruns: int = 20) -> dict:
-    from streamlit.testing.v1 import AppTest
-
-    from app.runtime import shutdown_runtime
-
-    data_dir = tempfile.mkdtemp(prefix="strikeiq-intraday-bench-")
+def bench_intraday_page(reruns: int = 20) -> dict[str, Any]:
+    """The Intraday page's first run (cold caches) and `reruns` warm reruns, as a database replica."""
+    data_dir = scratch_dir("intraday")
     url = f"sqlite:///{data_dir}/intraday.db"
     counts = fill(url)
-    os.environ.update(STRIKEIQ_DATA_DIR=data_dir, DATABASE_URL=url, STRIKEIQ_LIVE_SOURCE="db")
-    try:
-        at = AppTest.from_file(str(MAIN), default_timeout=120)
+    env = {"STRIKEIQ_DATA_DIR": str(data_dir), "DATABASE_URL": url, "STRIKEIQ_LIVE_SOURCE": "db"}
+    with dashboard(env, timeout_s=120) as at:
         at.run()
         at.switch_page("views/intraday.py")
         start = time.perf_counter()
@@ -95,24 +88,15 @@ def bench_intraday_page(reruns: int = 20) -> dict:
         cold = (time.perf_counter() - start) * 1000.0
         if at.exception:
             raise RuntimeError([e.value for e in at.exception])
-        samples = []
-        for _ in range(reruns):
-            start = time.perf_counter()
-            at.run()
-            samples.append((time.perf_counter() - start) * 1000.0)
-        ms = np.asarray(samples)
+        samples = time_ms(at.run, reruns)
         return {
             **counts,
             "first_run_ms": round(cold, 1),
             "reruns": reruns,
-            "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p90_ms": round(float(np.percentile(ms, 90)), 1),
-            "max_ms": round(float(ms.max()), 1),
+            **percentiles(samples, pcts=(50, 90), digits=1, maximum=True),
             "captions": [c.value for c in at.caption][:2],
         }
-    finally:
-        shutdown_runtime()
 
 
-if __name__ == "__main__":
-    print(json.dumps(bench_intraday_page(), indent=1))
+def run(db: str | None) -> dict[str, Any]:
+    return page_result(bench_intraday_page)

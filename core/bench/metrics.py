@@ -1,9 +1,9 @@
-"""Benchmark of LiveStructuralEngine.compute on a realistic chain (SPEC §11): p50/p99/mean in ms.
+"""The `metrics` benchmark: LiveStructuralEngine.compute on a realistic chain (SPEC §11), in ms.
 
 One NIFTY snapshot with two expiries x 81 strikes x CE/PE (324 legs), priced by Black-76 from a
 skewed smile so every leg needs a real IV solve. One iteration is a full recompute of both
 expiries (IV solve, greeks, GEX, flip grid, max pain, flow, regime); per-expiry timings are
-reported too. Timing uses perf_counter (wall time is right for a benchmark, unlike analytics).
+reported too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from core.analytics.greeks import black76_price
 from core.analytics.structural import LiveStructuralEngine
+from core.bench.common import percentiles
 from core.clock import IST
 from core.config import AnalyticsConfig
 from core.domain import ChainSnapshot, Tick
@@ -68,15 +69,6 @@ def bench_snapshot(ts: float = BENCH_TS, r: float = 0.055) -> ChainSnapshot:
     )  # fmt: skip
 
 
-def _stats(samples_s: list[float]) -> dict[str, float]:
-    ms = np.array(samples_s) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 4),
-        "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "mean_ms": round(float(ms.mean()), 4),
-    }
-
-
 def bench_metrics(iterations: int = 300) -> dict:
     """Time full recomputes; returns {"legs", "iterations", "p50_ms", "p99_ms", "mean_ms", "per_expiry"}.
 
@@ -90,23 +82,21 @@ def bench_metrics(iterations: int = 300) -> dict:
     for snap in snapshots[:10]:  # warm-up: imports, caches, first-time allocations
         for expiry in base.expiries:
             engine.compute(snap, expiry)
-    total, per_expiry = [], []
+    total_ms, per_expiry_ms = [], []
     for snap in snapshots[10:]:
         start = time.perf_counter()
         for expiry in base.expiries:
             t0 = time.perf_counter()
             engine.compute(snap, expiry)
-            per_expiry.append(time.perf_counter() - t0)
-        total.append(time.perf_counter() - start)
+            per_expiry_ms.append((time.perf_counter() - t0) * 1000.0)
+        total_ms.append((time.perf_counter() - start) * 1000.0)
     return {
         "legs": len(base.legs),
         "iterations": iterations,
-        **_stats(total),
-        "per_expiry": {"legs": len(base.legs) // len(base.expiries), **_stats(per_expiry)},
+        **percentiles(total_ms, mean=True),
+        "per_expiry": {"legs": len(base.legs) // len(base.expiries), **percentiles(per_expiry_ms, mean=True)},
     }
 
 
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(bench_metrics(), indent=2))
+def run(db: str | None) -> dict:
+    return bench_metrics()

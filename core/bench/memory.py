@@ -1,12 +1,13 @@
-"""Memory of a whole runtime over one simulated hour (SPEC §11: memory flat), driven by hand."""
+"""The `memory` benchmark: memory of a whole runtime over a simulated session (SPEC §11: memory flat),
+driven by hand."""
 
 from __future__ import annotations
 
 import gc
 import os
-import tempfile
 from dataclasses import replace
 
+from core.bench.common import scratch_dir
 from core.config import FeedConfig, load_config
 from core.feed.simulator import Simulator
 from core.runtime import Runtime
@@ -27,7 +28,7 @@ def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict:
     buffers (UI series, engine histories) fill during the first hour by design, so "flat" is judged
     on the growth over the last hour.
     """
-    data_dir = tempfile.mkdtemp(prefix="strikeiq-mem-bench-")
+    data_dir = str(scratch_dir("mem"))
     feed = FeedConfig(symbols=("NIFTY", "BANKNIFTY"), scenario="demo", speed=0.0)
     config = replace(load_config(env={"STRIKEIQ_DATA_DIR": data_dir}), feed=feed)
     sim = Simulator(feed)
@@ -51,3 +52,7 @@ def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict:
         "growth_last_hour_mb": round(last_hour[-1] - last_hour[0], 1),
         "signals": runtime.health()["cycle"]["signals"],
     }
+
+
+def run(db: str | None) -> dict:
+    return bench_memory()

@@ -1,9 +1,9 @@
-"""The analytics benchmark runs on the SPEC §11 chain and reports its figures (no speed assertion)."""
+"""The metrics benchmark runs on the SPEC §11 chain and reports its figures (no speed assertion)."""
 
 from __future__ import annotations
 
-from core.analytics.bench import bench_metrics, bench_snapshot
 from core.analytics.structural import LiveStructuralEngine
+from core.bench.metrics import bench_metrics, bench_snapshot
 
 
 def test_bench_snapshot_is_two_expiries_of_81_strikes_with_real_ivs():

@@ -8,10 +8,10 @@ draining into the database, then scoring and the scorecard, timed apart.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from core.bench.common import scratch_sqlite
 from core.config import PROJECT_ROOT, load_config
 
 SYNTHETIC_RECORDING = PROJECT_ROOT / "tests" / "data" / "synthetic_backtest_NIFTY.jsonl.gz"
@@ -19,14 +19,10 @@ REAL_SESSIONS = PROJECT_ROOT.parent / "shared" / "data" / "real" / "sessions"
 TARGET_TICKS_PER_S = 100_000
 
 
-def _fresh_sqlite(name: str) -> str:
-    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='strikeiq-backtest-bench-')) / name}"
-
-
 def _measure(paths: list[Path], db: str | None) -> dict[str, Any]:
     from core.backtest.runner import run_backtest
 
-    url = db or _fresh_sqlite("backtest.db")
+    url = db or scratch_sqlite("backtest")
     result = run_backtest(paths, url, label="bench", base=load_config(), progress=False)
     return {
         "files": result["files"],
@@ -54,3 +50,7 @@ def bench_backtest(db: str | None = None, real_sessions: Path = REAL_SESSIONS) -
     else:
         out["real_corpus"] = {"skipped": f"no real recordings at {real_sessions}"}
     return out
+
+
+def run(db: str | None) -> dict[str, Any]:
+    return bench_backtest(db)

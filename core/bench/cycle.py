@@ -1,4 +1,4 @@
-"""Benchmark of one full runtime cycle (SPEC §11): metrics for every expiry plus the seven engines."""
+"""The `engines` benchmark: one full runtime cycle (SPEC §11), metrics for every expiry plus the seven engines."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import math
 import time
 from dataclasses import replace
 
-import numpy as np
-
-from core.analytics.bench import BENCH_TS, bench_snapshot
 from core.analytics.structural import LiveStructuralEngine
+from core.bench.common import percentiles
+from core.bench.metrics import BENCH_TS, bench_snapshot
 from core.config import AnalyticsConfig, EngineConfig
 from core.engines.pipeline import EnginePipeline
 
@@ -37,18 +36,13 @@ def bench_cycle(iterations: int = 300, warmup: int = 60) -> dict:
         if i >= warmup:
             engine_ms.append((end - t_engines) * 1000.0)
             total_ms.append((end - start) * 1000.0)
-
-    def stats(values: list[float]) -> dict[str, float]:
-        arr = np.asarray(values)
-        return {
-            "p50_ms": round(float(np.percentile(arr, 50)), 4),
-            "p99_ms": round(float(np.percentile(arr, 99)), 4),
-            "mean_ms": round(float(arr.mean()), 4),
-        }
-
     return {
         "legs": len(base.legs),
         "iterations": iterations,
-        "cycle": stats(total_ms),
-        "engines_only": stats(engine_ms),
+        "cycle": percentiles(total_ms, mean=True),
+        "engines_only": percentiles(engine_ms, mean=True),
     }
+
+
+def run(db: str | None) -> dict:
+    return bench_cycle()

@@ -1,17 +1,15 @@
-"""`python -m core bench --only alerts`: what alerts cost the feed thread and how fast they arrive.
+"""The `alerts` benchmark: what alerts cost the feed thread and how fast they arrive.
 
 - `observe`: AlertService.observe per metrics cycle with 50 rules of every kind (feed-thread time);
 - `webhook`: one delivery to a loopback receiver, request to answer (Sender, urllib);
 - `fire_to_receipt`: observe() on the feed thread until the loopback receiver has the JSON body,
   through the queue and a delivery thread;
-- `page`: the Alerts page's server rerun time (app.alerts_bench, in its own process).
+- `page`: the Alerts page's server rerun time with 20 rules and 200 logged alerts (AppTest, in-process).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from datetime import date
@@ -21,19 +19,16 @@ from typing import Any
 import numpy as np
 
 from core.alerts.config import AlertConfig
-from core.alerts.delivery import Sender
+from core.alerts.delivery import DeliveryResult, Sender
 from core.alerts.evaluate import AlertEvent
+from core.alerts.records import AlertLog
 from core.alerts.rules import AlertRule
 from core.alerts.service import AlertService
+from core.bench.common import percentiles, scratch_dir, time_ms
+from core.bench.page import dashboard, page_result
 from core.domain import Alert, LiveMetrics, Signal
-
-
-def _pcts(samples: list[float], unit: str) -> dict[str, float]:
-    a = np.asarray(samples)
-    return {
-        f"p50_{unit}": round(float(np.percentile(a, 50)), 3),
-        f"p99_{unit}": round(float(np.percentile(a, 99)), 3),
-    }
+from core.storage.alerts import add_rule, save_events
+from core.storage.database import SessionLocal, configure_database, upgrade
 
 
 class _Receiver:
@@ -102,7 +97,7 @@ def bench_observe(cycles: int = 5000) -> dict[str, Any]:
         t0 = time.perf_counter()
         fired += len(svc.observe(m, sigs))
         samples.append((time.perf_counter() - t0) * 1e6)
-    return {"rules": 50, "cycles": cycles, "alerts_fired": fired, **_pcts(samples, "us")}
+    return {"rules": 50, "cycles": cycles, "alerts_fired": fired, **percentiles(samples, "us", digits=3)}
 
 
 def bench_delivery(n: int = 200) -> dict[str, Any]:
@@ -128,18 +123,64 @@ def bench_delivery(n: int = 200) -> dict[str, Any]:
                 e2e.append((receiver.wait_for(ev.id) - t0) * 1000.0)
         finally:
             svc.stop()
-        return {"deliveries": n, "webhook": _pcts(samples, "ms"), "fire_to_receipt": _pcts(e2e, "ms")}
+        return {
+            "deliveries": n,
+            "webhook": percentiles(samples, digits=3),
+            "fire_to_receipt": percentiles(e2e, digits=3),
+        }
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
 
 
+def _seed(url: str) -> None:
+    """20 rules and 200 fired alerts with their deliveries, as a busy day leaves them."""
+    upgrade(url)
+    engine = configure_database(url)
+    log = AlertLog(capacity=1000)
+    records = []
+    for i in range(200):
+        event = AlertEvent(f"rule {i % 20}", None, "signal", "NIFTY", 1_796_000_000.0 + 60 * i, "SWEEP_UP", "UP",
+                           "LiquidityEngine SWEEP_UP (UP) at 70%", 25_000.0, channels=("webhook",))  # fmt: skip
+        log.add(event, time.time())
+        records.append(log.update(event.id, "webhook", DeliveryResult("sent", 1, "", 3.0, time.time(), "x")))
+    with SessionLocal() as session:
+        for i in range(20):
+            add_rule(
+                session, AlertRule(name=f"rule {i}", kind="spot_cross", price=20_000.0 + i, cooldown_s=600)
+            )
+        save_events(session, records)
+    engine.dispose()
+
+
+def bench_alerts_page(reruns: int = 30) -> dict[str, Any]:
+    """Reruns of the Alerts page with 20 rules and 200 logged alerts, beside a 20x simulator."""
+    data_dir = scratch_dir("alerts")
+    url = f"sqlite:///{data_dir}/alerts.db"
+    _seed(url)
+    env = {
+        "STRIKEIQ_DATA_DIR": str(data_dir),
+        "DATABASE_URL": url,
+        "STRIKEIQ_FEED": "sim",
+        "STRIKEIQ_SPEED": "20",
+    }
+    with dashboard(env) as at:
+        at.run()
+        at.switch_page("views/alerts.py")
+        at.run()
+        samples = time_ms(at.run, reruns)
+        return {
+            "rules": 20,
+            "logged_alerts": 200,
+            "reruns": reruns,
+            **percentiles(samples, digits=2),
+            "exceptions": len(at.exception),
+        }
+
+
 def bench_alerts() -> dict[str, Any]:
-    out: dict[str, Any] = {"observe": bench_observe(), **bench_delivery()}
-    run = subprocess.run([sys.executable, "-m", "app.alerts_bench"], capture_output=True, text=True,
-                         timeout=300, check=False)  # fmt: skip
-    if run.returncode != 0:
-        out["page"] = {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "failed"}
-    else:
-        out["page"] = json.loads(run.stdout.strip().splitlines()[-1])
-    return out
+    return {"observe": bench_observe(), **bench_delivery(), "page": page_result(bench_alerts_page)}
+
+
+def run(db: str | None) -> dict[str, Any]:
+    return bench_alerts()

@@ -1,120 +1,34 @@
-"""Storage benchmarks: SignalLogger throughput vs commit-per-row, and statistics over many signals."""
+"""The `stats` benchmark: signal statistics, the hourly rollup and history pages over a million signals."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
+from core.bench.common import percentiles, scratch_sqlite, time_ms
+from core.bench.logger import bench_signals
 from core.clock import to_epoch
-from core.config import LoggerConfig, mask_url
-from core.domain import Signal
+from core.config import mask_url
 from core.storage.database import make_engine, upgrade
 from core.storage.models import AiSignalLog, SignalOutcome
 from core.storage.queries import SignalFilter, _raw_statistics, get_signal_statistics, query_signals
 from core.storage.rollup import RefreshResult, refresh_rollup
-from core.storage.signal_logger import SignalLogger
 
-BENCH_ENGINE = "bench"  # rows written by bench_logger carry this engine name and are removed after
-ENGINE_SIGNALS = (
-    ("liquidity", "SWEEP_UP", "UP"), ("liquidity", "SWEEP_DOWN", "DOWN"),
-    ("stoploss_hunt", "HUNT_UP", "UP"), ("smart_money", "BULLISH", "UP"),
-    ("smart_money", "BEARISH", "DOWN"), ("gamma_squeeze", "SQUEEZE_UP", "UP"),
-    ("options_trap", "BULL_TRAP", "DOWN"), ("dealer_gamma", "LONG_GAMMA", "NONE"),
-    ("liquidity_vacuum", "LIQUIDITY_VACUUM_DOWN", "DOWN"),
-)  # fmt: skip
-SYMBOLS = ("NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY")
 HORIZONS = (300, 900, 1800)
 INCREMENT_UID = "bench-inc-"  # the signals added to time an incremental refresh, removed after
-
-
-def _signals(n: int, t0: float, engine: str | None = None) -> list[Signal]:
-    out = []
-    for i in range(n):
-        eng, sig, direction = ENGINE_SIGNALS[i % len(ENGINE_SIGNALS)]
-        conf = 0.5 + (i % 50) / 100.0
-        out.append(
-            Signal(
-                ts=t0 + i * 0.01,
-                symbol=SYMBOLS[i % len(SYMBOLS)],
-                engine=engine or eng,
-                signal=sig,
-                direction=direction,
-                confidence=conf,
-                raw_score=conf,
-                strength=conf,
-                spot_price=25000.0 + i % 400,
-                reasons=("rule_a", "rule_b"),
-                features={"score_up": conf, "score_down": 1 - conf, "i": i},
-            )  # fmt: skip
-        )
-    return out
-
-
-def _commit_per_row_rate(factory: sessionmaker, signals: list[Signal]) -> float:
-    """Signals/s of the pattern the logger replaces: `session.add(row); session.commit()` per signal."""
-    start = time.perf_counter()
-    for signal in signals:
-        with factory() as session:
-            session.add(AiSignalLog.from_signal(signal))
-            session.commit()
-    return len(signals) / (time.perf_counter() - start)
-
-
-def bench_logger(url: str, n: int = 20_000, baseline_n: int = 2_000) -> dict[str, Any]:
-    """Signals/s of the SignalLogger (enqueue n, flush) vs one commit per row, in the same run."""
-    upgrade(url)
-    engine = make_engine(url)
-    factory = sessionmaker(engine, expire_on_commit=False)
-    t0 = to_epoch(datetime(2026, 1, 5, 3, 45, tzinfo=UTC))
-    try:
-        baseline = _signals(min(baseline_n, n), t0, BENCH_ENGINE)
-        per_row_rate = _commit_per_row_rate(factory, baseline)
-
-        signals = _signals(n, t0 + 1e5, BENCH_ENGINE)
-        with tempfile.TemporaryDirectory() as tmp:
-            logger = SignalLogger(factory, LoggerConfig(), Path(tmp) / "spill.jsonl")
-            logger.start()
-            logger.flush()  # the writer is up and the pool has a connection before timing starts
-            start = time.perf_counter()
-            for signal in signals:
-                logger.log(signal)
-            enqueued = time.perf_counter()
-            flushed = logger.flush(timeout=600)
-            elapsed = time.perf_counter() - start
-            stats = logger.stats()
-            logger.stop()
-        logger_rate = n / elapsed
-        return {
-            "database": mask_url(url),
-            "signals": n,
-            "logger_signals_per_s": round(logger_rate),
-            "enqueue_us_per_signal": round((enqueued - start) / n * 1e6, 2),
-            "commit_per_row_signals_per_s": round(per_row_rate),
-            "commit_per_row_sample": len(baseline),
-            "ratio": round(logger_rate / per_row_rate, 1),
-            "flushed": flushed,
-            "batches": stats["batches"],
-            "last_batch_ms": round(stats["last_batch_ms"], 2),
-        }
-    finally:
-        with factory() as session, session.begin():
-            session.execute(sa.delete(AiSignalLog).where(AiSignalLog.engine == BENCH_ENGINE))
-        engine.dispose()
 
 
 def _load_rows(i0: int, n: int, t_end: float) -> list[dict[str, Any]]:
     span = 30 * 86400.0  # spread over 30 days before t_end, so "last 24 h" is ~1/30 of the rows
     rows = []
-    for k, signal in enumerate(_signals(n, 0.0)):
+    for k, signal in enumerate(bench_signals(n, 0.0)):
         i = i0 + k
         row = AiSignalLog.values_from_signal(signal)
         row["signal_uid"] = f"bench-stat-{i:09d}"
@@ -126,7 +40,7 @@ def _load_rows(i0: int, n: int, t_end: float) -> list[dict[str, Any]]:
 def _recent_rows(n: int, t_end: float) -> list[dict[str, Any]]:
     """n signals in the last n/2 seconds before t_end: what the logger adds between two refreshes."""
     rows = []
-    for k, signal in enumerate(_signals(n, 0.0)):
+    for k, signal in enumerate(bench_signals(n, 0.0)):
         row = AiSignalLog.values_from_signal(signal)
         row["signal_uid"] = f"{INCREMENT_UID}{k:09d}"
         row["timestamp"] = datetime.fromtimestamp(t_end - 0.5 * (n - k), UTC)
@@ -135,19 +49,22 @@ def _recent_rows(n: int, t_end: float) -> list[dict[str, Any]]:
 
 
 def _copy_rows(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
+    """Insert rows; on PostgreSQL by COPY ... FROM STDIN in CSV (psycopg2), where an empty field is NULL."""
     table = AiSignalLog.__table__
     columns = [c.name for c in table.columns if c.name != "id"]
     if engine.dialect.name != "postgresql":
         with engine.begin() as conn:
             conn.execute(sa.insert(table), rows)
         return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([json.dumps(row[c]) if c == "metadata" else row[c] for c in columns])
+    buffer.seek(0)
     raw = engine.raw_connection()
     try:
         cursor = raw.driver_connection.cursor()
-        with cursor.copy(f"COPY ai_signal_logs ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                row["metadata"] = json.dumps(row["metadata"])
-                copy.write_row([row[c] for c in columns])
+        cursor.copy_expert(f"COPY ai_signal_logs ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
         raw.commit()
     finally:
         raw.close()
@@ -183,12 +100,7 @@ def _load_outcomes(engine: sa.Engine, after_id: int) -> None:
 
 
 def _p50_ms(fn: Any, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return round(statistics.median(times), 1)
+    return percentiles(time_ms(fn, runs), pcts=(50,), digits=1)["p50_ms"]
 
 
 def _timed_refresh(factory: sessionmaker, **kwargs: Any) -> tuple[float, RefreshResult]:
@@ -272,13 +184,5 @@ def bench_statistics(url: str, n: int = 1_000_000, runs: int = 5, increment: int
         engine.dispose()
 
 
-if __name__ == "__main__":
-    # python -m core.storage.bench [URL] [N] [logger|statistics]
-    target = sys.argv[1] if len(sys.argv) > 1 else "sqlite:///data/bench.db"
-    kind = sys.argv[3] if len(sys.argv) > 3 else "logger"
-    if kind == "statistics":
-        count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-        print(json.dumps(bench_statistics(target, count), indent=2))
-    else:
-        count = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
-        print(json.dumps(bench_logger(target, count), indent=2))
+def run(db: str | None) -> dict[str, Any]:
+    return bench_statistics(db or scratch_sqlite("stats"))
