@@ -14,12 +14,13 @@ import streamlit as st
 from app.runtime import get_runtime
 from core.alerts.db_feed import DbAlertFeed
 from core.alerts.records import AlertRecord
+from core.live import LiveSource
 
 DIRECTION_ICONS = {"UP": ":material/trending_up:", "DOWN": ":material/trending_down:"}
 TOAST_MAX = 3  # a burst beyond this is summarised in one toast, not a wall of them
 
 
-def alert_feed(runtime: Any) -> Any:
+def alert_feed(runtime: LiveSource) -> Any:
     """The runtime's AlertService, or the database's alert log on a replica."""
     service = getattr(runtime, "alerts", None)
     return service if service is not None else db_alert_feed()

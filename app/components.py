@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core.clock import IST
+from core.live import LiveSource
 from core.storage.database import is_outage
 from core.storage.runs import ALL_RUNS, NO_BACKTESTS, RunInfo, recent_runs, scope_of_choice
 
@@ -130,14 +131,14 @@ def run_label(run: RunInfo) -> str:
     return f"{run.source or 'unknown source'} · {started} · {run.signals:,} signals · {run.run_id[:8]}"
 
 
-def run_picker(runtime: Any, key: str) -> tuple[str | None, bool]:
+def run_picker(runtime: LiveSource, key: str) -> tuple[str | None, bool]:
     """The run selector: this runtime's run (the default), all runs, all but backtests, or one of
     the recent runs in the database. Returns (run_id, exclude_backtests) for the query filters.
     Without a run of its own (a database replica) the default is every run but backtests."""
-    current = getattr(runtime, "run_id", None)
+    current = runtime.run_id
     labels = {ALL_RUNS: "All runs", NO_BACKTESTS: "All runs except backtests"}
     if current:
-        labels = {current: f"This run ({getattr(runtime, 'source', None) or 'current'})", **labels}
+        labels = {current: f"This run ({runtime.source or 'current'})", **labels}
     for run in _runs_or_none():
         labels.setdefault(run.run_id, run_label(run))
     options = list(labels)
@@ -165,7 +166,7 @@ def note_outage() -> None:
         _outage.setdefault("since", time.time())
 
 
-def outage_since(runtime: Any) -> float | None:
+def outage_since(runtime: LiveSource) -> float | None:
     """Since when the database is unavailable (wall epoch), or None while it answers."""
     logger = getattr(runtime, "logger", None)
     logged = logger.stats().get("down_since") if logger is not None else None
@@ -174,7 +175,7 @@ def outage_since(runtime: Any) -> float | None:
     return min(known) if known else None
 
 
-def database_unavailable(runtime: Any, exc: BaseException | None = None) -> None:
+def database_unavailable(runtime: LiveSource, exc: BaseException | None = None) -> None:
     """The one outage state History, Performance and System show instead of a driver traceback."""
     since = outage_since(runtime) or time.time()
     held = ""
@@ -195,7 +196,7 @@ def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
 
 
-def from_database(runtime: Any, read: Callable[..., T], *args: Any) -> T:
+def from_database(runtime: LiveSource, read: Callable[..., T], *args: Any) -> T:
     """`read(*args)`, or the database-unavailable state and the end of this page run on an outage.
     A read that succeeds ends the page-observed outage."""
     try:

@@ -9,7 +9,6 @@ merged on every rerun, so the newest point is never older than the live panel it
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,6 +19,7 @@ from app.intraday_charts import day_figure
 from app.intraday_compact import compact_day_chart
 from core.analytics.iv_history import IvStanding, iv_standing
 from core.domain import LiveMetrics
+from core.live import LiveSource
 from core.storage import intraday
 from core.storage.intraday import Scope, Series
 
@@ -85,14 +85,14 @@ def daily_iv(symbol: str, day: date, run_id: str | None, no_bt: bool) -> list[tu
     return intraday.daily_atm_iv(symbol, day, scope=Scope(run_id, no_bt))
 
 
-def default_scope(runtime: Any, symbol: str, day: date) -> tuple[Scope, str]:
+def default_scope(runtime: LiveSource, symbol: str, day: date) -> tuple[Scope, str]:
     """Every run but backtests, so the day survives restarts; but when two of that day's runs
     overlap in event time (a simulator restarted onto the same day), their rows would interleave:
     then this process's run if it stored that day, else the newest run. The note says which."""
     runs = [r for r in day_runs(symbol, day) if not (r.source or "").startswith("backtest:")]
     if not intraday.runs_overlap(runs):
         return Scope(None, True), ""
-    mine = getattr(runtime, "run_id", None)
+    mine = runtime.run_id
     chosen = next((r for r in runs if r.run_id == mine and mine), runs[-1])
     if chosen.run_id is None:  # legacy rows belong to no run: show them with everything else
         return Scope(None, True), f"{len(runs)} runs overlap on {day}: rows of different runs interleave"
@@ -126,10 +126,11 @@ def day_with_tail(
     return series, intraday.straddle_vwap(snaps)
 
 
-def live_metrics(runtime: Any, symbol: str, expiry: date | None = None) -> LiveMetrics | None:
+def live_metrics(runtime: LiveSource, symbol: str, expiry: date | None = None) -> LiveMetrics | None:
     """The live source's metrics for `expiry` (default: its default expiry); None before data."""
     view = runtime.view(symbol)
-    return view.metrics.get(expiry if expiry is not None else view.default_expiry)
+    key = expiry if expiry is not None else view.default_expiry
+    return view.metrics.get(key) if key is not None else None
 
 
 def current_iv(series: Series) -> float | None:
@@ -183,7 +184,7 @@ def compact_spec(
     return compact_day_chart(series, straddle).to_dict(), len(series) - series.tail, series.tail
 
 
-def compact_day_panel(runtime: Any, symbol: str, metrics: LiveMetrics | None) -> None:
+def compact_day_panel(runtime: LiveSource, symbol: str, metrics: LiveMetrics | None) -> None:
     """The Live page's view of today: spot with levels, PCR and the straddle since the open, from
     the stored snapshots plus the live tail (all runs but backtests, as after a restart)."""
     if metrics is None:

@@ -15,16 +15,17 @@ import streamlit as st
 
 from core.config import load_config
 from core.errors import ConfigError, StrikeIQError
+from core.live import LiveSource
 from core.runtime import Runtime
 
 # Demo controls on the System page restart the runtime with these feed overrides (process-wide).
 _feed_overrides: dict[str, Any] = {}
-_started: list[Runtime] = []  # runtimes this process started, newest last
+_started: list[LiveSource] = []  # runtimes this process started, newest last
 _lock = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Starting the StrikeIQ runtime...")
-def _runtime() -> Runtime:
+def _runtime() -> LiveSource:
     config = load_config()
     if config.live_source == "db":
         from core.live_source import DbLiveSource
@@ -41,7 +42,7 @@ def _runtime() -> Runtime:
 
 
 class RuntimeHandle:
-    """What pages hold instead of a Runtime: every attribute read resolves the current runtime.
+    """What pages hold instead of a LiveSource (Runtime or DbLiveSource): every attribute read resolves the current runtime.
 
     A page binds `runtime` once per full run, but its fragments (`run_every`) rerun alone for as long
     as the tab stays open. Holding the Runtime itself, a Live tab kept rendering the stopped one
@@ -62,13 +63,13 @@ class RuntimeHandle:
 _HANDLE = RuntimeHandle()
 
 
-def get_runtime() -> Runtime:
+def get_runtime() -> LiveSource:
     """The process runtime, as a handle that follows demo restarts (see RuntimeHandle)."""
     current_runtime()  # start it now, so a configuration error stops the page before it renders
-    return cast(Runtime, _HANDLE)
+    return cast(LiveSource, _HANDLE)
 
 
-def current_runtime() -> Runtime:
+def current_runtime() -> LiveSource:
     """The runtime running now; a configuration error stops the page with the fix in words."""
     try:
         return _runtime()

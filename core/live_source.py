@@ -1,7 +1,8 @@
 """Live data for Streamlit replicas from PostgreSQL (`STRIKEIQ_LIVE_SOURCE=db`), no in-process feed.
 
 A headless `python -m core worker --live-state` upserts each symbol's state into `live_chain_state`;
-any number of dashboard processes read it here with the same interface the pages use on a Runtime.
+any number of dashboard processes read it here through the LiveSource protocol (core.live) the
+pages use on a Runtime.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from core.bus import ConfidencePoint, SpotPoint
 from core.clock import to_datetime, to_epoch
 from core.config import Config, mask_url
 from core.domain import Signal
+from core.live import LiveView
 from core.live_state import parse_live_state
-from core.runtime import LiveView
 from core.storage.database import SessionLocal, configure_database
 from core.storage.models import LiveChainState, MarketSnapshot
 

@@ -24,6 +24,7 @@ from core.feed.factory import build_feed
 from core.learning.calibration import ConfidenceCalibrator
 from core.learning.evaluator import LearningLoop
 from core.learning.prediction_service import build_prediction
+from core.live import LiveView
 from core.live_state import live_state_payload
 from core.state.market_state import MarketStateManager
 from core.storage.database import SessionLocal, configure_database, current_revision, head_revision, upgrade
@@ -32,20 +33,6 @@ from core.storage.runs import feed_source, new_run_id
 from core.storage.signal_logger import SignalLogger
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveView:
-    """What a live page needs for one symbol, read in one go."""
-
-    symbol: str
-    snapshot: ChainSnapshot | None
-    metrics: dict[date, LiveMetrics]
-    default_expiry: date | None
-    engine_states: dict[str, Any]
-    feed_mode: str
-    feed_state: str
-    feed_reason: str
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from core.analytics.structural import LiveStructuralEngine
 from core.config import load_config
+from core.live import LiveSource
 from core.live_state import ARRAY_FIELDS, SCALAR_FIELDS, metrics_from_dict, metrics_to_dict
 from tests.factories import make_chain
 
@@ -64,6 +65,8 @@ def test_replica_without_a_worker_says_so(sqlite_url, tmp_path):
 
     upgrade(sqlite_url)
     config = replace(load_config(env={"STRIKEIQ_DATA_DIR": str(tmp_path)}), database_url=sqlite_url)
-    view = DbLiveSource(config).view("BANKNIFTY")
+    source = DbLiveSource(config)
+    assert isinstance(source, LiveSource) and source.run_id is None
+    view = source.view("BANKNIFTY")
     assert view.metrics == {} and view.feed_state == "disconnected"
     assert "no worker has published BANKNIFTY" in view.feed_reason

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.config import FeedConfig, load_config
+from core.live import LiveSource, LiveView
 from core.runtime import Runtime
 
 
@@ -40,6 +41,13 @@ def test_start_is_idempotent_and_stop_drains_once(runtime):
     assert runtime.stop() is True  # the atexit hook calling again is harmless
     with pytest.raises(RuntimeError, match="cannot start again"):
         runtime.start()
+
+
+def test_a_runtime_is_the_live_source_the_pages_read(runtime):
+    assert isinstance(runtime, LiveSource)
+    view = runtime.view("NIFTY")
+    assert isinstance(view, LiveView) and view.symbol == "NIFTY" and view.feed_mode == "SIMULATED"
+    assert runtime.run_id and runtime.symbols == ("NIFTY",)
 
 
 def test_health_reports_every_subsystem(runtime):
