@@ -41,17 +41,28 @@ def test_percentiles_name_their_unit_and_round():
     assert len(time_ms(lambda: None, 3)) == 3
 
 
+def _runtime_threads() -> set[str]:
+    names = ("strikeiq-", "signal-logger")
+    return {t.name for t in threading.enumerate() if t.name.startswith(names)}
+
+
 @pytest.mark.slow
-def test_intraday_page_benchmark_runs_in_process_and_restores_the_process(monkeypatch):
+@pytest.mark.parametrize("page", ["intraday", "alerts"])
+def test_page_benchmarks_run_in_process_and_leave_the_process_as_they_found_it(page, monkeypatch):
+    """The Intraday page as a database replica, the Alerts page beside a simulator: each stops the
+    runtime its page started and restores the environment it set."""
+    from core.bench.alerts import bench_alerts_page
     from core.bench.intraday import bench_intraday_page
 
     monkeypatch.delenv("STRIKEIQ_LIVE_SOURCE", raising=False)
-    before = {k: os.environ.get(k) for k in ("DATABASE_URL", "STRIKEIQ_DATA_DIR", "STRIKEIQ_LIVE_SOURCE")}
-    threads = threading.active_count()
-    out = bench_intraday_page(reruns=1)
-    assert out["market_snapshots"] > 4_000 and out["chain_rows"] > 0
-    assert out["first_run_ms"] > 0 and out["p50_ms"] > 0 and out["reruns"] == 1
-    assert {k: os.environ.get(k) for k in before} == before
-    assert (
-        threading.active_count() <= threads + 2
-    )  # the page's runtime was stopped (Streamlit may keep a helper)
+    names = ("DATABASE_URL", "STRIKEIQ_DATA_DIR", "STRIKEIQ_LIVE_SOURCE", "STRIKEIQ_FEED", "STRIKEIQ_SPEED")
+    before = {k: os.environ.get(k) for k in names}
+    threads = _runtime_threads()
+    out = bench_intraday_page(reruns=1) if page == "intraday" else bench_alerts_page(reruns=1)
+    assert out["reruns"] == 1 and out["p50_ms"] > 0
+    if page == "intraday":
+        assert out["market_snapshots"] > 4_000 and out["chain_rows"] > 0 and out["first_run_ms"] > 0
+    else:
+        assert out["rules"] == 20 and out["exceptions"] == 0
+    assert {k: os.environ.get(k) for k in names} == before
+    assert _runtime_threads() <= threads
