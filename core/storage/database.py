@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,7 @@ def make_engine(
         engine = sa.create_engine(parsed, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    _adapt_numpy_scalars()
     connect_args: dict[str, Any] = dict(_PG_LIVENESS)
     if statement_timeout_s is not None:
         connect_args["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
@@ -88,6 +90,24 @@ def make_engine(
     kwargs.setdefault("executemany_mode", "values_plus_batch")
     kwargs.setdefault("executemany_batch_page_size", PG_BATCH_ROWS)
     return sa.create_engine(parsed.set(drivername="postgresql+psycopg2"), connect_args=connect_args, **kwargs)
+
+
+def _adapt_numpy_scalars() -> None:
+    """Teach psycopg2 numpy's scalars. It writes a float subclass with repr(), and numpy 2's repr is
+    `np.float64(25000.0)`, which PostgreSQL reads as a function in schema "np"; numpy integers it
+    cannot adapt at all. Analytics hand the storage layer numpy scalars all the time."""
+    import numpy as np
+    from psycopg2.extensions import AsIs, register_adapter
+
+    def _float(value: np.floating) -> AsIs:
+        x = float(value)
+        return AsIs(repr(x) if math.isfinite(x) else f"'{x}'::float8")
+
+    for kind in (np.float64, np.float32, np.float16):
+        register_adapter(kind, _float)
+    for kind in (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8):
+        register_adapter(kind, lambda value: AsIs(int(value)))
+    register_adapter(np.bool_, lambda value: AsIs("true" if value else "false"))
 
 
 def _dialect_insert(session: Session) -> Callable[..., Any]:

@@ -111,3 +111,18 @@ def test_timestamps_come_back_aware_utc(engine) -> None:
             sa.select(table.c.symbol).where(table.c.updated_at > datetime(2026, 11, 24, 9, 59, tzinfo=UTC))
         ).scalars()
         assert sorted(later) == ["A", "B"]
+
+
+def test_numpy_scalars_are_stored_as_numbers(engine: sa.Engine) -> None:
+    """Analytics hand storage numpy scalars; psycopg2 wrote np.float64 as `np.float64(25000.0)`
+    (numpy 2's repr), which PostgreSQL read as a function call in schema "np"."""
+    from core.storage.models import MarketSnapshot
+
+    ts = datetime(2026, 11, 18, 3, 45, tzinfo=UTC)
+    with sa.orm.Session(engine) as session:
+        session.add(MarketSnapshot(symbol="NIFTY", ts=ts, spot=np.float64(25001.25), atm_strike=np.float64(25000.0),
+                                   total_call_oi=np.int64(1_234_567), atm_iv=np.float32(0.125)))  # fmt: skip
+        session.commit()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(MarketSnapshot.spot, MarketSnapshot.total_call_oi, MarketSnapshot.atm_iv)).one()
+    assert (row.spot, row.total_call_oi, row.atm_iv) == (25001.25, 1_234_567, 0.125)
