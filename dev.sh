@@ -35,7 +35,8 @@ case "${1:-run}" in
     setup requirements-dev.txt
     shift || true
     "$VENV/bin/python" -m ruff check --quiet .
-    exec "$VENV/bin/python" -m pytest -q "$@"
+    # pytest-xdist: one worker per core; worksteal rebalances the minute-long tests at the end.
+    exec "$VENV/bin/python" -m pytest -q -n auto --dist worksteal "$@"
     ;;
   setup)
     setup requirements-dev.txt

@@ -177,7 +177,7 @@ def test_expected_move_straddle_bands_and_breach_probability(engine):
     2026-12-01 15:30 expiry close is 330 + 3 x 375 + 375 = 1830 minutes of open market, over a
     trading year of 252 x 375 minutes. The straddle is priced in calendar time."""
     m = engine.compute(make_chain(strikes_each_side=3, spread=0.0))
-    assert EXPIRY == date(2026, 12, 1)
+    assert date(2026, 12, 1) == EXPIRY
     S, T, tau = 25000.0, m.time_to_expiry_years, 1830 / (252 * 375)
     em = S * 0.12 * math.sqrt(tau)
     assert m.expected_move == pytest.approx(417.4754, rel=1e-6)
