@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import main_script
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def demo_dashboard(tmp_path):
     """`streamlit run app/main.py` on the demo scenario at 20x, with its own SQLite file."""
-    port = _free_port()
     env = {
         **os.environ,
         "STRIKEIQ_DATA_DIR": str(tmp_path),
@@ -32,31 +31,8 @@ def demo_dashboard(tmp_path):
         "STRIKEIQ_SIM_WARMUP_S": "120",
     }
     env.pop("STRIKEIQ_LIVE_SOURCE", None)
-    cmd = [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)]
-    log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(main_script()).parents[1]
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
-        time.sleep(0.25)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with streamlit_app(tmp_path, env) as url:
+        yield url
 
 
 def _choose(page, label: str, option: str) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,17 +45,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dashboard(tmp_path):
-    """`streamlit run app/main.py` on a free port with its own SQLite file and a 20x simulator."""
+@contextmanager
+def streamlit_app(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run app/main.py` on a free port with `env`, its output in tmp_path/streamlit.log;
+    yields the URL once the server answers its health check, stops the server afterwards."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "STRIKEIQ_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{(tmp_path / 'browser.db').as_posix()}",
-        "STRIKEIQ_FEED": "sim",
-        "STRIKEIQ_SPEED": "20",
-    }
     cmd = [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)]
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -72,13 +68,29 @@ def dashboard(tmp_path):
             proc.kill()
             pytest.fail(f"streamlit did not start: {(tmp_path / 'streamlit.log').read_text()[-2000:]}")
         time.sleep(0.25)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """The dashboard with its own SQLite file and a 20x simulator."""
+    env = {
+        **os.environ,
+        "STRIKEIQ_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{(tmp_path / 'browser.db').as_posix()}",
+        "STRIKEIQ_FEED": "sim",
+        "STRIKEIQ_SPEED": "20",
+    }
+    with streamlit_app(tmp_path, env) as url:
+        yield url
 
 
 def test_live_page_renders_and_refreshes(dashboard, tmp_path):
