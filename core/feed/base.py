@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -9,6 +10,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.domain import FeedItem, FeedStatus
+
+
+def backoff_delay(attempt: int, rng: random.Random, initial_s: float = 0.5, cap_s: float = 30.0) -> float:
+    """Seconds to wait before reconnect `attempt` (0-based): doubling from `initial_s` up to `cap_s`,
+    plus up to 25 % jitter so many clients dropped together do not reconnect in lockstep. Every
+    reconnecting feed (protocol-v1 WebSocket, broker sessions) waits this."""
+    base = min(cap_s, initial_s * (2.0 ** min(attempt, 30)))
+    return min(cap_s, base * (1.0 + 0.25 * rng.random()))
 
 
 class FeedSink(Protocol):

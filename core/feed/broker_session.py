@@ -20,7 +20,7 @@ from core.clock import IST
 from core.config import FeedConfig
 from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo, MarketStatus, Tick
 from core.errors import FeedError
-from core.feed.base import FeedSink, FeedStats
+from core.feed.base import FeedSink, FeedStats, backoff_delay
 from core.feed.instruments import InstrumentMaster
 from core.feed.subscription import TOKEN_INVALID, AtmWindow
 
@@ -57,7 +57,7 @@ class BrokerSession(ABC):
         self._backoff_initial = backoff_initial_s
         self._backoff_max = backoff_max_s
         self._auth_retry = auth_retry_s
-        self._jitter = random.Random()
+        self._rng = random.Random()
         # Receive time is local wall time; injectable so tests can place a session on any date.
         self._clock = clock
         self._recv_timeout = min(0.25, config.stale_after_s)
@@ -94,24 +94,20 @@ class BrokerSession(ABC):
 
     def run(self, sink: FeedSink, stop: threading.Event) -> None:
         """Connect, stream and reconnect until `stop` is set. Never raises into the caller."""
-        backoff = self._backoff_initial
         attempt = 0
+        failures = 0  # connections in a row that streamed nothing
         while not stop.is_set():
             if attempt:
                 self.stats.reconnects += 1
             attempt += 1
             self._status(sink, "connecting", self.describe())
             delay = self._session(sink, stop)
-            if self._dead_token is not None:
+            if self._dead_token is not None and delay is not None:
                 self._await_login(stop, delay)
                 continue
-            if delay is None:
-                backoff = self._backoff_initial
-                delay = backoff * (0.5 + self._jitter.random())
-            elif delay == 0.0:
-                delay = backoff * (0.5 + self._jitter.random())
-                backoff = min(backoff * 2.0, self._backoff_max)
-            stop.wait(delay)
+            # A session that streamed resets the backoff: the broker is back.
+            failures = 0 if delay is None else failures + 1
+            stop.wait(backoff_delay(failures, self._rng, self._backoff_initial, self._backoff_max))
         self._status(sink, "stopped", "stop requested")
 
     def _session(self, sink: FeedSink, stop: threading.Event) -> float | None:

@@ -8,17 +8,21 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo
 from core.feed.base import FeedSink, FeedStats
+from core.feed.pacing import Pacer
 from core.feed.protocol import decode_object
 
 log = logging.getLogger(__name__)
 
+# An event-time gap longer than this is a jump to another session (overnight, a weekend, the next
+# recorded day): it is not waited out. Shorter gaps, such as a 5-minute snapshot recording's, are paced.
+SESSION_GAP_S = 30 * 60.0
 
 # Compressed bytes read per call: big enough that a whole recording takes a few dozen calls. Every
 # read and inflate call releases the GIL, and with the logger's writer thread busy each release
@@ -136,12 +140,15 @@ class ReplayFeed:
 
     mode = "REPLAY"
 
-    def __init__(self, path: str | Path, speed: float = 1.0) -> None:
+    def __init__(
+        self, path: str | Path, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0 (0 = as fast as possible)")
         self.path = Path(path)
         self.speed = speed
         self.stats = FeedStats()
+        self._clock = clock  # the pacer's wall clock; injectable so tests need not sleep
 
     def describe(self) -> str:
         pace = "as fast as possible" if self.speed == 0 else f"{self.speed:g}x"
@@ -169,22 +176,18 @@ class ReplayFeed:
         self._status(sink, "stopped", "stop requested" if stop.is_set() else "end of recording")
 
     def _play(self, batches: Iterator[list[FeedItem]], sink: FeedSink, stop: threading.Event) -> None:
-        wall0: float | None = None
-        event0 = 0.0
+        pacer = Pacer(self.speed, self._clock, reanchor_gap_s=SESSION_GAP_S)
         for batch in batches:
             if stop.is_set():
                 return
             ts = _batch_ts(batch)
-            if self.speed > 0 and ts is not None:
-                if wall0 is None:
-                    wall0, event0 = time.monotonic(), ts
-                delay = wall0 + (ts - event0) / self.speed - time.monotonic()
-                if delay > 0:
-                    if stop.wait(delay):
-                        return
-                    # Items were stamped when read; after a pacing wait they are received now.
-                    now = time.time()
-                    batch = [_with_recv_ts(item, now) for item in batch]
+            delay = 0.0 if ts is None else pacer.delay(ts)
+            if delay > 0:
+                if stop.wait(delay):
+                    return
+                # Items were stamped when read; after a pacing wait they are received now.
+                now = time.time()
+                batch = [_with_recv_ts(item, now) for item in batch]
             now = time.time()
             self.stats.frames += 1
             self.stats.items += len(batch)

@@ -14,19 +14,12 @@ import websocket
 from core.config import FeedConfig, mask_url
 from core.domain import FeedItem, FeedState, FeedStatus
 from core.errors import FeedError
-from core.feed.base import FeedSink, FeedStats
+from core.feed.base import FeedSink, FeedStats, backoff_delay
 from core.feed.protocol import decode_frame, subscribe_message
 
 log = logging.getLogger(__name__)
 
 _DATA_OPCODES = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY)
-
-
-def backoff_delay(attempt: int, rng: random.Random, initial_s: float = 0.5, cap_s: float = 30.0) -> float:
-    """Seconds to wait before reconnect `attempt` (0-based): doubling from `initial_s` up to `cap_s`,
-    plus up to 25 % jitter so many clients dropped together do not reconnect in lockstep."""
-    base = min(cap_s, initial_s * (2.0 ** min(attempt, 30)))
-    return min(cap_s, base * (1.0 + 0.25 * rng.random()))
 
 
 def _describe_url(url: str) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import json
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -193,6 +194,28 @@ def test_pacing_follows_event_time_divided_by_speed(tmp_path, speed):
     # The waits return at once, so each one is the whole distance from the replay's start to the
     # batch's event time (minus decoding time): 0.25 s apart in event time, divided by speed.
     assert stop.waits == pytest.approx([0.25 * i / speed for i in range(1, 6)], abs=0.02)
+
+
+@pytest.mark.parametrize("speed", [1.0, 60.0])
+def test_five_minute_gaps_are_paced_and_an_overnight_gap_is_not_waited_out(tmp_path, speed):
+    night = 17 * 3600.0
+    times = [TS, TS + 300, TS + 600, TS + 600 + night, TS + 900 + night]  # 5-minute snapshots, two days
+    path = tmp_path / "snapshots.jsonl.gz"
+    record(path, [[Tick("NIFTY", ts, 25000.0, recv_ts=ts)] for ts in times])
+    now = [0.0]
+
+    class ClockedStop(RecordingStop):
+        def wait(self, timeout: float | None = None) -> bool:
+            now[0] += timeout or 0.0
+            return super().wait(timeout)
+
+    stop, sink = ClockedStop(), RecordingSink()
+    started = time.time()
+    ReplayFeed(path, speed, clock=lambda: now[0]).run(sink, stop)
+    assert len(sink.batches) == len(times)
+    assert stop.waits == pytest.approx([300.0 / speed] * 3)
+    assert now[0] == pytest.approx(900.0 / speed)  # the night cost no wall time
+    assert sink.batches[1][0].recv_ts >= started  # received after the wait, stamped then
 
 
 def test_stop_during_a_pacing_wait_ends_the_replay(tmp_path):

@@ -371,6 +371,8 @@ def test_pacer_maps_event_time_to_wall_time_and_skips_overnight_gaps():
     assert pacer.delay(60_000.0) == 0.0  # next session: re-anchored, not waited out
     assert pacer.delay(60_002.0) == pytest.approx(1.0)
     assert Pacer(0.0).delay(5.0) == 0.0
+    replay = Pacer(1.0, clock=lambda: now[0], reanchor_gap_s=1800.0)  # a gap under 30 min is paced
+    assert (replay.delay(0.0), replay.delay(300.0), replay.delay(60_000.0)) == (0.0, 300.0, 0.0)
 
 
 def test_describe_names_the_run():
