@@ -1,18 +1,21 @@
 """Typed, frozen configuration: the only reader of the environment and `.streamlit/secrets.toml`.
 
-Every subsystem gets its own frozen config object and receives it through its constructor. A wrong
-value raises ConfigError at start with a message naming the variable and how to fix it.
+Every subsystem gets its own frozen config object and receives it through its constructor. The
+variables are read and typed by pydantic-settings (`_Settings`); a wrong value raises ConfigError at
+start with a message naming the variable and how to fix it.
 
-Environment variables (all optional; the defaults run the embedded demo):
+Environment variables, or the same keys in secrets.toml (all optional; the defaults run the demo):
   DATABASE_URL               SQLAlchemy URL; default sqlite:///data/strikeiq.db
   STRIKEIQ_FEED              sim | ws://HOST:PORT | replay:FILE | upstox | kite   (default sim)
   STRIKEIQ_SYMBOLS           comma list, default NIFTY,BANKNIFTY
   STRIKEIQ_SPEED             simulator / replay speed factor, default 1 (0 = as fast as possible)
   STRIKEIQ_SEED              simulator seed, default 7
   STRIKEIQ_SCENARIO          simulator scenario, default calm
+  STRIKEIQ_SIM_START         ISO datetime the simulator starts at, default the next session open
   STRIKEIQ_SIM_DELIVERY      simulator delivery: broker (each leg at its own moments) | sync, default broker
   STRIKEIQ_SIM_WARMUP_S      simulated seconds of the scenario's baseline market before its script
                              starts, delivered at once (no pacing), default 900
+  STRIKEIQ_INSTRUMENTS       broker instrument master file; overrides the day's downloaded master
   STRIKEIQ_LIVE_SOURCE       process (in-process runtime) | db (render from live_chain_state)
   STRIKEIQ_DATA_DIR          where the SQLite file and spill journal live, default ./data
   STRIKEIQ_RISK_FREE_RATE    r for Black-76, default 0.055
@@ -25,12 +28,17 @@ Environment variables (all optional; the defaults run the embedded demo):
   STRIKEIQ_ENGINE__<Engine>__<param>  one engine parameter, e.g.
                              STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04
                              (or [engines.SmartMoneyEngine] flow_min_rel = 0.04 in secrets.toml)
-  UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials (or in secrets.toml)
-  STRIKEIQ_ALERT_*, TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID   alert delivery (core.alerts.config.alert_config)
+  UPSTOX_ACCESS_TOKEN, KITE_API_KEY, KITE_ACCESS_TOKEN   broker credentials
   UPSTOX_API_KEY, UPSTOX_API_SECRET, UPSTOX_REDIRECT_URI   Upstox app, for logging in from StrikeIQ
   KITE_API_SECRET            Kite Connect app secret, for logging in from StrikeIQ (with KITE_API_KEY)
   STRIKEIQ_UPSTOX_BASE_URL   replaces https://api.upstox.com (and the assets host), e.g. a loopback
   STRIKEIQ_KITE_BASE_URL     replaces https://api.kite.trade (and the Kite login host)
+  STRIKEIQ_ALERT_WEBHOOK     POST every signal >= STRIKEIQ_ALERT_MIN_CONFIDENCE (0.6) there as JSON;
+                             also the default URL of rules with the webhook channel
+  STRIKEIQ_ALERT_RULES       TOML file of [[rule]] tables (core.alerts.rules), for workers
+  TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID   Telegram delivery (Bot API sendMessage); never shown
+  STRIKEIQ_TELEGRAM_API      Bot API base URL, default https://api.telegram.org
+  STRIKEIQ_ALERT_TIMEOUT_S, STRIKEIQ_ALERT_ATTEMPTS   per-attempt timeout (5), attempts per delivery (3)
 """
 
 from __future__ import annotations
@@ -38,15 +46,28 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
 from sqlalchemy.engine import url as sa_url
 from sqlalchemy.exc import ArgumentError
 
-from core.alerts.config import AlertConfig, alert_config
+from core.alerts.config import AlertConfig
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWN_SYMBOLS = ("NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY")
@@ -69,16 +90,10 @@ class FeedConfig:
     reconnect: bool = True
     instruments_file: str = ""
     strikes_each_side: int = 15  # broker ATM-window subscription
-    delivery: str = "broker"  # simulator: broker (each leg at its own moments) or sync (whole chain)
+    delivery: Literal["broker", "sync"] = "broker"  # simulator: each leg at its own moments, or whole chain
     # Simulator: each session opens with this much of the scenario's baseline market, delivered
     # unpaced, so the engines' windows (up to 15 min) are covered when the script starts.
     warmup_s: float = 900.0
-
-    def __post_init__(self) -> None:
-        if self.delivery not in ("broker", "sync"):
-            raise ConfigError(f"STRIKEIQ_SIM_DELIVERY={self.delivery!r}: use broker or sync")
-        if not self.warmup_s >= 0:
-            raise ConfigError(f"STRIKEIQ_SIM_WARMUP_S={self.warmup_s!r} must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,18 +189,11 @@ class Config:
     secrets: BrokerSecrets = BrokerSecrets()
     alerts: AlertConfig = AlertConfig()
 
-    def with_overrides(self, **changes: Any) -> Config:
-        return replace(self, **changes)
-
     @property
     def spill_path(self) -> Path:
         return (
             Path(self.logger.spill_path) if self.logger.spill_path else self.data_dir / "signal_spill.jsonl"
         )
-
-
-def default_sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{(data_dir / 'strikeiq.db').as_posix()}"
 
 
 def parse_feed(value: str) -> tuple[str, str]:
@@ -212,16 +220,6 @@ def parse_symbols(value: str) -> tuple[str, ...]:
             f"unknown symbol(s) {', '.join(unknown)}: StrikeIQ supports {', '.join(KNOWN_SYMBOLS)}"
         )
     return symbols
-
-
-def _number(name: str, raw: str, kind: type, minimum: float | None = None) -> Any:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}: set it to a number") from None
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be >= {minimum}")
-    return value
 
 
 # URL schemes StrikeIQ can open: SQLite through Python's own module, PostgreSQL through psycopg2
@@ -261,102 +259,6 @@ def mask_url(url: str) -> str:
         return "***@" + url.rsplit("@", 1)[1] if "@" in url else url
 
 
-def read_secrets(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or remove it") from None
-
-
-ENGINE_ENV_PREFIX = "STRIKEIQ_ENGINE__"
-
-
-def engine_overrides(env: Mapping[str, str], secrets: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-engine parameter overrides: `[engines.SmartMoneyEngine] flow_min_rel = 0.04` in the
-    secrets file, or STRIKEIQ_ENGINE__SmartMoneyEngine__flow_min_rel=0.04 (the environment wins).
-    Engine and parameter names are checked against the engines when the pipeline is built."""
-    out: dict[str, dict[str, Any]] = {}
-    tables = secrets.get("engines", {})
-    if not isinstance(tables, Mapping):
-        raise ConfigError("[engines] in secrets.toml must be a table of [engines.<EngineName>] tables")
-    for engine, params in tables.items():
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"[engines.{engine}] in secrets.toml must be a table of parameter = value")
-        out[engine] = dict(params)
-    for name, raw in env.items():
-        if not name.startswith(ENGINE_ENV_PREFIX):
-            continue
-        parts = name[len(ENGINE_ENV_PREFIX) :].split("__")
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"{name}: write STRIKEIQ_ENGINE__<EngineName>__<parameter>=VALUE")
-        out.setdefault(parts[0], {})[parts[1]] = raw
-    return out
-
-
-def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Config:
-    """Build the Config from `env` (default os.environ) and the secrets file."""
-    env = os.environ if env is None else env
-    secrets = read_secrets(secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml")
-
-    def get(name: str, default: str = "") -> str:
-        value = env.get(name)
-        if value is None:
-            value = secrets.get(name, default)
-        return str(value)
-
-    data_dir = Path(get("STRIKEIQ_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser()
-    database_url = validate_database_url(get("DATABASE_URL") or default_sqlite_url(data_dir))
-    kind, url = parse_feed(get("STRIKEIQ_FEED", "sim"))
-    live_source = get("STRIKEIQ_LIVE_SOURCE", "process")
-    if live_source not in ("process", "db"):
-        raise ConfigError(f"STRIKEIQ_LIVE_SOURCE={live_source!r}: use process or db")
-    feed = FeedConfig(
-        kind=kind,
-        url=url,
-        symbols=parse_symbols(get("STRIKEIQ_SYMBOLS", "NIFTY,BANKNIFTY")),
-        speed=_number("STRIKEIQ_SPEED", get("STRIKEIQ_SPEED", "1"), float, 0.0),
-        seed=_number("STRIKEIQ_SEED", get("STRIKEIQ_SEED", "7"), int),
-        scenario=get("STRIKEIQ_SCENARIO", "calm"),
-        start=get("STRIKEIQ_SIM_START", ""),
-        instruments_file=get("STRIKEIQ_INSTRUMENTS", ""),
-        delivery=get("STRIKEIQ_SIM_DELIVERY", "broker"),
-        warmup_s=_number("STRIKEIQ_SIM_WARMUP_S", get("STRIKEIQ_SIM_WARMUP_S", "900"), float, 0.0),
-    )
-    analytics = AnalyticsConfig(
-        risk_free_rate=_number("STRIKEIQ_RISK_FREE_RATE", get("STRIKEIQ_RISK_FREE_RATE", "0.055"), float, 0.0),
-        gamma_band=_number("STRIKEIQ_GAMMA_BAND", get("STRIKEIQ_GAMMA_BAND", "0.15"), float, 0.0),
-        chain_snapshot_interval_s=_number(
-            "STRIKEIQ_CHAIN_SNAPSHOT_S", get("STRIKEIQ_CHAIN_SNAPSHOT_S", "60"), float, 1.0
-        ),
-    )
-    engines = EngineConfig(
-        cooldown_s=_number("STRIKEIQ_COOLDOWN_S", get("STRIKEIQ_COOLDOWN_S", "120"), float, 0.0),
-        state_hold_s=_number("STRIKEIQ_STATE_HOLD_S", get("STRIKEIQ_STATE_HOLD_S", "180"), float, 0.0),
-        state_glitch_s=_number("STRIKEIQ_STATE_GLITCH_S", get("STRIKEIQ_STATE_GLITCH_S", "60"), float, 0.0),
-        overrides=engine_overrides(env, secrets),
-    )
-    learning = LearningConfig(
-        min_outcomes=_number(
-            "STRIKEIQ_CALIBRATION_MIN_OUTCOMES", get("STRIKEIQ_CALIBRATION_MIN_OUTCOMES", "30"), int, 1
-        )
-    )
-    broker = broker_secrets(get)
-    return Config(
-        database_url=database_url,
-        data_dir=data_dir,
-        live_source=live_source,
-        feed=feed,
-        analytics=analytics,
-        engines=engines,
-        learning=learning,
-        secrets=broker,
-        alerts=alert_config(get, _number),
-    )
-
-
 def validate_base_url(name: str, value: str) -> str:
     """A base replaces scheme and host only: the broker's documented paths follow it."""
     value = value.strip().rstrip("/")
@@ -366,31 +268,158 @@ def validate_base_url(name: str, value: str) -> str:
     return value
 
 
-def broker_secrets(get: Any) -> BrokerSecrets:
-    """Broker credentials and login settings; a half-configured broker app fails with what is missing."""
-    upstox = {n: get(n).strip() for n in ("UPSTOX_API_KEY", "UPSTOX_API_SECRET", "UPSTOX_REDIRECT_URI")}
-    missing = [n for n, v in upstox.items() if not v]
-    if len(missing) < len(upstox) and missing:
-        raise ConfigError(
-            f"Upstox login needs UPSTOX_API_KEY, UPSTOX_API_SECRET and UPSTOX_REDIRECT_URI together: "
-            f"set {', '.join(missing)} (from your app on the Upstox developer console), or unset the others"
-        )
-    redirect = upstox["UPSTOX_REDIRECT_URI"]
-    if redirect and not redirect.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"UPSTOX_REDIRECT_URI={redirect!r}: use the http(s) URL of this app registered with your "
-            "Upstox app, e.g. http://localhost:8501/"
-        )
-    if get("KITE_API_SECRET") and not get("KITE_API_KEY"):
-        raise ConfigError("KITE_API_SECRET is set without KITE_API_KEY: set both (Kite developer console)")
-    return BrokerSecrets(
-        upstox_access_token=get("UPSTOX_ACCESS_TOKEN"),
-        kite_api_key=get("KITE_API_KEY"),
-        kite_access_token=get("KITE_ACCESS_TOKEN"),
-        upstox_api_key=upstox["UPSTOX_API_KEY"],
-        upstox_api_secret=upstox["UPSTOX_API_SECRET"],
-        upstox_redirect_uri=redirect,
-        kite_api_secret=get("KITE_API_SECRET"),
-        upstox_base_url=validate_base_url("STRIKEIQ_UPSTOX_BASE_URL", get("STRIKEIQ_UPSTOX_BASE_URL")),
-        kite_base_url=validate_base_url("STRIKEIQ_KITE_BASE_URL", get("STRIKEIQ_KITE_BASE_URL")),
+class _Settings(BaseSettings):
+    """Every variable under its own name (the alias), typed. A field named like a field of one of
+    the config dataclasses fills that field (`_pick`); the secrets are never in a repr."""
+
+    # "__" nests STRIKEIQ_ENGINE__<Engine>__<param>; KITE_API_KEY = 123 in secrets.toml is a string.
+    model_config = SettingsConfigDict(case_sensitive=True, env_nested_delimiter="__", extra="ignore",
+                                      str_strip_whitespace=True, coerce_numbers_to_str=True)  # fmt: skip
+
+    database_url: str = Field(default="", alias="DATABASE_URL", repr=False)
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", alias="STRIKEIQ_DATA_DIR")
+    live_source: Literal["process", "db"] = Field(default="process", alias="STRIKEIQ_LIVE_SOURCE")
+    feed: str = Field(default="sim", alias="STRIKEIQ_FEED")
+    symbols: str = Field(default="NIFTY,BANKNIFTY", alias="STRIKEIQ_SYMBOLS")
+    speed: float = Field(default=1.0, alias="STRIKEIQ_SPEED", ge=0)
+    seed: int = Field(default=7, alias="STRIKEIQ_SEED")
+    scenario: str = Field(default="calm", alias="STRIKEIQ_SCENARIO")
+    start: str = Field(default="", alias="STRIKEIQ_SIM_START")
+    delivery: Literal["broker", "sync"] = Field(default="broker", alias="STRIKEIQ_SIM_DELIVERY")
+    warmup_s: float = Field(default=900.0, alias="STRIKEIQ_SIM_WARMUP_S", ge=0)
+    instruments_file: str = Field(default="", alias="STRIKEIQ_INSTRUMENTS")
+    risk_free_rate: float = Field(default=0.055, alias="STRIKEIQ_RISK_FREE_RATE", ge=0)
+    chain_snapshot_interval_s: float = Field(default=60.0, alias="STRIKEIQ_CHAIN_SNAPSHOT_S", ge=1)
+    gamma_band: float = Field(default=0.15, alias="STRIKEIQ_GAMMA_BAND", ge=0)
+    min_outcomes: int = Field(default=30, alias="STRIKEIQ_CALIBRATION_MIN_OUTCOMES", ge=1)
+    cooldown_s: float = Field(default=120.0, alias="STRIKEIQ_COOLDOWN_S", ge=0)
+    state_hold_s: float = Field(default=180.0, alias="STRIKEIQ_STATE_HOLD_S", ge=0)
+    state_glitch_s: float = Field(default=60.0, alias="STRIKEIQ_STATE_GLITCH_S", ge=0)
+    # {engine: {param: value}} from the environment, and from [engines.<Engine>] in secrets.toml.
+    # Engine and parameter names are checked against the engines when the pipeline is built.
+    engine_env: dict[str, dict[str, str]] = Field(default_factory=dict, alias="STRIKEIQ_ENGINE")
+    engine_tables: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="engines")
+
+    upstox_access_token: str = Field(default="", alias="UPSTOX_ACCESS_TOKEN", repr=False)
+    kite_api_key: str = Field(default="", alias="KITE_API_KEY", repr=False)
+    kite_access_token: str = Field(default="", alias="KITE_ACCESS_TOKEN", repr=False)
+    upstox_api_key: str = Field(default="", alias="UPSTOX_API_KEY", repr=False)
+    upstox_api_secret: str = Field(default="", alias="UPSTOX_API_SECRET", repr=False)
+    upstox_redirect_uri: str = Field(default="", alias="UPSTOX_REDIRECT_URI")
+    kite_api_secret: str = Field(default="", alias="KITE_API_SECRET", repr=False)
+    upstox_base_url: str = Field(default="", alias="STRIKEIQ_UPSTOX_BASE_URL")
+    kite_base_url: str = Field(default="", alias="STRIKEIQ_KITE_BASE_URL")
+
+    webhook_url: str = Field(default="", alias="STRIKEIQ_ALERT_WEBHOOK", repr=False)
+    min_confidence: float = Field(default=0.6, alias="STRIKEIQ_ALERT_MIN_CONFIDENCE")
+    rules_file: str = Field(default="", alias="STRIKEIQ_ALERT_RULES")
+    telegram_token: str = Field(default="", alias="TELEGRAM_BOT_TOKEN", repr=False)
+    telegram_chat_id: str = Field(default="", alias="TELEGRAM_CHAT_ID", repr=False)
+    telegram_api: str = Field(default="https://api.telegram.org", alias="STRIKEIQ_TELEGRAM_API")
+    timeout_s: float = Field(default=5.0, alias="STRIKEIQ_ALERT_TIMEOUT_S", ge=0.1)
+    attempts: int = Field(default=3, alias="STRIKEIQ_ALERT_ATTEMPTS", ge=1)
+
+    @field_validator("upstox_base_url", "kite_base_url")
+    @classmethod
+    def _base_url(cls, value: str, info: ValidationInfo) -> str:
+        return validate_base_url(str(cls.model_fields[str(info.field_name)].alias), value)
+
+    @model_validator(mode="after")
+    def _broker_apps(self) -> _Settings:
+        """A half-configured broker app fails with what is missing."""
+        upstox = {"UPSTOX_API_KEY": self.upstox_api_key, "UPSTOX_API_SECRET": self.upstox_api_secret,
+                  "UPSTOX_REDIRECT_URI": self.upstox_redirect_uri}  # fmt: skip
+        missing = [name for name, value in upstox.items() if not value]
+        if missing and len(missing) < len(upstox):
+            raise ConfigError(
+                f"Upstox login needs UPSTOX_API_KEY, UPSTOX_API_SECRET and UPSTOX_REDIRECT_URI together: "
+                f"set {', '.join(missing)} (from your app on the Upstox developer console), or unset the others"
+            )
+        redirect = self.upstox_redirect_uri
+        if redirect and not redirect.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"UPSTOX_REDIRECT_URI={redirect!r}: use the http(s) URL of this app registered with your "
+                "Upstox app, e.g. http://localhost:8501/"
+            )
+        if self.kite_api_secret and not self.kite_api_key:
+            raise ConfigError(
+                "KITE_API_SECRET is set without KITE_API_KEY: set both (Kite developer console)"
+            )
+        return self
+
+
+def _read(env: Mapping[str, str], secrets_path: Path) -> _Settings:
+    """`env` first, then the secrets file. pydantic-settings takes its sources from the class, so each
+    load binds its own in a subclass (a caller's `env` replaces os.environ, as the tests need)."""
+
+    class Bound(_Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            *_: PydanticBaseSettingsSource,
+            **__: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            environ = EnvSettingsSource(settings_cls)
+            environ.env_vars = dict(env)
+            return environ, TomlConfigSettingsSource(settings_cls, secrets_path)
+
+    try:
+        return Bound()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{secrets_path} is not valid TOML ({exc}); fix it or remove it") from None
+    except SettingsError:  # not JSON in the one field read as JSON: STRIKEIQ_ENGINE without __<param>
+        raise ConfigError("STRIKEIQ_ENGINE: write STRIKEIQ_ENGINE__<EngineName>__<parameter>=VALUE") from None
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_explain(error) for error in exc.errors())) from None
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One validation error, worded as StrikeIQ words them: the variable, its value, the fix."""
+    name, raw, kind = "__".join(map(str, error["loc"])), error["input"], error["type"]
+    ctx = error.get("ctx", {})
+    if name.startswith("STRIKEIQ_ENGINE"):
+        return f"{name}: write STRIKEIQ_ENGINE__<EngineName>__<parameter>=VALUE"
+    if name.startswith("engines"):
+        return "[engines] in secrets.toml must hold [engines.<EngineName>] tables of parameter = value"
+    if kind.startswith(("int_", "float_")):
+        return f"{name}={raw!r} is not a valid {kind.partition('_')[0]}: set it to a number"
+    if "ge" in ctx:
+        return f"{name}={raw!r} must be >= {ctx['ge']:g}"
+    if kind == "literal_error":
+        return f"{name}={raw!r}: use {str(ctx['expected']).replace(chr(39), '')}"
+    return f"{name}={raw!r}: {error['msg']}"
+
+
+_D = TypeVar("_D", bound="DataclassInstance")
+
+
+def _pick(cls: type[_D], settings: _Settings, **given: Any) -> _D:
+    """`cls` from the settings named like its fields (`given` on top; other fields keep defaults)."""
+    names = {f.name for f in fields(cls)} & set(_Settings.model_fields) - set(given)
+    return cls(**{name: getattr(settings, name) for name in names}, **given)
+
+
+def load_config(env: Mapping[str, str] | None = None, secrets_path: Path | None = None) -> Config:
+    """Build the Config from `env` (default os.environ), then the secrets file (default
+    .streamlit/secrets.toml); the environment wins."""
+    s = _read(
+        os.environ if env is None else env, secrets_path or PROJECT_ROOT / ".streamlit" / "secrets.toml"
+    )
+    data_dir = s.data_dir.expanduser()
+    kind, url = parse_feed(s.feed)
+    tables, env_params = s.engine_tables, s.engine_env  # the environment wins, parameter by parameter
+    overrides = {e: {**tables.get(e, {}), **env_params.get(e, {})} for e in {*tables, *env_params}}
+    return Config(
+        database_url=validate_database_url(
+            s.database_url or f"sqlite:///{(data_dir / 'strikeiq.db').as_posix()}"
+        ),
+        data_dir=data_dir,
+        live_source=s.live_source,
+        feed=_pick(FeedConfig, s, kind=kind, url=url, symbols=parse_symbols(s.symbols)),
+        analytics=_pick(AnalyticsConfig, s),
+        engines=_pick(EngineConfig, s, overrides=overrides),
+        learning=_pick(LearningConfig, s),
+        secrets=_pick(BrokerSecrets, s),
+        alerts=_pick(AlertConfig, s),
     )

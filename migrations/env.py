@@ -1,15 +1,16 @@
-"""Alembic environment: the target URL comes from the Alembic config (set by core.storage.database)
-or DATABASE_URL; SQLite migrations run in batch mode so ALTER TABLE works there."""
+"""Alembic environment: the target URL comes from the Alembic config (set by core.storage.database),
+else from StrikeIQ's configuration (DATABASE_URL or the embedded SQLite file); SQLite migrations run
+in batch mode so ALTER TABLE works there."""
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 import core.storage.alerts  # noqa: F401 - registers alert_rules and alert_events on Base.metadata
+from core.config import load_config
 from core.storage.database import make_engine
 from core.storage.models import Base
 
@@ -21,10 +22,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL", "")
-    if not url:
-        raise RuntimeError("no database URL: set DATABASE_URL or sqlalchemy.url in the Alembic config")
-    return url
+    return config.get_main_option("sqlalchemy.url") or load_config().database_url
 
 
 def _configure(**kwargs: object) -> None:

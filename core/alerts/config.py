@@ -1,11 +1,9 @@
-"""AlertConfig: delivery settings of the alert service (read from the environment by core.config)."""
+"""AlertConfig: delivery settings of the alert service (read by core.config; the worker's flags on top)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from core.errors import ConfigError
 
@@ -60,30 +58,6 @@ def mask_webhook(url: str) -> str:
     host, sep, path = rest.partition("/")
     host = host.rsplit("@", 1)[-1]  # drop user:password@
     return f"{scheme}://{host}/***" if sep and (path.strip("/") or "?" in path) else f"{scheme}://{host}/"
-
-
-def alert_config(get: Callable[..., str], number: Callable[..., Any]) -> AlertConfig:
-    """Build AlertConfig through core.config's reader (`get(name, default)`, environment first, then
-    secrets.toml) and number parser, so core.config stays the one reader of the environment.
-
-    STRIKEIQ_ALERT_WEBHOOK          POST every signal >= STRIKEIQ_ALERT_MIN_CONFIDENCE (0.6) there as
-                                    JSON; also the default URL of rules with the webhook channel
-    STRIKEIQ_ALERT_RULES            TOML file of [[rule]] tables (core.alerts.rules), for workers
-    TELEGRAM_BOT_TOKEN, TELEGRAM_CHAT_ID   Telegram delivery (Bot API sendMessage); never shown
-    STRIKEIQ_TELEGRAM_API           Bot API base URL (https://api.telegram.org)
-    STRIKEIQ_ALERT_TIMEOUT_S (5), STRIKEIQ_ALERT_ATTEMPTS (3)   per-attempt timeout, attempts per delivery
-    """
-    conf = get("STRIKEIQ_ALERT_MIN_CONFIDENCE", "0.6")
-    return AlertConfig(
-        webhook_url=get("STRIKEIQ_ALERT_WEBHOOK").strip(),
-        min_confidence=number("STRIKEIQ_ALERT_MIN_CONFIDENCE", conf, float, 0.0),
-        rules_file=get("STRIKEIQ_ALERT_RULES").strip(),
-        telegram_token=get("TELEGRAM_BOT_TOKEN").strip(),
-        telegram_chat_id=get("TELEGRAM_CHAT_ID").strip(),
-        telegram_api=get("STRIKEIQ_TELEGRAM_API", "https://api.telegram.org").strip(),
-        timeout_s=number("STRIKEIQ_ALERT_TIMEOUT_S", get("STRIKEIQ_ALERT_TIMEOUT_S", "5"), float, 0.1),
-        attempts=number("STRIKEIQ_ALERT_ATTEMPTS", get("STRIKEIQ_ALERT_ATTEMPTS", "3"), int, 1),
-    )
 
 
 def alert_args(p: argparse.ArgumentParser) -> None:

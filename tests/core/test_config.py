@@ -60,6 +60,14 @@ def test_wrong_values_fail_with_a_fix(env, fragment, tmp_path):
     assert fragment in str(err.value)
 
 
+def test_every_wrong_value_is_reported_at_once(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load({"STRIKEIQ_SEED": "1.5", "STRIKEIQ_GAMMA_BAND": "-1"}, tmp_path, 'STRIKEIQ_LIVE_SOURCE = "x"')
+    for fragment in ("STRIKEIQ_SEED='1.5' is not a valid int", "STRIKEIQ_GAMMA_BAND='-1' must be >= 0",
+                     "STRIKEIQ_LIVE_SOURCE='x': use process or db"):  # fmt: skip
+        assert fragment in str(err.value)
+
+
 def test_environment_wins_over_secrets_file(tmp_path):
     config = load(
         {"UPSTOX_ACCESS_TOKEN": "from-env"},
@@ -74,6 +82,10 @@ def test_environment_wins_over_secrets_file(tmp_path):
 def test_broken_secrets_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load({}, tmp_path, secrets="this is = = not toml")
+    with pytest.raises(
+        ConfigError, match=r"\[engines\] in secrets.toml must hold \[engines.<EngineName>\] tables"
+    ):
+        load({}, tmp_path, secrets="[engines]\nthreshold = 0.5\n")
 
 
 @pytest.mark.parametrize(
@@ -141,6 +153,8 @@ def test_engine_parameters_come_from_the_secrets_file_and_the_environment(tmp_pa
     ("env", "fragment"),
     [
         ({"STRIKEIQ_ENGINE__SmartMoneyEngine": "1"}, "STRIKEIQ_ENGINE__<EngineName>__<parameter>"),
+        ({"STRIKEIQ_ENGINE": "SmartMoneyEngine"}, "STRIKEIQ_ENGINE__<EngineName>__<parameter>"),
+        ({"STRIKEIQ_ENGINE__SmartMoneyEngine__flow__min": "1"}, "STRIKEIQ_ENGINE__<EngineName>__<parameter>"),
         ({"STRIKEIQ_ENGINE__NoSuchEngine__threshold": "0.5"}, "unknown engine"),
         ({"STRIKEIQ_ENGINE__SmartMoneyEngine__nope": "1"}, "unknown parameter 'nope'"),
         ({"STRIKEIQ_ENGINE__SmartMoneyEngine__w_writing": "2"}, "lie in 0..1"),
