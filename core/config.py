@@ -163,14 +163,9 @@ class BrokerSecrets:
     kite_base_url: str = ""
 
     def __repr__(self) -> str:
-        def mask(value: str) -> str:
-            return "set" if value else "unset"
-
-        secret_fields = ("upstox_access_token", "kite_api_key", "kite_access_token", "upstox_api_key",
-                         "upstox_api_secret", "kite_api_secret")  # fmt: skip
-        shown = [f"{name}={mask(getattr(self, name))}" for name in secret_fields]
-        shown += [f"upstox_redirect_uri={self.upstox_redirect_uri!r}", f"upstox_base_url={self.upstox_base_url!r}",
-                  f"kite_base_url={self.kite_base_url!r}"]  # fmt: skip
+        public = ("upstox_redirect_uri", "upstox_base_url", "kite_base_url")  # any other field is masked
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown = (f"{k}={v!r}" if k in public else f"{k}={'set' if v else 'unset'}" for k, v in values.items())
         return f"BrokerSecrets({', '.join(shown)})"
 
 
