@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import json.scanner
 import logging
 import threading
 import time
@@ -15,8 +13,8 @@ from typing import IO, Any
 
 from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo
 from core.feed.base import FeedSink, FeedStats
+from core.feed.fast_decode import decode_line
 from core.feed.pacing import Pacer
-from core.feed.protocol import decode_object
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +84,6 @@ def _split(data: bytes) -> list[str]:
     return text.split("\n")
 
 
-_scan = json.scanner.make_scanner(json.JSONDecoder())
-
-
-def _parse(line: str) -> Any:
-    """json.loads for one stripped line, minus its per-call overhead (the C scanner, called directly)."""
-    obj, end = _scan(line, 0)
-    if end != len(line):
-        raise ValueError("extra data after the JSON value")
-    return obj
-
-
 def iter_batches(path: str | Path, stats: FeedStats) -> Iterator[list[FeedItem]]:
     """The recording's batches, in order; malformed lines are counted in `stats` and skipped."""
     batch: list[FeedItem] = []
@@ -107,15 +94,13 @@ def iter_batches(path: str | Path, stats: FeedStats) -> Iterator[list[FeedItem]]
             if not line:
                 continue
             try:
-                obj = _parse(line)
+                item, frame = decode_line(line, stats, recv_ts)
             except (ValueError, StopIteration, RecursionError):
                 stats.reject("invalid_json", line[:200])
                 continue
-            item = decode_object(obj, stats, recv_ts)
             if item is None:
                 continue
             # Recordings carry the original frame number; plain JSONL files batch by equal event time.
-            frame = obj.get("frame")
             item_key = frame if type(frame) is int else ("ts", getattr(item, "ts", None))
             if batch and item_key != key:
                 yield batch
