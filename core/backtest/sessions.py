@@ -2,14 +2,19 @@
 
 A recording is one session (a symbol's trading day, or several symbols' day). It is replayed by a
 `Runtime` driven by hand, exactly as the feed thread would drive it (`runtime.on_items(batch)` per
-recorded batch), with the write-behind SignalLogger storing signals, market snapshots, predictions
-and smart-money rows, every row stamped with the run's `run_id` and `source`. One run per file, so
+recorded batch), with the SignalLogger storing signals, market snapshots, predictions and
+smart-money rows, every row stamped with the run's `run_id` and `source`. One run per file, so
 each signal is later scored against its own session's price path and two sessions never mix.
+
+The logger's writer thread is not started: the replay writes what the logger queued itself, every
+WRITE_EVERY_BATCHES batches and at the end, in large transactions. Nothing reads the rows back
+before the run is scored, and a writer thread would only take turns with the replay for the GIL
+(each hand-over costing the replay up to a switch interval on a busy machine).
 
 Work a backtest does not need is switched off by configuration, never by a second code path:
 metrics only for the default expiry (the UI's expiry pickers are not there), and by default one
 option-chain snapshot per session instead of one a minute (the runtime always writes the first;
-`chain_snapshots=True` keeps the live cadence). Writing them costs the logger thread more than
+`chain_snapshots=True` keeps the live cadence). Writing them costs the logger more than
 everything else it stores. Engines, state, metrics of the default expiry and the stored spot path are the live ones.
 """
 
@@ -36,6 +41,8 @@ RECORDING_SUFFIXES = (".jsonl.gz", ".jsonl")
 # How many batches to read from the start of a recording to learn its symbols when it has no
 # instrument lines (the simulator's recordings start with ticks).
 SYMBOL_SCAN_BATCHES = 50
+# The replay writes what its logger queued every this many batches, itself: no writer thread.
+WRITE_EVERY_BATCHES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +155,16 @@ def replay_session(
         started = time.perf_counter()
         feed = ReplayFeed(path, 0.0)
         runtime = Runtime(config, feed, run_id=run_id, source=source, all_expiries=False, migrate=False)
-        runtime.logger.start()
         stats = FeedStats()
         items = legs = 0
         bar = tqdm(desc=path.name, unit=" legs", unit_scale=True, file=sys.stderr, disable=not progress)
         try:
-            for batch in iter_batches(path, stats):
+            for n, batch in enumerate(iter_batches(path, stats), 1):
                 runtime.on_items(batch)
                 n_legs = sum(1 for item in batch if type(item) is Tick and item.right is not None)
                 items += len(batch)
+                if n % WRITE_EVERY_BATCHES == 0:
+                    runtime.logger.write_queued()
                 legs += n_legs
                 bar.update(n_legs)
         finally:

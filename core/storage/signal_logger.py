@@ -206,6 +206,15 @@ class SignalLogger:
         self._queue.put(barrier)  # a barrier may exceed the bound: it carries no data
         return barrier.done.wait(timeout)
 
+    def write_queued(self) -> None:
+        """Write everything queued so far in the calling thread, in batches (spilling what the database
+        refuses). Only for a logger whose writer thread is not running: a backtest drives its logger
+        by hand, because a writer thread would only take turns with the replay for the GIL."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("write_queued() is for a logger without a running writer thread")
+        self._drain()
+
     def stop(self, timeout: float = 10.0) -> bool:
         """Drain the queue completely (to the DB, or the journal if the DB is down) and join the thread."""
         with self._lock:
