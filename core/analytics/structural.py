@@ -54,7 +54,9 @@ class LiveStructuralEngine:
             return _Run(self, snapshot, expiry).metrics()
 
     def _spot_history(self, snapshot: ChainSnapshot) -> tuple[np.ndarray, np.ndarray]:
-        buf = self._spot.setdefault(snapshot.symbol, RingBuffer(4096))
+        buf = self._spot.get(snapshot.symbol)
+        if buf is None:  # not setdefault: a 4096-sample buffer per call would be thrown away
+            buf = self._spot[snapshot.symbol] = RingBuffer(4096)
         spot, ts = snapshot.spot, snapshot.ts
         if spot is None or not math.isfinite(spot) or spot <= 0:
             return buf.arrays()
