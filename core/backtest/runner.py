@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -53,9 +54,9 @@ def run_backtest(
     label = label or default_label()
     source = backtest_source(label)
     prepare_database(url)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_s()
     runs = _replay_all(files, base, source, progress, chain_snapshots, jobs)
-    replayed = time.perf_counter()
+    replayed, replay_cpu = time.perf_counter(), _cpu_s() - cpu_started
     engine = configure_database(url)  # the last runtime's engine was disposed when it stopped
     try:
         scoring = run_pass(SessionLocal, progress=progress)
@@ -75,6 +76,7 @@ def run_backtest(
         "items": sum(r.items for r in runs),
         "signals": sum(r.signals for r in runs),
         "replay_wall_s": round(replayed - started, 3),
+        "replay_cpu_s": round(replay_cpu, 3),
         "scoring_wall_s": round(done - replayed, 3),
         "wall_s": round(done - started, 3),
         "ticks_per_s": round(legs / (replayed - started)) if replayed > started else None,
@@ -83,6 +85,12 @@ def run_backtest(
         **card,
         "runs": [r.as_dict() for r in runs],
     }
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished worker processes (user + system)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _replay_all(
@@ -98,17 +106,19 @@ def _replay_all(
                                chain_snapshots=chain_snapshots) for p in files]  # fmt: skip
     context = multiprocessing.get_context("spawn")  # no inherited engines, threads or locks
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(replay_session, p, base, new_run_id(), source, progress=False,
-                               chain_snapshots=chain_snapshots) for p in files]  # fmt: skip
+        # The largest recordings first, so one long session does not start last and run alone.
+        largest_first = sorted(range(len(files)), key=lambda i: files[i].stat().st_size, reverse=True)
+        futures = {i: pool.submit(replay_session, files[i], base, new_run_id(), source, progress=False,
+                                  chain_snapshots=chain_snapshots) for i in largest_first}  # fmt: skip
         with tqdm(total=len(files), unit=" file", file=sys.stderr, disable=not progress) as bar:
-            for future in as_completed(futures):
+            for future in as_completed(futures.values()):
                 bar.update(1)
                 if future.exception() is None:
                     run = future.result()
                     bar.write(
                         f"{run.path.name}: {run.leg_ticks} legs, {run.signals} signals", file=sys.stderr
                     )
-        return [f.result() for f in futures]
+        return [futures[i].result() for i in range(len(files))]
 
 
 def write_json(result: dict[str, Any], out: str | Path) -> None:

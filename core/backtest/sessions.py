@@ -59,6 +59,7 @@ class SessionRun:
     cycle_failures: int
     rejected: int  # malformed lines, counted by reason in the feed stats
     wall_s: float
+    cpu_s: float  # CPU time of the process while it replayed this recording (one recording at a time)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -72,6 +73,7 @@ class SessionRun:
             "cycle_failures": self.cycle_failures,
             "rejected_lines": self.rejected,
             "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
             "leg_ticks_per_s": round(self.leg_ticks / self.wall_s) if self.wall_s > 0 else None,
         }
 
@@ -152,7 +154,7 @@ def replay_session(
     symbols = recording_symbols(path)
     with tempfile.TemporaryDirectory(prefix="strikeiq-backtest-") as spill_dir:
         config = session_config(base, path, symbols, Path(spill_dir), chain_snapshots)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         feed = ReplayFeed(path, 0.0)
         runtime = Runtime(config, feed, run_id=run_id, source=source, all_expiries=False, migrate=False)
         stats = FeedStats()
@@ -161,16 +163,16 @@ def replay_session(
         try:
             for n, batch in enumerate(iter_batches(path, stats), 1):
                 runtime.on_items(batch)
-                n_legs = sum(1 for item in batch if type(item) is Tick and item.right is not None)
-                items += len(batch)
                 if n % WRITE_EVERY_BATCHES == 0:
                     runtime.logger.write_queued()
+                n_legs = sum(1 for item in batch if type(item) is Tick and item.right is not None)
+                items += len(batch)
                 legs += n_legs
                 bar.update(n_legs)
         finally:
             flushed = runtime.stop(stop_timeout_s)  # final snapshot per symbol, then drain the logger
             bar.close()
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         logger = runtime.logger.stats()
     # A spilled signal or snapshot (a hole in the price path until replayed) would skew the scorecard.
     if not flushed or logger["spill_lines"] or logger["spilled"]:
@@ -192,4 +194,5 @@ def replay_session(
         cycle["failures"],
         rejected,
         wall,
+        cpu,
     )
