@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from core.domain import LiveMetrics, Signal
+from core.engines.base import EngineResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class SignalBus:
         with self._lock:
             return self._published_at.get(signal_id)
 
-    def record_cycle(self, metrics: LiveMetrics, results: dict) -> None:
+    def record_cycle(self, metrics: LiveMetrics, results: Mapping[str, EngineResult]) -> None:
         """Append the spot levels and every engine's score of one metrics cycle."""
         point = SpotPoint(
             metrics.ts,

@@ -13,15 +13,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, final
 
 import numpy as np
 
 from core.clock import to_datetime
+from core.errors import DataError
 
 Right = Literal["CE", "PE"]
 Direction = Literal["UP", "DOWN", "NONE"]
 LegKey = tuple[date, float, str]  # (expiry, strike, right)
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+def is_right(value: object) -> TypeGuard[Right]:
+    """True for "CE" and "PE", the two option rights."""
+    return value == "CE" or value == "PE"
+
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 # "NEUTRAL is a state, not a signal": these report an engine's state, not a view on the market. The
@@ -30,6 +38,8 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 NO_VIEW_SIGNALS: tuple[str, ...] = ("NEUTRAL", "GAMMA_NEUTRAL")
 
 
+# The feed items are final so that `type(item) is Tick` (the decoders' fast check) narrows FeedItem.
+@final
 @dataclass(frozen=True, slots=True)
 class Tick:
     """One normalised update for an underlying (expiry/strike/right None) or an option leg."""
@@ -61,7 +71,10 @@ class Tick:
 
     @property
     def key(self) -> LegKey:
-        return (self.expiry, self.strike, self.right)  # type: ignore[return-value]
+        """A leg's (expiry, strike, right); every decoder rejects a leg without all three."""
+        if self.expiry is None or self.strike is None or self.right is None:
+            raise DataError("missing_field", f"{self.symbol}: a leg needs expiry, strike and right")
+        return (self.expiry, self.strike, self.right)
 
     @property
     def mid(self) -> float:
@@ -71,6 +84,7 @@ class Tick:
         return self.ltp
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class InstrumentInfo:
     """Optional feed metadata for a symbol (protocol v1 `instrument`)."""
@@ -81,6 +95,7 @@ class InstrumentInfo:
     expiries: tuple[date, ...] = ()
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class MarketStatus:
     """Exchange segment state announced by the feed: OPEN, PREOPEN or CLOSED."""
@@ -131,7 +146,7 @@ class Alert:
     """A structural alert (not a signal): GAMMA_FLIP_BREAK, FLOW_IMBALANCE_SPIKE, ..."""
 
     kind: str
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: Severity
     message: str
     ts: float
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from core.alerts.rules import AlertRule
 from core.clock import IST
@@ -71,15 +71,28 @@ class AlertEvent:
         }
 
 
+class _EventBase(TypedDict):
+    """The AlertEvent fields every event of one rule on one cycle shares."""
+
+    rule_name: str
+    rule_id: int | None
+    kind: str
+    symbol: str
+    spot_price: float | None
+    expiry: date | None
+    channels: tuple[str, ...]
+    webhook_url: str
+
+
 @dataclass(slots=True)
 class _SymbolMemory:
     spot: float | None = None
     pcr: dict[str, float | None] = field(default_factory=dict)
 
 
-def _crossed(before: float | None, now: float | None, level: float, way: str) -> str | None:
+def _crossed(before: float | None, now: float | None, level: float | None, way: str) -> str | None:
     """UP / DOWN when the value went from one side of `level` to touching or passing it, else None."""
-    if before is None or now is None:
+    if before is None or now is None or level is None:  # a validated crossing rule always has a level
         return None
     if before < level <= now and way in ("above", "either"):
         return "UP"
@@ -129,13 +142,13 @@ class AlertEvaluator:
     def _fire(
         self, rule: AlertRule, m: LiveMetrics, signals: list[Signal], mem: _SymbolMemory
     ) -> list[AlertEvent]:
-        base = {"rule_name": rule.name, "rule_id": rule.id, "kind": rule.kind, "symbol": m.symbol,
+        base: _EventBase = {"rule_name": rule.name, "rule_id": rule.id, "kind": rule.kind, "symbol": m.symbol,
                 "spot_price": m.spot, "expiry": m.expiry, "channels": rule.channels,
                 "webhook_url": rule.webhook_url}  # fmt: skip
         if rule.kind == "signal":
             return [
                 AlertEvent(
-                    **{**base, "spot_price": s.spot_price, "expiry": s.expiry},
+                    **(base | {"spot_price": s.spot_price, "expiry": s.expiry}),
                     ts=s.ts,
                     signal=s.signal,
                     direction=s.direction,
@@ -152,7 +165,7 @@ class AlertEvaluator:
                 and s.confidence >= rule.min_confidence
             ]
         if rule.kind == "spot_cross":
-            way = _crossed(mem.spot, m.spot, rule.price, rule.cross)  # type: ignore[arg-type]
+            way = _crossed(mem.spot, m.spot, rule.price, rule.cross)
             if way is None:
                 return []
             word = "above" if way == "UP" else "below"
@@ -160,7 +173,7 @@ class AlertEvaluator:
             return [AlertEvent(**base, ts=m.ts, signal=f"SPOT_CROSS_{way}", direction=way, message=msg)]
         if rule.kind == "pcr_cross":
             now = getattr(m, rule.metric)
-            way = _crossed(mem.pcr.get(rule.metric), now, rule.value, rule.cross)  # type: ignore[arg-type]
+            way = _crossed(mem.pcr.get(rule.metric), now, rule.value, rule.cross)
             if way is None:
                 return []
             name = rule.metric.upper()
@@ -176,21 +189,21 @@ class AlertEvaluator:
         self._holding[key] = holds
         return holds and not was
 
-    def _near_level(self, rule: AlertRule, m: LiveMetrics, base: dict[str, Any]) -> list[AlertEvent]:
+    def _near_level(self, rule: AlertRule, m: LiveMetrics, base: _EventBase) -> list[AlertEvent]:
         level = getattr(m, rule.level)
         dist_pct = None
         if level and m.spot is not None:
             dist_pct = abs(m.spot - level) / level * 100.0
-        holds = dist_pct is not None and dist_pct <= rule.within_pct  # type: ignore[operator]
+        holds = dist_pct is not None and dist_pct <= rule.within_pct
         if not self._edge((self._key(rule), m.symbol), holds):
             return []
         name = rule.level.replace("_", " ")
-        direction = "UP" if m.spot >= level else "DOWN"  # type: ignore[operator]
+        direction = "UP" if m.spot >= level else "DOWN"
         msg = f"spot {m.spot:,.2f} within {dist_pct:.2f} % of {name} {level:,.2f}"
         return [AlertEvent(**base, ts=m.ts, signal=f"NEAR_{rule.level.upper()}", direction=direction,
                            message=msg, reasons=(f"{rule.level}={level:g}",))]  # fmt: skip
 
-    def _structural(self, rule: AlertRule, m: LiveMetrics, base: dict[str, Any]) -> list[AlertEvent]:
+    def _structural(self, rule: AlertRule, m: LiveMetrics, base: _EventBase) -> list[AlertEvent]:
         out = []
         present = {a.kind: a for a in m.alerts}
         for kind in rule.structural_kinds:

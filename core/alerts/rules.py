@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from core.config import KNOWN_SYMBOLS
 from core.errors import ConfigError
@@ -102,7 +102,7 @@ class AlertRule:
         if self.kind == "near_level":
             if self.level not in LEVELS:
                 raise RuleError(f"level {self.level!r}: use one of {', '.join(LEVELS)}")
-            if not _positive(self.within_pct) or self.within_pct > 20:  # type: ignore[operator]
+            if not _positive(self.within_pct) or self.within_pct > 20:
                 raise RuleError("near_level needs within_pct in (0, 20] percent")
         if self.kind == "pcr_cross":
             if self.metric not in PCR_METRICS:
@@ -142,7 +142,7 @@ class AlertRule:
         return replace(self, id=rule_id)
 
 
-def _positive(value: float | None) -> bool:
+def _positive(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value) and value > 0
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class MarketStateManager:
             if tick.prev_close is not None:
                 state.spot_prev_close = tick.prev_close
         else:
-            key = (tick.expiry, tick.strike, tick.right)
+            key = tick.key
             prev = state.legs.get(key)
             if prev is not None and tick.ts < prev.ts:
                 self.out_of_order += 1
@@ -236,7 +237,7 @@ class MarketStateManager:
     def symbols(self) -> tuple[str, ...]:
         return tuple(self._states)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the System page. Values are read without locking and may lag one publish."""
         per_symbol = {
             s: {"ticks": st.ticks, "legs": len(st.legs), "last_ts": st.last_ts or None}
