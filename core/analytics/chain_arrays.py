@@ -12,16 +12,16 @@ from operator import attrgetter
 
 import numpy as np
 
-from core.domain import Tick
+from core.domain import Right, Tick
 from core.market_calendar import expiry_close_epoch
 
 MINUTES_PER_YEAR = 365 * 24 * 60.0
 MIN_T_YEARS = 60.0 / MINUTES_PER_YEAR  # T is floored at one hour so expiry-day greeks stay finite
 # Tick fields copied into the (2, n) arrays, in this order.
-FIELDS = ("ltp", "bid", "ask", "bid_qty", "ask_qty", "oi", "prev_oi", "volume", "prev_close")
+FIELDS: tuple[str, ...] = ("ltp", "bid", "ask", "bid_qty", "ask_qty", "oi", "prev_oi", "volume", "prev_close")
 FIELDS += ("iv", "delta", "gamma", "ts")
 _FIELD_GETTER = attrgetter(*FIELDS)
-_ROW = {"CE": 0, "PE": 1}
+_ROW: dict[Right | None, int] = {"CE": 0, "PE": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +34,19 @@ class ChainArrays:
     @classmethod
     def from_legs(cls, legs: list[Tick]) -> ChainArrays:
         legs = [t for t in legs if t.strike is not None and t.right in _ROW]
-        strikes = np.unique(np.array([t.strike for t in legs], dtype=float))
+        leg_strikes = np.array([t.strike for t in legs], dtype=float)
+        strikes = np.unique(leg_strikes)
         data = np.full((len(FIELDS), 2, len(strikes)), np.nan)
         if legs:
-            cols = np.searchsorted(strikes, [t.strike for t in legs])
+            cols = np.searchsorted(strikes, leg_strikes)
             rows = np.array([_ROW[t.right] for t in legs])
             values = np.array([_FIELD_GETTER(t) for t in legs], dtype=float)
             data[:, rows, cols] = values.T
         return cls(strikes, data)
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.data[FIELDS.index(name)]
+        series: np.ndarray = self.data[FIELDS.index(name)]
+        return series
 
     def premium(self) -> np.ndarray:
         """Quote mid where both sides are positive and uncrossed, else LTP; NaN if neither is positive."""

@@ -65,7 +65,8 @@ def pain_curve(strikes: np.ndarray, call_oi: np.ndarray, put_oi: np.ndarray) -> 
     call_oi = np.nan_to_num(np.asarray(call_oi, dtype=float))
     put_oi = np.nan_to_num(np.asarray(put_oi, dtype=float))
     diff = strikes[:, None] - strikes[None, :]
-    return np.maximum(diff, 0.0) @ call_oi + np.maximum(-diff, 0.0) @ put_oi
+    payout: np.ndarray = np.maximum(diff, 0.0) @ call_oi + np.maximum(-diff, 0.0) @ put_oi
+    return payout
 
 
 def days_to_expiry(ts: float, expiry: date) -> float:

@@ -91,7 +91,7 @@ def all_expiry_gex(by_expiry: Mapping[date, LiveMetrics], selected: date | None 
             skipped[expiry] = reason
     empty = np.array([])
     if not used:
-        spot = by_expiry[selected].spot if selected in by_expiry else None
+        spot = by_expiry[selected].spot if selected is not None and selected in by_expiry else None
         return AllExpiryGex(spot, (), empty, empty, None, None, empty, empty, None, "", (), skipped)
     strikes, by_strike = _sum_by_strike(used)
     with_profile = [m for m in used if len(m.gex_profile_spot) >= 2]

@@ -61,7 +61,8 @@ def _d1_d2(F: Any, K: Any, T: Any, sigma: Any) -> tuple[np.ndarray, np.ndarray, 
 
 def _pdf(x: np.ndarray) -> np.ndarray:
     # Tails clamped at exp(-700): the result is still ~0, and denormal floats are an order slower.
-    return _INV_SQRT_2PI * np.exp(np.maximum(-0.5 * x * x, -700.0))
+    pdf: np.ndarray = _INV_SQRT_2PI * np.exp(np.maximum(-0.5 * x * x, -700.0))
+    return pdf
 
 
 def black76_price(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
@@ -69,14 +70,18 @@ def black76_price(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.n
     w = flag_sign(flag)
     d1, d2, _ = _d1_d2(F, K, T, sigma)
     disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
-    return disc * w * (np.asarray(F, dtype=float) * ndtr(w * d1) - np.asarray(K, dtype=float) * ndtr(w * d2))
+    price: np.ndarray = (
+        disc * w * (np.asarray(F, dtype=float) * ndtr(w * d1) - np.asarray(K, dtype=float) * ndtr(w * d2))
+    )
+    return price
 
 
 def delta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """dPrice/dF (per rupee of forward): e^-rT N(d1) for calls, -e^-rT N(-d1) for puts."""
     w = flag_sign(flag)
     d1, _, _ = _d1_d2(F, K, T, sigma)
-    return w * np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float)) * ndtr(w * d1)
+    delta_: np.ndarray = w * np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float)) * ndtr(w * d1)
+    return delta_
 
 
 def gamma(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
@@ -84,7 +89,8 @@ def gamma(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     flag_sign(flag)
     d1, _, vol_t = _d1_d2(F, K, T, sigma)
     disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
-    return disc * _pdf(d1) / (np.asarray(F, dtype=float) * vol_t)
+    gamma_: np.ndarray = disc * _pdf(d1) / (np.asarray(F, dtype=float) * vol_t)
+    return gamma_
 
 
 def vega(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
@@ -93,7 +99,8 @@ def vega(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     d1, _, _ = _d1_d2(F, K, T, sigma)
     T = np.asarray(T, dtype=float)
     disc = np.exp(-np.asarray(r, dtype=float) * T)
-    return disc * np.asarray(F, dtype=float) * _pdf(d1) * np.sqrt(np.where(T > 0, T, np.nan))
+    vega_: np.ndarray = disc * np.asarray(F, dtype=float) * _pdf(d1) * np.sqrt(np.where(T > 0, T, np.nan))
+    return vega_
 
 
 def theta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
@@ -104,10 +111,13 @@ def theta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     disc = np.exp(-np.asarray(r, dtype=float) * T)
     # dV/dT = -r V + e^-rT F phi(d1) sigma / (2 sqrt T); sigma / sqrt(T) = vol_t / T.
     decay = disc * np.asarray(F, dtype=float) * _pdf(d1) * vol_t / (2.0 * T)
-    return (np.asarray(r, dtype=float) * price - decay) / DAYS_PER_YEAR
+    theta_: np.ndarray = (np.asarray(r, dtype=float) * price - decay) / DAYS_PER_YEAR
+    return theta_
 
 
-def _undiscounted(w: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: np.ndarray):
+def _undiscounted(
+    w: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Undiscounted Black-76 price and vega (per 1.00 sigma), for the solver."""
     vol_t = sigma * np.sqrt(T)
     d1 = (np.log(F / K) + 0.5 * vol_t * vol_t) / vol_t
@@ -152,7 +162,9 @@ _SOLVED, _OUT_OF_RANGE, _NO_CONVERGENCE = 0, 1, 2
 _CODES = np.array([OK, OUT_OF_RANGE, NO_CONVERGENCE], dtype=object)
 
 
-def _start(target, F, K, T, w, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _start(
+    target: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, w: np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Price every leg on a coarse vol grid at once: out-of-range mask, bracket and a start inside it.
 
     The start interpolates ln(price) linearly in sigma between the bracketing grid points, which
@@ -173,7 +185,9 @@ def _start(target, F, K, T, w, rtol: float) -> tuple[np.ndarray, np.ndarray, np.
     return out, lo, hi, sigma
 
 
-def _solve(target, F, K, T, w, rtol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+def _solve(
+    target: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, w: np.ndarray, rtol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Bracketed Newton; inputs are 1-D, undiscounted and arbitrage-free.
 
     Every leg is first turned into its out-of-the-money twin by parity (C - P = F - K undiscounted),

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.domain import Alert
+from core.domain import Alert, Severity
 from core.market_calendar import TRADING_SECONDS_PER_YEAR
 from core.state.history import TIME_TOL, observation_interval_s
 
@@ -269,7 +269,7 @@ class RegimeDebounce:
         if ts - self.announced_ts < REGIME_DEBOUNCE_S:
             return None
         previous, self.announced, self.announced_ts = self.announced, regime, ts
-        severity = "high" if regime in ("breakout", "pin_risk") else "medium"
+        severity: Severity = "high" if regime in ("breakout", "pin_risk") else "medium"
         return Alert("REGIME_CHANGE", severity, f"structural regime {previous} -> {regime}", ts)
 
 
@@ -287,7 +287,7 @@ def structural_alerts(x: RegimeInputs, previous: RegimeInputs | None = None) -> 
         )
         if crossed or _near(x.spot, x.gamma_flip, FLIP_NEAR):
             short = x.dealer_gamma == "short"
-            severity = ("critical" if short else "high") if crossed else "medium"
+            severity: Severity = ("critical" if short else "high") if crossed else "medium"
             what = "crossed" if crossed else "is within 0.2 % of"
             out.append(
                 Alert("GAMMA_FLIP_BREAK", severity, f"spot {what} gamma flip {x.gamma_flip:.1f}", x.ts)

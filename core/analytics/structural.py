@@ -117,6 +117,7 @@ class _Run:
         return LiveMetrics(**self.out)
 
     def _setup(self) -> None:
+        assert self.expiry is not None  # metrics() runs the sections only for an expiry
         c, snap = self.chain, self.snap
         step = snap.strike_step if snap.strike_step > 0 else float(np.min(np.diff(c.strikes), initial=50.0))
         self.T = time_to_expiry_years(snap.ts, self.expiry)
@@ -201,7 +202,7 @@ class _Run:
             self.skip("ATM call or put has no price", "atm_straddle")
         self._straddle_greeks()
         names = ("expected_move", "em_bands", "breach_probability")
-        if self.atm_iv is not None and self.S is not None and self.F is not None:
+        if self.atm_iv is not None and self.S is not None and self.F is not None and self.expiry is not None:
             cal = self.engine.calendar
             move = move_to_expiry(cal, self.snap.ts, self.expiry, self.S, self.F, self.atm_iv)
             if move is None:
@@ -281,7 +282,9 @@ class _Run:
             self.skip("no call OI at or above spot", "resistance")
 
     def _gex(self) -> None:
-        names = ("net_gex", "gross_gex", "gex_ratio", "dealer_gamma", "call_wall", "put_wall", "gamma_flip")
+        names: tuple[str, ...] = (
+            "net_gex", "gross_gex", "gex_ratio", "dealer_gamma", "call_wall", "put_wall", "gamma_flip"
+        )  # fmt: skip
         names += ("distance_from_flip_pts", "distance_from_flip_pct")
         if self.S is None or self.F is None:
             self.skip("no spot price" if self.S is None else "no forward", *names)
@@ -307,6 +310,7 @@ class _Run:
 
     def _flip(self, oi: np.ndarray) -> None:
         """Gamma flip from the net-GEX profile on a spot grid (step <= strike step / 5)."""
+        assert self.S is not None and self.F is not None  # _gex() returns first without them
         names = ("gamma_flip", "distance_from_flip_pts", "distance_from_flip_pct")
         if not (np.isfinite(self.iv) & (oi > 0)).any():
             self.skip("no leg has both IV and OI to re-price", *names)
@@ -349,6 +353,7 @@ class _Run:
         if spread is None:
             self.skip("no two-sided quotes near ATM", "spread_rel", "depth", "spread_ratio", "depth_ratio")
             return
+        assert depth is not None  # near_atm_liquidity gives both or neither
         self.out.update(spread_rel=spread, depth=depth)
         for name, buf, value in (("spread_ratio", st.spread, spread), ("depth_ratio", st.depth, depth)):
             append_spaced(buf, ts, value, 1e-9)
@@ -359,6 +364,7 @@ class _Run:
                 self.skip("rolling 10-minute median not established yet", name)
 
     def _regime(self) -> None:
+        assert self.expiry is not None  # metrics() runs the sections only for an expiry
         if self.S is None:
             self.skip("no spot price", "ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
             self.skip("no spot price", "regime", "regime_confidence")
