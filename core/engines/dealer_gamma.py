@@ -84,7 +84,12 @@ def _flip_distance(m: LiveMetrics) -> float | None:
 
 
 def _result(
-    signal: str, direction: Direction, score: float, strength: float, reasons: tuple[str, ...], features: dict
+    signal: str,
+    direction: Direction,
+    score: float,
+    strength: float,
+    reasons: tuple[str, ...],
+    features: dict[str, Any],
 ) -> EngineResult:
     score = round(max(0.0, min(1.0, score)), 9)
     return EngineResult(signal, direction, score, round(min(strength, 1.0), 9), reasons, features, True)

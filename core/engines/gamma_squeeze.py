@@ -83,7 +83,12 @@ class GammaSqueezeEngine:
 
 
 def _context(
-    card: Scorecard, side: Side, m: LiveMetrics, history: EngineHistory, p: GammaSqueezeParams, features: dict
+    card: Scorecard,
+    side: Side,
+    m: LiveMetrics,
+    history: EngineHistory,
+    p: GammaSqueezeParams,
+    features: dict[str, Any],
 ) -> None:
     # Held and still current: a regime settled across a data gap is not evidence of now.
     short = history.dealer_gamma == "short" and m.dealer_gamma == "short"
@@ -116,7 +121,7 @@ def _near_or_through(
 
 
 def _buying(
-    m: LiveMetrics, history: EngineHistory, p: GammaSqueezeParams, side: Side, features: dict
+    m: LiveMetrics, history: EngineHistory, p: GammaSqueezeParams, side: Side, features: dict[str, Any]
 ) -> bool:
     """Call buying between ATM and the call wall (put buying between the put wall and ATM)."""
     atm, step = m.atm_strike, m.strike_step

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num, vol_weight
 from core.engines.history import EngineHistory, Pierce, StrikeFlow
+from core.engines.history import Side as Through
 from core.state.market_state import nearest_strike
 
 
@@ -55,7 +56,8 @@ class LiquidityEngine:
             return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features)
         # Stops under support fuel a sweep that points UP; stops over resistance point DOWN.
         episodes: dict[Side, float] = {}
-        for side, through in (("up", "below"), ("down", "above")):
+        sides: tuple[tuple[Side, Through], ...] = (("up", "below"), ("down", "above"))
+        for side, through in sides:
             found = _find_sweep(metrics, history, p, through)
             if found is not None:
                 _score_sweep(card, side, found[0], found[1], metrics, history, p, features)
@@ -63,7 +65,9 @@ class LiquidityEngine:
         return card.decide(p.threshold, "SWEEP_UP", "SWEEP_DOWN", features, episodes)
 
 
-def _levels(metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: str) -> list:
+def _levels(
+    metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: Through
+) -> list[tuple[str, float | None]]:
     recent = history.min_max(p.recent_extreme_s, end_offset_s=p.window_s)
     if through == "below":
         return [
@@ -79,14 +83,15 @@ def _levels(metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, th
 
 
 def _find_sweep(
-    metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: str
+    metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: Through
 ) -> tuple[str, Pierce] | None:
     """The first level (in priority order) pierced within the window and now reclaimed."""
     spot = metrics.spot
+    assert spot is not None  # evaluate() returns before looking for a sweep without a spot
     for kind, level in _levels(metrics, history, p, through):
         if level is None:
             continue
-        pierce = history.pierce(float(level), through, p.window_s, p.min_pierce_pct)  # type: ignore[arg-type]
+        pierce = history.pierce(float(level), through, p.window_s, p.min_pierce_pct)
         if pierce is None:
             continue
         reclaimed = spot > pierce.level if through == "below" else spot < pierce.level
@@ -105,7 +110,8 @@ def _score_sweep(
     p: LiquidityParams,
     features: dict[str, Any],
 ) -> None:
-    spot = float(metrics.spot)  # type: ignore[arg-type]
+    assert metrics.spot is not None  # evaluate() returns before scoring without a spot
+    spot = float(metrics.spot)
     depth_pts = abs(pierce.level - pierce.extreme)
     reclaim = abs(spot - pierce.level) / depth_pts if depth_pts > 0 else 0.0
     card.add(side, f"pierce_reclaim_{kind}", p.w_pierce)
@@ -113,7 +119,12 @@ def _score_sweep(
 
     minute = history.volume_rate(pierce.extreme_ts - 30.0, pierce.extreme_ts + 30.0)  # units / min
     typical = history.median_minute_volume(pierce.cross_ts)
-    spike = minute is not None and bool(typical) and minute >= p.volume_spike_mult * typical  # type: ignore[operator]
+    spike = (
+        minute is not None
+        and typical is not None
+        and bool(typical)
+        and minute >= p.volume_spike_mult * typical
+    )
     card.add(side, "volume_spike", p.w_volume, spike)
     tag, weight = vol_weight(metrics.volatility_regime, p.w_vol_elevated, p.w_vol_extreme)
     card.add(side, tag, weight, bool(tag))

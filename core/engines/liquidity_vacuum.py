@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult, Scorecard, not_evaluable, num, vol_weight
+from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num, vol_weight
 from core.engines.history import EngineHistory
 
 FAST_MOVE_S = 60.0  # the horizon of `LiveMetrics.ret_1m`, the fast-move rule's return
@@ -64,7 +64,7 @@ class LiquidityVacuumEngine:
             return card.decide(p.threshold, "LIQUIDITY_VACUUM_UP", "LIQUIDITY_VACUUM_DOWN", features)
         limit = p.fast_sigmas * max(sigma, p.min_sigma_1m)
         features["ret_sigmas"] = num(ret / max(sigma, p.min_sigma_1m))
-        side = "up" if ret > limit else "down" if ret < -limit else None
+        side: Side | None = "up" if ret > limit else "down" if ret < -limit else None
         if side is not None:
             card.add(side, f"fast_move_{side}", p.w_fast_move)
             if not card.add(

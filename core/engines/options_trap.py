@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, Side, not_evaluable, num
 from core.engines.history import EngineHistory, Pierce, StrikeFlow
+from core.engines.history import Side as Through
 from core.engines.smart_money import SmartMoneyEngine, SmartMoneyParams
 from core.state.market_state import nearest_strike
 
@@ -62,9 +63,10 @@ class OptionsTrapEngine:
             not_evaluable(features, "failed_breakout", coarse)
             return Scorecard().decide(p.threshold, "BEAR_TRAP", "BULL_TRAP", features)
         # A failed break above resistance traps bulls (down); a failed break below support traps bears.
+        sides: tuple[tuple[Side, Through], ...] = (("down", "above"), ("up", "below"))
         traps = {
             side: pierce
-            for side, through in (("down", "above"), ("up", "below"))
+            for side, through in sides
             if (pierce := _failed_breakout(metrics, history, p, through)) is not None
         }
         if len(traps) == 2:
@@ -83,21 +85,22 @@ class OptionsTrapEngine:
 
 def _failed_at(history: EngineHistory, pierce: Pierce) -> float:
     """When spot first came back through the level after the breakout's extreme."""
-    back = "below" if pierce.side == "above" else "above"
+    back: Through = "below" if pierce.side == "above" else "above"
     at = history.first_reach(pierce.extreme_ts, pierce.level, back)
     return pierce.extreme_ts if at is None else at
 
 
 def _failed_breakout(
-    metrics: LiveMetrics, history: EngineHistory, p: OptionsTrapParams, through: str
+    metrics: LiveMetrics, history: EngineHistory, p: OptionsTrapParams, through: Through
 ) -> Pierce | None:
     if through == "above":
         levels = [metrics.resistance, *(k for k, _ in metrics.resistance_walls)]
     else:
         levels = [metrics.support, *(k for k, _ in metrics.support_walls)]
-    spot = float(metrics.spot)  # type: ignore[arg-type]
+    assert metrics.spot is not None  # evaluate() returns before looking for a trap without a spot
+    spot = float(metrics.spot)
     for level in dict.fromkeys(lv for lv in levels if lv is not None):
-        pierce = history.pierce(float(level), through, p.window_s, p.min_breakout_pct)  # type: ignore[arg-type]
+        pierce = history.pierce(float(level), through, p.window_s, p.min_breakout_pct)
         if pierce is not None and (spot < pierce.level if through == "above" else spot > pierce.level):
             return pierce
     return None

@@ -154,7 +154,8 @@ def _score_side(
 ) -> None:
     card.add(side, "spike_through_level", p.w_spike, hunt.violent)
     if card.add(side, "retraced", p.w_retrace, hunt.done_ts is not None):
-        level = float(hunt.level)  # type: ignore[arg-type]
+        assert hunt.level is not None  # only a violent spike retraces, and a violent one has a level
+        level = float(hunt.level)
         _context(card, side, metrics, history, p, level, hunt.spike.start_ts, features)
 
 
