@@ -7,7 +7,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.domain import FeedItem, FeedStatus
 
@@ -38,8 +38,8 @@ class FeedStats:
     items: int = 0
     ignored: int = 0
     reconnects: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    last_rejects: deque = field(default_factory=lambda: deque(maxlen=20))
+    rejected: Counter[str] = field(default_factory=Counter)
+    last_rejects: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=20))
     last_error: str = ""
     state: str = "connecting"
     last_recv_ts: float = 0.0
@@ -49,7 +49,7 @@ class FeedStats:
         self.rejected[reason] += 1
         self.last_rejects.append((reason, sample[:200]))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "frames": self.frames,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.config import Config
 from core.errors import ConfigError
 from core.feed.base import Feed
+
+if TYPE_CHECKING:  # each feed's modules are imported only when that feed is built
+    from core.broker.tokens import TokenSource
 
 
 def build_feed(config: Config) -> Feed:
@@ -35,7 +39,7 @@ def build_feed(config: Config) -> Feed:
     raise ConfigError(f"unknown feed kind {fc.kind!r}: use sim, ws://HOST:PORT, replay:FILE, upstox or kite")
 
 
-def _token_source(config: Config, broker: str, env_token: str, can_log_in: bool):
+def _token_source(config: Config, broker: str, env_token: str, can_log_in: bool) -> TokenSource:
     """The environment's token wins; else the token store, read on every connection attempt."""
     from core.broker.tokens import TokenSource, TokenStore
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.clock import IST
 from core.config import KNOWN_SYMBOLS
-from core.domain import Right
+from core.domain import Right, is_right
 from core.errors import ConfigError
 
 # Index instruments are named differently by each broker; these are the broker's own identifiers.
@@ -67,7 +67,9 @@ class InstrumentMaster:
             if inst.is_index:
                 self._index[inst.symbol] = inst
             else:
-                self._by_leg[(inst.symbol, inst.expiry, inst.strike, inst.right)] = inst  # type: ignore[index]
+                # Not an index, so a leg: every leg parser sets all three.
+                assert inst.expiry is not None and inst.strike is not None and inst.right is not None
+                self._by_leg[(inst.symbol, inst.expiry, inst.strike, inst.right)] = inst
         # The ATM window asks these on every underlying tick, so they are built once here.
         chains: dict[tuple[str, date], set[float]] = {}
         for symbol, expiry, strike, _ in self._by_leg:
@@ -180,14 +182,14 @@ def _kite_row(row: dict[str, str]) -> Instrument | None:
         symbol = KITE_INDEX_NAMES[row["tradingsymbol"]]
         return Instrument(str(int(token)), symbol, None, None, None, 1, "INDICES", row["tradingsymbol"])
     right = row.get("instrument_type")
-    if row.get("segment") != "NFO-OPT" or row.get("name") not in KNOWN_SYMBOLS or right not in ("CE", "PE"):
+    if row.get("segment") != "NFO-OPT" or row.get("name") not in KNOWN_SYMBOLS or not is_right(right):
         return None
     return Instrument(
         key=str(int(token)),
         symbol=row["name"],
         expiry=date.fromisoformat(row["expiry"]),
         strike=float(row["strike"]),
-        right=right,  # type: ignore[arg-type]
+        right=right,
         lot_size=int(float(row["lot_size"])),
         segment="NFO-OPT",
         tradingsymbol=row.get("tradingsymbol", ""),

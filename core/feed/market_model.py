@@ -127,8 +127,11 @@ class Scenario(Protocol):
     `adjust` may read `state.market` (a MarketView of this symbol) to play against live levels.
     """
 
-    name: str
-    fixed_regime: str | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fixed_regime(self) -> str | None: ...
 
     def adjust(self, symbol: str, ts: float, spot: float, state: StepState) -> None:
         """Override fields of `state` for this step (called after the regime has filled it)."""
@@ -189,7 +192,14 @@ def spot_log_return(rng: np.random.Generator, state: StepState, dt: float) -> fl
     return float(ret + state.shock)
 
 
-def black76(is_call: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, r: float, sigma: np.ndarray):
+def black76(
+    is_call: np.ndarray,
+    F: np.ndarray | float,
+    K: np.ndarray,
+    T: np.ndarray | float,
+    r: float,
+    sigma: np.ndarray,
+) -> np.ndarray:
     """Black-76 option price in rupees. F forward, K strike (rupees), T years, r and sigma annualised."""
     sd = sigma * np.sqrt(T)
     d1 = (np.log(F / K) + 0.5 * sd * sd) / sd
@@ -197,25 +207,29 @@ def black76(is_call: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, r:
     disc = np.exp(-r * T)
     call = disc * (F * ndtr(d1) - K * ndtr(d2))
     put = disc * (K * ndtr(-d2) - F * ndtr(-d1))
-    return np.where(is_call, call, put)
+    price: np.ndarray = np.where(is_call, call, put)
+    return price
 
 
 def atm_iv(level: float, T: float, state: StepState) -> float:
     """ATM IV of one expiry: the symbol's level times the regime, with a front-end term premium."""
     days = T * 365.0
-    return level * state.iv_mult * (1.0 + state.front_iv_premium * np.exp(-days / 7.0))
+    iv: float = level * state.iv_mult * (1.0 + state.front_iv_premium * np.exp(-days / 7.0))
+    return iv
 
 
 def smile(K: np.ndarray, F: float, T: float, atm: float) -> np.ndarray:
     """IV per strike: skewed (puts richer) and convex in standardised log-moneyness."""
     x = np.clip(np.log(K / F) / (atm * np.sqrt(T)), -4.0, 4.0)
-    return np.clip(atm * (1.0 - 0.07 * x + 0.025 * x * x), 0.03, 2.0)
+    iv: np.ndarray = np.clip(atm * (1.0 - 0.07 * x + 0.025 * x * x), 0.03, 2.0)
+    return iv
 
 
 def roundness(K: np.ndarray, step: float) -> np.ndarray:
     """Traders crowd round strikes: 10-step multiples most, 2-step multiples a little."""
     n = np.rint(K / step).astype(np.int64)
-    return 1.0 + 1.4 * (n % 10 == 0) + 0.5 * (n % 2 == 0)
+    weight: np.ndarray = 1.0 + 1.4 * (n % 10 == 0) + 0.5 * (n % 2 == 0)
+    return weight
 
 
 def oi_profile(K: np.ndarray, spot: float, step: float, is_call: np.ndarray) -> np.ndarray:
@@ -231,7 +245,8 @@ def oi_profile(K: np.ndarray, spot: float, step: float, is_call: np.ndarray) -> 
         np.exp(-0.5 * ((otm - 3.0) / 9.0) ** 2),
         itm_scale * np.exp(-0.5 * ((otm - 3.0) / 3.0) ** 2),
     )
-    return core * roundness(K, step) / 2.9
+    profile: np.ndarray = core * roundness(K, step) / 2.9
+    return profile
 
 
 def liquidity(K: np.ndarray, spot: float, step: float) -> np.ndarray:

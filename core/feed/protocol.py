@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from core.domain import FeedItem, InstrumentInfo, MarketStatus, Tick
+from core.domain import FeedItem, InstrumentInfo, MarketStatus, Right, Tick
 from core.errors import DataError
 from core.feed.base import FeedStats
 
@@ -92,7 +92,7 @@ def _ts(obj: Mapping[str, Any]) -> float:
     if t is int or t is float:
         if not _isfinite(v):
             raise DataError("bad_ts", "non-finite")
-        ts = v / 1000.0
+        ts: float = v / 1000.0
     elif t is str:
         # Only ISO-sized text is cached, so hostile multi-kilobyte strings cannot fill the cache.
         ts = _iso_ts(v) if len(v) <= 40 else _iso_ts.__wrapped__(v)
@@ -142,7 +142,7 @@ def _greeks(obj: Mapping[str, Any]) -> tuple[float | None, ...]:
         raise DataError("bad_greeks", exc.detail) from None
 
 
-def _leg(obj: Mapping[str, Any]) -> tuple[date | None, float | None, str | None]:
+def _leg(obj: Mapping[str, Any]) -> tuple[date | None, float | None, Right | None]:
     """(expiry, strike, right) of an option leg, or three Nones for the underlying."""
     raw_expiry, raw_strike, right = obj.get("expiry"), obj.get("strike"), obj.get("right")
     if raw_expiry is None and raw_strike is None and right is None:
@@ -302,7 +302,7 @@ def decode_frame(text: str | bytes, stats: FeedStats, recv_ts: float) -> list[Fe
 def _encode_tick(t: Tick) -> dict[str, Any]:
     d: dict[str, Any] = {"type": "tick", "symbol": t.symbol, "ts": ts_to_ms(t.ts)}
     if t.right is not None:
-        d["expiry"] = t.expiry.isoformat()  # type: ignore[union-attr]
+        d["expiry"] = t.key[0].isoformat()
         d["strike"] = t.strike
         d["right"] = t.right
     d["ltp"] = t.ltp

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.feed import market_model as mm
-from core.feed.script import Focus, LevelKind, Phase, ScriptedScenario, Segment, mirror
+from core.feed.script import Flow, Focus, LevelKind, Phase, ScriptedScenario, Segment, Steer, Texture, mirror
 
 __all__ = ["ALL_SIGNALS", "SCENARIOS", "ScenarioSpec", "ScriptedScenario"]
 
@@ -24,6 +24,17 @@ WARM_S = 330.0  # the vacuum's own quiet lead-in (from before the warm-up existe
 FAST_OI = 20.0  # exchange OI every 20 s while a flow phenomenon runs (the demo compresses time)
 
 AT_LEVEL: Focus = ("level", 0)
+
+
+class Writers(Flow, Steer, total=False):
+    """Writers on both sides at once, at their own OI pace."""
+
+
+class DemoWriters(Steer, total=False):
+    """The demo's writing waves: dealer gamma steered while IV firms or eases."""
+
+    iv: float
+
 
 SWEEP_SUPPORT = Segment("support", (
     Phase(150, build=True, oi_every_s=30, to=("level", 0.003)),  # writers build the support
@@ -66,14 +77,14 @@ VACUUM_UP = Segment(None, (
 # lasts long enough for the regime to settle (3 minutes held) before the move it explains. The puts
 # pile up as spot edges higher and IV eases all along (no switch to the trending regime's richer IV
 # either), so they read as written, never bought, and the squeeze's options gain from its move alone.
-SHORT_GAMMA_SETUP = {"tilt": 1.0, "oi_every_s": 30}
-LONG_GAMMA_SETUP = {"tilt": -1.0, "oi_every_s": 30}
+SHORT_GAMMA_SETUP: Steer = {"tilt": 1.0, "oi_every_s": 30}
+LONG_GAMMA_SETUP: Steer = {"tilt": -1.0, "oi_every_s": 30}
 
 
 def _squeeze(side: float) -> Segment:
     """Five minutes of puts piling up near the money, then options bought into a 0.5 % move
     (`side` +1 calls into a rally, -1 puts into a sell-off)."""
-    buy = {"calls": 0.04, "call_at": ("atm", 2)} if side > 0 else {"puts": 0.04, "put_at": ("atm", -2)}
+    buy: Flow = {"calls": 0.04, "call_at": ("atm", 2)} if side > 0 else {"puts": 0.04, "put_at": ("atm", -2)}
     return Segment(None, (
         Phase(150, to=("entry", 0.001), iv=0.98, **SHORT_GAMMA_SETUP),
         Phase(150, to=("entry", 0.0005), iv=0.965, **SHORT_GAMMA_SETUP),
@@ -89,13 +100,19 @@ FLIP_CROSSING = Segment(None, (
     Phase(240, to=("entry", 0.002), **LONG_GAMMA_SETUP),  # call writers pin it: dealers long gamma
     Phase(60),
     # A sell-off with puts bought and calls closed carries spot below the flip: short gamma.
-    Phase(300, "trending", to=("open", -0.004), **{**SHORT_GAMMA_SETUP, "tilt": 1.3}),
+    Phase(300, "trending", to=("open", -0.004), **(SHORT_GAMMA_SETUP | Steer(tilt=1.3))),
     Phase(120, to=("entry", 0.0)),
 ))  # fmt: skip
 
 # Put writers sell next to the money while call holders close above it, spot lifts and IV eases:
 # put premiums bleed, PCR rises, the straddle falls. Six minutes of it, then a slower fade.
-PUT_WRITERS = {"puts": 0.08, "put_at": ("atm", -1), "calls": -0.06, "call_at": ("atm", 3), "oi_every_s": 30}
+PUT_WRITERS: Writers = {
+    "puts": 0.08,
+    "put_at": ("atm", -1),
+    "calls": -0.06,
+    "call_at": ("atm", 3),
+    "oi_every_s": 30,
+}
 PUT_WRITING = Segment(None, (
     Phase(60),
     Phase(60, to=("entry", 0.003), iv=0.94, **PUT_WRITERS),
@@ -111,14 +128,16 @@ def _firm_iv(segment: Segment, iv: float) -> Segment:
 
 
 def _spike_and_back(
-    level: LevelKind, through: float, back: float, hold: float, build_s: float, activity: float, flows: dict
+    level: LevelKind, through: float, back: float, hold: float, build_s: float, activity: float, flows: Flow
 ) -> Segment:
     """A thin-book flush through the level and a fast snap back: hunt, sweep, trap, vacuum and a
     squeeze at once. Options at the level are bought into the flush (the squeeze); `flows` is the
     OI at the level during the snap back (writers defending, or stops closing out)."""
     sign = -1.0 if level == "support" else 1.0
-    thin = {"regime": "volatile", "iv": 1.3, "depth": 0.3, "spread": 1.4}
-    chase = {"puts": 0.08, "put_at": AT_LEVEL} if level == "support" else {"calls": 0.08, "call_at": AT_LEVEL}
+    thin: Texture = {"regime": "volatile", "iv": 1.3, "depth": 0.3, "spread": 1.4}
+    chase: Flow = (
+        {"puts": 0.08, "put_at": AT_LEVEL} if level == "support" else {"calls": 0.08, "call_at": AT_LEVEL}
+    )
     return Segment(
         level,
         (
@@ -130,12 +149,18 @@ def _spike_and_back(
     )
 
 
-UNWIND_AT_LEVEL = {"calls": 0.03, "call_at": AT_LEVEL, "puts": -0.2, "put_at": ("level", 1), "width": 0.6}
+UNWIND_AT_LEVEL: Flow = {
+    "calls": 0.03,
+    "call_at": AT_LEVEL,
+    "puts": -0.2,
+    "put_at": ("level", 1),
+    "width": 0.6,
+}
 # The demo's writers: call writers take the near strikes while put holders close below (dealers
 # long gamma, PCR falling), spot slides and IV firms, so call premiums bleed while the straddle
 # rises; then put writers do the mirror image (short gamma, PCR rising, the straddle falls).
-DEMO_CALL_WRITERS = {"iv": 1.05, "tilt": -0.9, "oi_every_s": FAST_OI}
-DEMO_PUT_WRITERS = {"iv": 0.93, "tilt": 1.2, "oi_every_s": FAST_OI}
+DEMO_CALL_WRITERS: DemoWriters = {"iv": 1.05, "tilt": -0.9, "oi_every_s": FAST_OI}
+DEMO_PUT_WRITERS: DemoWriters = {"iv": 0.93, "tilt": 1.2, "oi_every_s": FAST_OI}
 
 # Twenty minutes that show every engine's signals on every symbol: first a flush through support
 # and a spike through resistance, each snapped back (sweeps, hunts, traps, vacuums, a squeeze down),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -56,6 +56,27 @@ class Phase:
     width: float = 1.5  # strikes (1 sd) the focused flow spreads over
     tilt: float | None = None  # steer ln(put OI / call OI) near the money to this (dealer gamma)
     oi_every_s: float | None = None  # faster exchange OI while the phase runs
+
+
+# Keyword sets the scenario library shares between phases (`Phase(..., **SETUP)`), by role.
+class Texture(TypedDict, total=False):
+    regime: str
+    iv: float
+    spread: float
+    depth: float
+
+
+class Flow(TypedDict, total=False):
+    calls: float
+    puts: float
+    call_at: Focus | None
+    put_at: Focus | None
+    width: float
+
+
+class Steer(TypedDict, total=False):
+    tilt: float | None
+    oi_every_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +140,9 @@ class ScriptedScenario:
         return None
 
 
-def _enter(memo: dict, key: tuple[int, int, int], segment: Segment, view: mm.MarketView, spot: float) -> None:
+def _enter(
+    memo: dict[str, Any], key: tuple[int, int, int], segment: Segment, view: mm.MarketView, spot: float
+) -> None:
     """Phase entry: remember where it began; a new segment pins its level from the live OI."""
     previous = memo.get("phase")
     memo["phase"], memo["entry"] = key, spot
@@ -148,7 +171,7 @@ def pick_level(kind: LevelKind, view: mm.MarketView) -> float | None:
     return float(strikes[best])
 
 
-def _texture(state: mm.StepState, phase: Phase, memo: dict, ts: float) -> None:
+def _texture(state: mm.StepState, phase: Phase, memo: dict[str, Any], ts: float) -> None:
     regime = mm.REGIMES[phase.regime]
     state.regime = regime.name
     state.vol = regime.vol
@@ -168,7 +191,7 @@ def _texture(state: mm.StepState, phase: Phase, memo: dict, ts: float) -> None:
     state.iv_mult, state.spread_mult, state.depth_mult = memo["iv"], memo["spread"], memo["depth"]
 
 
-def _glide(state: mm.StepState, phase: Phase, memo: dict, spot: float, remaining_s: float) -> None:
+def _glide(state: mm.StepState, phase: Phase, memo: dict[str, Any], spot: float, remaining_s: float) -> None:
     if phase.to is None:
         return
     anchor, frac = phase.to
@@ -179,7 +202,7 @@ def _glide(state: mm.StepState, phase: Phase, memo: dict, spot: float, remaining
     state.drift_per_s = math.log(target / spot) / max(remaining_s, GLIDE_MIN_S)
 
 
-def _oi(state: mm.StepState, phase: Phase, memo: dict, view: mm.MarketView) -> None:
+def _oi(state: mm.StepState, phase: Phase, memo: dict[str, Any], view: mm.MarketView) -> None:
     state.oi_interval_s = phase.oi_every_s
     level = memo.get("level")
     calls, puts = phase.calls, phase.puts
@@ -213,7 +236,7 @@ def _tilt_flows(tilt: float, view: mm.MarketView) -> tuple[float, float, float, 
     return -flow, flow, atm + view.step, atm - TILT_CLOSE_STRIKES * view.step
 
 
-def _strike(focus: Focus | None, memo: dict, view: mm.MarketView) -> float | None:
+def _strike(focus: Focus | None, memo: dict[str, Any], view: mm.MarketView) -> float | None:
     if focus is None:
         return None
     where, offset = focus
@@ -257,5 +280,9 @@ def mirror(segment: Segment) -> Segment:
 def _flip(focus: Focus | None) -> Focus | None:
     if focus is None:
         return None
-    where = {"support": "resistance", "resistance": "support"}.get(focus[0], focus[0])
-    return (where, -focus[1])  # type: ignore[return-value]
+    kind, strikes = focus
+    if kind == "support":
+        return ("resistance", -strikes)
+    if kind == "resistance":
+        return ("support", -strikes)
+    return (kind, -strikes)

@@ -15,7 +15,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus, Tick
+from core.domain import FeedItem, FeedStatus, InstrumentInfo, LegKey, MarketStatus, Tick
 from core.feed.base import Feed
 from core.feed.protocol import dumps, encode_heartbeat, encode_item
 
@@ -29,7 +29,7 @@ _MARKET_WIDE = ""  # items without a symbol (MarketStatus) go to every subscribe
 class _SymbolState:
     instrument: str | None = None
     underlying: str | None = None
-    legs: dict[tuple, str] = field(default_factory=dict)
+    legs: dict[LegKey, str] = field(default_factory=dict)
 
 
 class LatestState:
@@ -44,9 +44,9 @@ class LatestState:
         if type(item) is MarketStatus:
             self._status = text
             return
-        state = self._symbols.get(item.symbol)  # type: ignore[union-attr]
+        state = self._symbols.get(item.symbol)
         if state is None:
-            state = self._symbols[item.symbol] = _SymbolState()  # type: ignore[union-attr]
+            state = self._symbols[item.symbol] = _SymbolState()
         if type(item) is Tick:
             if item.right is None:
                 state.underlying = text
@@ -73,7 +73,7 @@ class LatestState:
 @dataclass(eq=False)
 class _Client:
     ws: ServerConnection
-    queue: asyncio.Queue
+    queue: asyncio.Queue[str]
     symbols: frozenset[str] | None = None  # None until the client subscribes
     last_sent: float = 0.0
 
@@ -244,10 +244,12 @@ class FeedServer:
     def _run_source(self) -> None:
         source = self._source
         try:
+            if source is None:  # never: the source thread only starts with a source
+                return
             if hasattr(source, "run"):
-                source.run(_BroadcastSink(self), self._source_stop)  # type: ignore[union-attr]
+                source.run(_BroadcastSink(self), self._source_stop)
             else:
-                for batch in source:  # type: ignore[union-attr]
+                for batch in source:
                     if self._source_stop.is_set() or (batch and not self.publish(batch)):
                         break
         except Exception:  # a broken source ends the stream; connected clients keep the last state

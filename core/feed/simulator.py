@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class SymbolMarket:
         self.last_oi_ts = 0.0
         self.session_open = 0.0
         self.script_start = 0.0
-        self.memo: dict = {}
+        self.memo: dict[str, Any] = {}
 
     def start_session(
         self, calendar: MarketCalendar, day: date, open_ts: float, now: float, first: bool
@@ -131,10 +132,12 @@ class SymbolMarket:
     def view(self, ts: float) -> mm.MarketView:
         """The front expiry's OI by strike, for the scenario script (read-only array views)."""
         b = self.books[0]
-        arrays = [b.K[0::2], b.oi[0::2], b.oi[1::2]]
-        for a in arrays:
+        strikes, call_oi, put_oi = b.K[0::2], b.oi[0::2], b.oi[1::2]
+        for a in (strikes, call_oi, put_oi):
             a.flags.writeable = False
-        return mm.MarketView(self.symbol, ts, self.script_start, self.spot, self.step, *arrays, self.memo)
+        return mm.MarketView(
+            self.symbol, ts, self.script_start, self.spot, self.step, strikes, call_oi, put_oi, self.memo
+        )
 
     def _new_book(self, expiry: date, ts: float, weight: float) -> Book:
         atm = round(self.spot / self.step) * self.step
@@ -157,11 +160,15 @@ class SymbolMarket:
     def _lots(self, units: np.ndarray) -> np.ndarray:
         return np.maximum(0.0, np.rint(units / self.lot)) * self.lot
 
-    def _oi_target(self, K: np.ndarray, is_call: np.ndarray, weight: float, session_frac: float):
+    def _oi_target(
+        self, K: np.ndarray, is_call: np.ndarray, weight: float, session_frac: float
+    ) -> np.ndarray:
         peak = self.profile.oi_peak_lots * self.lot * weight * (1.0 + 0.6 * session_frac)
         return peak * mm.oi_profile(K, self.oi_anchor, self.step, is_call)
 
-    def _fair(self, K: np.ndarray, is_call: np.ndarray, close_ts: float, ts: float, spot: float):
+    def _fair(
+        self, K: np.ndarray, is_call: np.ndarray, close_ts: float, ts: float, spot: float
+    ) -> np.ndarray:
         T = max((close_ts - ts) / mm.CALENDAR_YEAR_S, mm.MIN_T_YEARS)
         F = spot * math.exp(self.rate * T)
         atm = mm.atm_iv(self.iv_level, T, self.state)
@@ -379,7 +386,6 @@ def _script_start(batch: list[FeedItem], current: float, warmup_s: float) -> flo
 
 def _batch_ts(batch: list[FeedItem], default: float) -> float:
     for item in batch:
-        ts = getattr(item, "ts", None)
-        if ts is not None:
-            return ts
+        if not isinstance(item, InstrumentInfo):
+            return item.ts
     return default

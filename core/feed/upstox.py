@@ -61,7 +61,7 @@ def subscribe_request(method: str, keys: Sequence[str], mode: str | None = None)
 
 
 def decode_upstox(
-    payload: bytes, master: InstrumentMaster, stats: FeedStats, recv_ts: float
+    payload: bytes | bytearray | str, master: InstrumentMaster, stats: FeedStats, recv_ts: float
 ) -> list[FeedItem]:
     """One FeedResponse frame -> Ticks / MarketStatus. Bad frames or legs are rejected and counted."""
     stats.frames += 1
@@ -179,7 +179,13 @@ def _build(
     )
 
 
-def _option_fields(quote: pb.Quote | None, greeks: pb.OptionGreeks | None, vtt, oi, iv) -> dict[str, Any]:
+def _option_fields(
+    quote: pb.Quote | None,
+    greeks: pb.OptionGreeks | None,
+    vtt: int | None,
+    oi: float | None,
+    iv: float | None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if quote is not None:
         out.update(_quote(quote))
@@ -299,4 +305,4 @@ class UpstoxFeed(BrokerSession):
             ws.send_binary(subscribe_request("unsub", chunk))
 
     def _decode(self, data: bytes | str, recv_ts: float) -> list[FeedItem]:
-        return decode_upstox(data, self.master, self.stats, recv_ts)  # type: ignore[arg-type]
+        return decode_upstox(data, self.master, self.stats, recv_ts)
