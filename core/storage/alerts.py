@@ -20,7 +20,7 @@ from core.alerts.evaluate import AlertEvent
 from core.alerts.records import AlertRecord
 from core.alerts.rules import AlertRule, RuleError, rule_from_mapping
 from core.clock import to_datetime, to_epoch
-from core.storage.database import upsert
+from core.storage.database import rowcount, upsert
 from core.storage.models import Base, BigId
 from core.storage.types import JSONType, clean_text
 
@@ -142,14 +142,14 @@ def set_rule_enabled(session: Session, rule_id: int, enabled: bool) -> bool:
     values = {"enabled": enabled, "updated_at": datetime.now(UTC)}
     result = session.execute(sa.update(AlertRuleRow).where(AlertRuleRow.id == rule_id).values(**values))
     session.commit()
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 def delete_rule(session: Session, rule_id: int) -> bool:
     """Delete a rule (its fired alerts stay in the log); False if there was none."""
     result = session.execute(sa.delete(AlertRuleRow).where(AlertRuleRow.id == rule_id))
     session.commit()
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 # events --------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def save_events(session: Session, records: Iterable[AlertRecord]) -> int:
     n = 0
     table = AlertEventRow.__table__
     for record in records:
-        upsert(session, table, _event_values(record), ["event_uid"])  # type: ignore[arg-type]
+        upsert(session, table, _event_values(record), ["event_uid"])
         n += 1
     session.commit()
     return n

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import mask_url, validate_database_url
@@ -99,14 +99,19 @@ def _adapt_numpy_scalars() -> None:
     import numpy as np
     from psycopg2.extensions import AsIs, register_adapter
 
-    def _float(value: np.floating) -> AsIs:
+    # psycopg2 calls an adapter with instances of the type it is registered for (a numpy scalar);
+    # its stubs type the argument as object, hence Any.
+    def _float(value: Any) -> AsIs:
         x = float(value)
         return AsIs(repr(x) if math.isfinite(x) else f"'{x}'::float8")
 
-    for kind in (np.float64, np.float32, np.float16):
-        register_adapter(kind, _float)
-    for kind in (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8):
-        register_adapter(kind, lambda value: AsIs(int(value)))
+    def _int(value: Any) -> AsIs:
+        return AsIs(int(value))
+
+    for float_kind in (np.float64, np.float32, np.float16):
+        register_adapter(float_kind, _float)
+    for int_kind in (np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8):
+        register_adapter(int_kind, _int)
     register_adapter(np.bool_, lambda value: AsIs("true" if value else "false"))
 
 
@@ -127,6 +132,14 @@ def upsert(session: Session, table: sa.Table, values: dict[str, Any], key: list[
     stmt = _dialect_insert(session)(table).values(**values)
     changed = {name: stmt.excluded[name] for name in values if name not in key}
     session.execute(stmt.on_conflict_do_update(index_elements=key, set_=changed))
+
+
+def rowcount(result: sa.Result[*tuple[Any, ...]]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched. Session.execute types every result as Result; a
+    DML statement's is a CursorResult, the kind that counts rows."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} counts no rows")
+    return result.rowcount
 
 
 def is_outage(exc: BaseException) -> bool:

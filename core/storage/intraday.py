@@ -136,7 +136,7 @@ def day_expiries(
         .order_by(sa.func.max(M.ts))
     )
     with _factory(session_factory)() as session:
-        return [e for (e,) in session.execute(stmt)]
+        return [e for (e,) in session.execute(stmt) if e is not None]
 
 
 def _window(day: date, start: datetime | None) -> tuple[datetime, datetime]:
@@ -227,14 +227,14 @@ def straddle_snapshots(
     for snap_id, ts, atm, strike, right, ltp, bid, ask, volume in rows:
         entry = legs.setdefault(snap_id, (to_epoch(ts), _float(atm), {}))
         entry[2][(float(strike), right)] = (_premium(ltp, bid, ask), _float(volume))
-    out = []
-    for ts, atm, by_leg in legs.values():
+    out: list[StraddleSnapshot] = []
+    for snap_ts, atm, by_leg in legs.values():
         by_strike = {}
         for strike in {k for k, _ in by_leg}:
             ce, pe = by_leg.get((strike, "CE")), by_leg.get((strike, "PE"))
             # a strike with one leg stored has no straddle (NaN), never half of one
             by_strike[strike] = (ce[0] + pe[0], ce[1] + pe[1]) if ce and pe else (np.nan, np.nan)
-        out.append((ts, atm, by_strike))
+        out.append((snap_ts, atm, by_strike))
     return sorted(out, key=lambda s: s[0])
 
 
@@ -263,11 +263,11 @@ def straddle_vwap(snaps: list[StraddleSnapshot], tail: int = 0) -> Series:
     for t, k, by_strike in snaps:
         prem, vol = by_strike.get(k, (np.nan, np.nan))
         before = last_volume.get(k)
-        w = vol - before if before is not None and np.isfinite(vol) and np.isfinite(before) else 0.0
+        traded = vol - before if before is not None and np.isfinite(vol) and np.isfinite(before) else 0.0
         ts.append(t)
         atm.append(k)
         straddle.append(prem)
-        weight.append(max(w, 0.0) if np.isfinite(prem) else 0.0)
+        weight.append(max(traded, 0.0) if np.isfinite(prem) else 0.0)
         for strike, (_, v) in by_strike.items():
             if np.isfinite(v):
                 last_volume[strike] = v
@@ -275,7 +275,12 @@ def straddle_vwap(snaps: list[StraddleSnapshot], tail: int = 0) -> Series:
     cum_w = np.cumsum(w)
     with np.errstate(invalid="ignore", divide="ignore"):
         vwap = np.where(cum_w > 0, np.cumsum(np.nan_to_num(w * p)) / cum_w, np.nan)
-    values = {"atm_strike": np.array(atm, dtype=float), "straddle": p, "weight": w, "vwap": vwap}
+    values: dict[str, np.ndarray] = {
+        "atm_strike": np.array(atm, dtype=float),
+        "straddle": p,
+        "weight": w,
+        "vwap": vwap,
+    }
     return Series(np.array(ts, dtype=float), values, tail)
 
 

@@ -77,7 +77,7 @@ class SmartMoneyPrediction(DurableRow, RunStamped, Base):
             bias=clip_text(reading.bias, 16),
             iv_regime=getattr(reading, "iv_regime", None),
             features=sanitize_json(dataclasses.asdict(reading))
-            if dataclasses.is_dataclass(reading)
+            if dataclasses.is_dataclass(reading) and not isinstance(reading, type)
             else None,
             **numbers,
         )

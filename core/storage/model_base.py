@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -30,6 +30,11 @@ DIRECTIONS = ("UP", "DOWN", "NONE")
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType()}
+
+    if TYPE_CHECKING:
+        # DeclarativeBase types it as any FromClause; every model here declares __tablename__,
+        # so SQLAlchemy generates a Table for it.
+        __table__: ClassVar[sa.Table]
 
 
 def finite_or_none(value: Any) -> float | None:

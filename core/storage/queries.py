@@ -65,7 +65,7 @@ def _window(
     return conds
 
 
-def _signal_dict(row: sa.Row[Any]) -> dict[str, Any]:
+def _signal_dict(row: sa.Row[*tuple[Any, ...]]) -> dict[str, Any]:
     return dict(row._mapping)
 
 
@@ -161,7 +161,7 @@ def _raw_statistics(
     }
 
 
-def _count_summary(count_rows: Sequence[sa.Row[Any]]) -> dict[str, Any]:
+def _count_summary(count_rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     """Totals from the per (engine, signal) groups: a few dozen rows, never the signals themselves."""
     by_engine: dict[str, int] = {}
     by_signal: dict[str, int] = {}
@@ -183,7 +183,7 @@ def _count_summary(count_rows: Sequence[sa.Row[Any]]) -> dict[str, Any]:
     }
 
 
-def _outcome_stats(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _outcome_stats(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[*tuple[Any, ...]]:
     return (
         sa.select(
             S.engine,
@@ -201,7 +201,7 @@ def _outcome_stats(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     )
 
 
-def _outcome_dict(row: sa.Row[Any]) -> dict[str, Any]:
+def _outcome_dict(row: Sequence[Any]) -> dict[str, Any]:
     engine, signal, horizon, n, correct, wrong, neutral, avg_move, avg_abs = row
     return {
         "engine": engine,
@@ -253,7 +253,7 @@ def _conditions(f: SignalFilter) -> list[sa.ColumnElement[bool]]:
     return conds
 
 
-def _history_select(f: SignalFilter) -> sa.Select[Any]:
+def _history_select(f: SignalFilter) -> sa.Select[*tuple[Any, ...]]:
     stmt = sa.select(*SIGNAL_COLUMNS)
     if f.horizon_s is not None:
         on = sa.and_(O.signal_id == S.id, O.horizon_s == f.horizon_s)

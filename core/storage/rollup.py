@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.domain import NO_VIEW_SIGNALS
-from core.storage.database import insert_ignoring_conflicts
+from core.storage.database import insert_ignoring_conflicts, rowcount
 from core.storage.models import (
     OUTCOMES,
     AiSignalLog,
@@ -92,12 +92,12 @@ def _outcome_sums(*group: Any) -> list[sa.ColumnElement[Any]]:
     return [*group, sa.func.count(), *counts, move, sa.func.count(O.move_pct), abs_move]
 
 
-def raw_signal_sums(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def raw_signal_sums(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[*tuple[Any, ...]]:
     """(engine, signal, n, sum_confidence, count_confidence) of the raw signals matching `conds`."""
     return sa.select(*_signal_sums(S.engine, S.signal)).where(*conds).group_by(S.engine, S.signal)
 
 
-def raw_outcome_sums(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def raw_outcome_sums(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[*tuple[Any, ...]]:
     """(engine, signal, horizon_s, *OUTCOME_SUMS) of the raw outcomes whose pair matches `conds`."""
     group = (S.engine, S.signal, O.horizon_s)
     return sa.select(*_outcome_sums(*group)).join(O, O.signal_id == S.id).where(*conds).group_by(*group)
@@ -118,7 +118,7 @@ def window_sums(
     out = StatSums()
     scope = signal_scope(run_id, exclude_backtests, R)
     signal_wm, outcome_wm = _rollup_sums(session, symbol, first, out, scope)
-    if since is not None and since < first:
+    if since is not None and first is not None and since < first:
         edge = [*sym, S.timestamp >= since, S.timestamp < first]
         out.add_signal_rows(session.execute(raw_signal_sums(edge)))
         out.add_outcome_rows(session.execute(raw_outcome_sums(edge)))
@@ -204,6 +204,7 @@ def refresh_rollup(
     _lock_state(session)
     old_signal, old_outcome = (0, 0) if rebuild else _watermarks(session)
     new_signal, new_outcome = _settled_max_ids(session)
+    ranges: list[tuple[datetime | None, datetime | None]]
     if old_signal == 0 and old_outcome == 0:
         ranges, dirty = [(None, None)], 0
     else:
@@ -316,4 +317,4 @@ def _recompute(session: Session, lo: datetime | None, hi: datetime | None, max_s
     insert = sa.insert(R).from_select(columns, sa.union_all(signals, outcomes))
     # SQLAlchemy closes an INSERT's cursor before rowcount is read unless told to keep it.
     result = session.execute(insert, execution_options={"preserve_rowcount": True})
-    return max(result.rowcount or 0, 0)
+    return max(rowcount(result) or 0, 0)

@@ -250,7 +250,7 @@ class SignalLogger:
 
     def get_recent_signals(
         self, symbol: str | None = None, limit: int = 100, hours: float | None = None
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         return queries.get_recent_signals(symbol, limit, hours, session_factory=self._session_factory)
 
     def get_signal_statistics(self, symbol: str | None = None, hours: float | None = 24) -> dict[str, Any]:

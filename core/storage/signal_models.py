@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import to_datetime, to_epoch
-from core.domain import Signal
+from core.domain import Direction, Signal
 from core.storage.model_base import OUTCOMES, Base, BigId, RunStamped, clip_text, finite_or_none, run_values
 from core.storage.types import JSONType, sanitize_json
 
@@ -35,7 +35,7 @@ class AiSignalLog(RunStamped, Base):
     expiry: Mapped[date | None]
     engine: Mapped[str] = mapped_column(sa.String(64))
     signal: Mapped[str] = mapped_column(sa.String(64))
-    direction: Mapped[str] = mapped_column(sa.String(8))
+    direction: Mapped[Direction] = mapped_column(sa.String(8))  # Signal.direction, stored as text
     confidence: Mapped[float | None]
     raw_score: Mapped[float | None]
     strength: Mapped[float | None]
@@ -84,7 +84,7 @@ class AiSignalLog(RunStamped, Base):
             symbol=self.symbol,
             engine=self.engine,
             signal=self.signal,
-            direction=self.direction,  # type: ignore[arg-type]
+            direction=self.direction,
             confidence=self.confidence if self.confidence is not None else math.nan,
             raw_score=self.raw_score if self.raw_score is not None else math.nan,
             strength=self.strength if self.strength is not None else math.nan,

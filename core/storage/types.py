@@ -55,7 +55,7 @@ def _key(key: Any) -> str:
     return clean_text(str(key))
 
 
-class CleanJSON(dict):
+class CleanJSON(dict[str, Any]):
     """A dict that sanitize_json produced, so the column type need not sanitise it a second time."""
 
     __slots__ = ()
@@ -178,7 +178,7 @@ __all__ = ["CleanJSON", "JSONType", "UTCDateTime", "clean_text", "sanitize_json"
 # Dialect-specific SQL functions used in GROUP BYs, each compiled once per dialect here.
 
 
-class utc_hour(FunctionElement):
+class utc_hour(FunctionElement[datetime]):
     """The start of the UTC hour of a timestamp column, in the column's own storage format."""
 
     type = UTCDateTime()
@@ -199,7 +199,7 @@ def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
     return f"strftime('%Y-%m-%d %H:00:00.000000', {compiler.process(element.clauses, **kw)})"
 
 
-class ist_date(FunctionElement):
+class ist_date(FunctionElement[date]):
     """The IST trading day of a UTC timestamp column (India has no DST, so a fixed +05:30 is exact)."""
 
     type = sa.Date()
@@ -217,7 +217,7 @@ def _ist_date_sqlite(element: ist_date, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)}, '+330 minutes')"
 
 
-class epoch_bucket(FunctionElement):
+class epoch_bucket(FunctionElement[datetime]):
     """A timestamp floored to a multiple of `seconds` since the epoch (UTC), as a timestamp."""
 
     type = UTCDateTime()
