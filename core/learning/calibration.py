@@ -75,7 +75,8 @@ def _experience_table(session: Session, horizon_s: int) -> dict[tuple[str, str, 
     stmt = sa.select(F.engine, F.signal, F.symbol, F.wins, F.losses, F.neutrals).where(
         F.horizon_s == horizon_s, F.symbol.is_not(None)
     )
-    return {(e, s, sym): Experience(w, lo, n) for e, s, sym, w, lo, n in session.execute(stmt)}
+    rows = session.execute(stmt)
+    return {(e, s, sym): Experience(w, lo, n) for e, s, sym, w, lo, n in rows if sym is not None}
 
 
 def _engine_skill(session: Session, horizon_s: int) -> dict[tuple[str, str], Experience]:

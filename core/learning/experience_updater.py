@@ -100,4 +100,4 @@ def update_experience(session: Session, keys: Iterable[ExperienceKey]) -> int:
 def rebuild_all(session: Session) -> int:
     """Recompute every key that has outcomes (after a schema or rule change). The caller commits."""
     keys = session.execute(sa.select(S.engine, S.signal, S.symbol).join(SO, SO.signal_id == S.id).distinct())
-    return update_experience(session, [tuple(k) for k in keys])  # type: ignore[misc]
+    return update_experience(session, [(engine, signal, symbol) for engine, signal, symbol in keys])

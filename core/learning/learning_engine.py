@@ -70,7 +70,9 @@ def _pending_conditions(
 
 def count_pending(session: Session, now: float = math.inf, since: float | None = None) -> int:
     """Stored signals that still lack an outcome at some horizon."""
-    return int(session.execute(sa.select(sa.func.count()).where(*_pending_conditions(now, since))).scalar())
+    return int(
+        session.execute(sa.select(sa.func.count()).where(*_pending_conditions(now, since))).scalar_one()
+    )
 
 
 def pending_signals(
@@ -83,8 +85,11 @@ def pending_signals(
 ) -> list[StoredSignal]:
     cols = (S.id, S.timestamp, S.symbol, S.engine, S.signal, S.direction, S.spot_price, S.run_id)
     stmt = sa.select(*cols).where(*_pending_conditions(now, since, calendar), S.id > after_id)
-    rows = session.execute(stmt.order_by(S.id).limit(limit)).all()
-    return [StoredSignal(r[0], to_epoch(r[1]), r[2], r[3], r[4], r[5], float(r[6]), r[7]) for r in rows]
+    out = []
+    for r in session.execute(stmt.order_by(S.id).limit(limit)).all():
+        assert r[6] is not None  # _pending_conditions keeps spot_price > 0
+        out.append(StoredSignal(r[0], to_epoch(r[1]), r[2], r[3], r[4], r[5], float(r[6]), r[7]))
+    return out
 
 
 def _stored_horizons(session: Session, signal_ids: Sequence[int]) -> dict[int, set[int]]:

@@ -53,7 +53,7 @@ def evaluate_outcome(
     """
     end = entry_ts + horizon_s
     at_close = session_close_ts is not None and session_close_ts < end
-    if at_close:
+    if at_close and session_close_ts is not None:
         end = session_close_ts
     window = _window(path_ts, entry_ts, end, at_close)
     if window is None:

@@ -79,14 +79,16 @@ def confidence_bucket(column: Any, bins: int = 10) -> sa.ColumnElement[int]:
 
     Thresholds are rendered inline: PostgreSQL only accepts the SELECT's CASE in GROUP BY when both
     are the same text, and bound parameters would get different names."""
-    whens = [
+    whens: list[tuple[sa.ColumnElement[bool], sa.ColumnElement[int]]] = [
         (column >= sa.literal_column(repr(k / bins)), sa.literal_column(str(k)))
         for k in range(bins - 1, 0, -1)
     ]
     return sa.case(*whens, else_=sa.literal_column("0"))
 
 
-def _rows(session_factory: SessionFactory | None, stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
+def _rows(
+    session_factory: SessionFactory | None, stmt: sa.Select[*tuple[Any, ...]]
+) -> list[sa.Row[*tuple[Any, ...]]]:
     with (session_factory or SessionLocal)() as session:
         return list(session.execute(stmt))
 
@@ -112,7 +114,8 @@ def counts(f: PerformanceFilter, session_factory: SessionFactory | None = None) 
 
 def latest_signal_time(session_factory: SessionFactory | None = None) -> datetime | None:
     """Event time of the newest stored signal (a simulator may run on a future trading day)."""
-    return _rows(session_factory, sa.select(sa.func.max(S.timestamp)))[0][0]
+    latest: datetime | None = _rows(session_factory, sa.select(sa.func.max(S.timestamp)))[0][0]
+    return latest
 
 
 def hit_rates(f: PerformanceFilter, session_factory: SessionFactory | None = None) -> list[dict[str, Any]]:
@@ -214,7 +217,7 @@ def experience_table(
 ) -> list[dict[str, Any]]:
     """formula_experience rows (the all-symbols rows always, per-symbol rows of `symbols` or all)."""
     F = FormulaExperience
-    cond = F.symbol.is_(None) | F.symbol.in_(list(symbols)) if symbols else sa.true()
+    cond: sa.ColumnElement[bool] = F.symbol.is_(None) | F.symbol.in_(list(symbols)) if symbols else sa.true()
     cond = sa.and_(cond, F.signal.not_in(NO_VIEW_SIGNALS))
     cols = (F.engine, F.signal, F.symbol, F.horizon_s, F.total_tests, F.wins, F.losses, F.neutrals,
             F.success_rate, F.adjusted_confidence, F.last_updated)  # fmt: skip

@@ -87,7 +87,7 @@ def brier(probability: float, move_pct: float) -> float:
 
 # A scorer turns (row columns, the path of the row's symbol and run, session close) into column
 # updates, or None. Rows are (id, ts, symbol, run_id, the scored column).
-Scorer = Callable[[sa.Row[Any], SpotPath, float | None], dict[str, Any] | None]
+Scorer = Callable[[sa.Row[*tuple[Any, ...]], SpotPath, float | None], dict[str, Any] | None]
 
 
 def _move(ts: float, path: SpotPath, close: float | None, direction: str = "UP") -> Any:
@@ -101,7 +101,9 @@ def _move(ts: float, path: SpotPath, close: float | None, direction: str = "UP")
     )
 
 
-def _score_prediction(row: sa.Row[Any], path: SpotPath, close: float | None) -> dict[str, Any] | None:
+def _score_prediction(
+    row: sa.Row[*tuple[Any, ...]], path: SpotPath, close: float | None
+) -> dict[str, Any] | None:
     pid, ts, _symbol, _run, bullish = row
     r = _move(to_epoch(ts), path, close)
     if r is None:
@@ -110,13 +112,15 @@ def _score_prediction(row: sa.Row[Any], path: SpotPath, close: float | None) -> 
     return {"id": pid, "actual_move_30m": r.move_pct, "accuracy_score": score}
 
 
-def _score_smart_money(row: sa.Row[Any], path: SpotPath, close: float | None) -> dict[str, Any] | None:
+def _score_smart_money(
+    row: sa.Row[*tuple[Any, ...]], path: SpotPath, close: float | None
+) -> dict[str, Any] | None:
     sid, ts, _symbol, _run, bias = row
     r = _move(to_epoch(ts), path, close, BIAS_DIRECTION.get(bias, "NONE"))
     return None if r is None else {"id": sid, "actual_move": r.move_pct, "result": r.outcome}
 
 
-def _spans(rows: list[sa.Row[Any]]) -> dict[tuple[str, str | None], tuple[float, float]]:
+def _spans(rows: list[sa.Row[*tuple[Any, ...]]]) -> dict[tuple[str, str | None], tuple[float, float]]:
     """Event-time span of the rows per (symbol, run_id)."""
     spans: dict[tuple[str, str | None], tuple[float, float]] = {}
     for r in rows:
@@ -127,7 +131,11 @@ def _spans(rows: list[sa.Row[Any]]) -> dict[tuple[str, str | None], tuple[float,
 
 
 def _updates(
-    session: Session, rows: list[sa.Row[Any]], scorer: Scorer, now: float, calendar: MarketCalendar
+    session: Session,
+    rows: list[sa.Row[*tuple[Any, ...]]],
+    scorer: Scorer,
+    now: float,
+    calendar: MarketCalendar,
 ) -> list[dict[str, Any]]:
     """Column updates for the rows whose 30 minutes (or session) have ended by event time `now`."""
     paths = {
@@ -150,8 +158,8 @@ def _updates(
 
 def _score_table(
     session_factory: Callable[[], Session],
-    stmt: sa.Select[Any],
-    model: type,
+    stmt: sa.Select[*tuple[Any, ...]],
+    model: type[Prediction] | type[SmartMoneyPrediction],
     scorer: Scorer,
     now: float,
     calendar: MarketCalendar,
@@ -186,7 +194,7 @@ def score_predictions(
         ("smart_money_scored", SmartMoneyPrediction, (SmartMoneyPrediction.bias,),
          SmartMoneyPrediction.result, _score_smart_money),
     ):  # fmt: skip
-        conds = [pending.is_(None)]
+        conds: list[sa.ColumnElement[bool]] = [pending.is_(None)]
         if math.isfinite(now):
             conds.append(model.ts <= to_datetime(due_bound(calendar, now, PREDICTION_HORIZON_S)))
         if since is not None:
