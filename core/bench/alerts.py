@@ -65,7 +65,7 @@ class _Receiver:
 
 
 def _rules() -> tuple[AlertRule, ...]:
-    kinds = [
+    kinds: list[dict[str, Any]] = [
         {"kind": "signal", "min_confidence": 0.5},
         {"kind": "spot_cross", "price": 25_000.0},
         {"kind": "near_level", "level": "gamma_flip", "within_pct": 0.2},
@@ -143,7 +143,9 @@ def _seed(url: str) -> None:
         event = AlertEvent(f"rule {i % 20}", None, "signal", "NIFTY", 1_796_000_000.0 + 60 * i, "SWEEP_UP", "UP",
                            "LiquidityEngine SWEEP_UP (UP) at 70%", 25_000.0, channels=("webhook",))  # fmt: skip
         log.add(event, time.time())
-        records.append(log.update(event.id, "webhook", DeliveryResult("sent", 1, "", 3.0, time.time(), "x")))
+        record = log.update(event.id, "webhook", DeliveryResult("sent", 1, "", 3.0, time.time(), "x"))
+        assert record is not None  # the event was added just above
+        records.append(record)
     with SessionLocal() as session:
         for i in range(20):
             add_rule(

@@ -6,12 +6,13 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from core.clock import IST
 from core.config import FeedConfig
-from core.domain import FeedItem, FeedStatus
+from core.domain import FeedItem, FeedStatus, Right
 from core.feed.base import FeedStats
 from core.feed.instruments import Instrument, InstrumentMaster
 from core.feed.kite import FULL, INDEX_FULL, decode_kite
@@ -128,7 +129,7 @@ def _loopback(batches: Sequence[Sequence[FeedItem]], timeout_s: float) -> tuple[
         server.stop()
 
 
-def bench_ingest(n: int = 200_000, frame_size: int = 50, loopback_n: int | None = None) -> dict:
+def bench_ingest(n: int = 200_000, frame_size: int = 50, loopback_n: int | None = None) -> dict[str, Any]:
     """Ticks per second for decode alone, decode + apply (+ publish per frame), and end to end over a
     loopback WebSocket (server and client in this process, so they share one interpreter)."""
     frames = chain_frames(n, frame_size)
@@ -160,9 +161,10 @@ def _master(broker: str) -> InstrumentMaster:
             "256265" if broker == "kite" else "NSE_INDEX|Nifty 50", "NIFTY", None, None, None, 1, "IDX"
         )
     ]
-    for i, (strike, right) in enumerate((k, r) for k in BROKER_STRIKES for r in ("CE", "PE")):
+    rights: tuple[Right, ...] = ("CE", "PE")
+    for i, (strike, right) in enumerate((k, r) for k in BROKER_STRIKES for r in rights):
         key = str((40_000 + i) * 256 + 2) if broker == "kite" else f"NSE_FO|{40_000 + i}"
-        insts.append(Instrument(key, "NIFTY", BROKER_EXPIRY, strike, right, 65, "FO"))  # type: ignore[arg-type]
+        insts.append(Instrument(key, "NIFTY", BROKER_EXPIRY, strike, right, 65, "FO"))
     return InstrumentMaster(insts, broker)
 
 
@@ -170,6 +172,7 @@ def _kite_frame(master: InstrumentMaster) -> bytes:
     ts = int(BROKER_TS)
     packets = [INDEX_FULL.pack(256265, 2_601_200, 2_610_000, 2_590_000, 2_600_000, 2_595_000, 6_200, ts)]
     for inst in (master.get(str((40_000 + i) * 256 + 2)) for i in range(len(BROKER_STRIKES) * 2)):
+        assert inst is not None  # _master("kite") listed every one of these tokens
         depth = [v for q, p in ((650, 12_340), (1300, 12_360)) for _ in range(5) for v in (q, p, 3)]
         fields = (int(inst.key), 12_345, 65, 12_300, 456_000, 13_000, 9_750, 12_000, 12_500, 11_900, 11_000)
         packets.append(FULL.pack(*fields, ts - 1, 1_234_500, 1_300_000, 1_200_000, ts, *depth))
@@ -187,10 +190,16 @@ def _upstox_frame() -> bytes:
         f.firstDepth.CopyFrom(pb.Quote(bidQ=650, bidP=123.4, askQ=1300, askP=123.6))
         f.optionGreeks.CopyFrom(pb.OptionGreeks(delta=0.5, theta=-12.0, gamma=0.0004, vega=13.0, rho=0.1))
         f.vtt, f.oi, f.iv = 456_000, 1_234_500.0, 0.1425
-    return msg.SerializeToString()
+    frame: bytes = msg.SerializeToString()
+    return frame
 
 
-def _rate(decode, frame: bytes, master: InstrumentMaster, n_ticks: int) -> dict:
+def _rate(
+    decode: Callable[[bytes, InstrumentMaster, FeedStats, float], list[FeedItem]],
+    frame: bytes,
+    master: InstrumentMaster,
+    n_ticks: int,
+) -> dict[str, Any]:
     stats = FeedStats()
     per_frame = len(decode(frame, master, stats, BROKER_TS))
     frames = max(1, n_ticks // per_frame)
@@ -207,7 +216,7 @@ def _rate(decode, frame: bytes, master: InstrumentMaster, n_ticks: int) -> dict:
     }
 
 
-def bench_decoders(n: int = 200_000) -> dict:
+def bench_decoders(n: int = 200_000) -> dict[str, Any]:
     """Decode about `n` ticks with each broker decoder; frames are one ATM +-15 window plus the index."""
     kite, upstox = _master("kite"), _master("upstox")
     return {
@@ -216,5 +225,5 @@ def bench_decoders(n: int = 200_000) -> dict:
     }
 
 
-def run(db: str | None) -> dict:
+def run(db: str | None) -> dict[str, Any]:
     return {**bench_ingest(), "brokers": bench_decoders()}

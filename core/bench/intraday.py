@@ -27,7 +27,7 @@ EXPIRY = date(2026, 12, 1)
 SNAPSHOT_S, CHAIN_S, SESSION_S = 5, 60, 22_500
 
 
-def fill(url: str, seed: int = 7) -> dict:
+def fill(url: str, seed: int = 7) -> dict[str, Any]:
     """One synthetic session of `DAY` and 250 earlier daily closes; returns the row counts."""
     upgrade(url)
     rng = np.random.default_rng(seed)
@@ -61,6 +61,7 @@ def fill(url: str, seed: int = 7) -> dict:
         ).all()
         chain = []
         for j, (snap_id, ts, atm) in enumerate(snaps[:: CHAIN_S // SNAPSHOT_S]):
+            assert atm is not None  # every snapshot above was written with its ATM strike
             for k in atm + 50 * np.arange(-15, 16):
                 for right in ("CE", "PE"):
                     chain.append({

@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.bench.common import scratch_sqlite
 from core.clock import to_epoch
 from core.config import LoggerConfig, mask_url
-from core.domain import Signal
+from core.domain import Direction, Signal
 from core.storage.database import make_engine, upgrade
 from core.storage.models import AiSignalLog
 from core.storage.signal_logger import SignalLogger
 
 BENCH_ENGINE = "bench"  # rows written by bench_logger carry this engine name and are removed after
-ENGINE_SIGNALS = (
+ENGINE_SIGNALS: tuple[tuple[str, str, Direction], ...] = (
     ("liquidity", "SWEEP_UP", "UP"), ("liquidity", "SWEEP_DOWN", "DOWN"),
     ("stoploss_hunt", "HUNT_UP", "UP"), ("smart_money", "BULLISH", "UP"),
     ("smart_money", "BEARISH", "DOWN"), ("gamma_squeeze", "SQUEEZE_UP", "UP"),
@@ -54,7 +54,7 @@ def bench_signals(n: int, t0: float, engine: str | None = None) -> list[Signal]:
     return out
 
 
-def _commit_per_row_rate(factory: sessionmaker, signals: list[Signal]) -> float:
+def _commit_per_row_rate(factory: sessionmaker[Session], signals: list[Signal]) -> float:
     """Signals/s of the pattern the logger replaces: `session.add(row); session.commit()` per signal."""
     start = time.perf_counter()
     for signal in signals:

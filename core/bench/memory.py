@@ -6,9 +6,11 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import replace
+from typing import Any
 
 from core.bench.common import scratch_dir
 from core.config import FeedConfig, load_config
+from core.domain import InstrumentInfo
 from core.feed.simulator import Simulator
 from core.runtime import Runtime
 from core.storage.database import upgrade
@@ -20,7 +22,7 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict:
+def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict[str, Any]:
     """Feed NIFTY+BANKNIFTY demo through state, metrics, engines, bus and the logger into SQLite.
 
     The feed thread is replaced by a loop over the simulator's batches (as fast as possible); the
@@ -39,7 +41,7 @@ def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict:
     try:
         for batch in sim.batches(until_ts=sim.start_ts + minutes * 60):
             runtime.on_items(batch)
-            if batch and batch[-1].ts >= next_mark:
+            if batch and type(batch[-1]) is not InstrumentInfo and batch[-1].ts >= next_mark:
                 gc.collect()
                 samples.append(round(_rss_mb(), 1))
                 next_mark += sample_every_min * 60
@@ -54,5 +56,5 @@ def bench_memory(minutes: int = 150, sample_every_min: int = 10) -> dict:
     }
 
 
-def run(db: str | None) -> dict:
+def run(db: str | None) -> dict[str, Any]:
     return bench_memory()

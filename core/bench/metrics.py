@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from core.analytics.structural import LiveStructuralEngine
 from core.bench.common import percentiles
 from core.clock import IST
 from core.config import AnalyticsConfig
-from core.domain import ChainSnapshot, Tick
+from core.domain import ChainSnapshot, Right, Tick
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 
 BENCH_TS = datetime(2026, 11, 25, 11, 0, tzinfo=IST).timestamp()
@@ -42,7 +43,8 @@ def _legs(expiry: date, ts: float, r: float) -> list[Tick]:
     vols = np.clip(_smile(strikes, forward, T), 0.05, 1.0)
     distance = (strikes - SPOT) / (10 * STEP)
     legs = []
-    for right, side in (("CE", distance), ("PE", -distance)):
+    sides: tuple[tuple[Right, np.ndarray], ...] = (("CE", distance), ("PE", -distance))
+    for right, side in sides:
         prices = np.maximum(black76_price(right, forward, strikes, T, r, vols), 0.05)
         oi = np.round((2.0e6 * np.exp(-((side - 0.4) ** 2)) + 2.0e5) / LOT) * LOT
         for k, px, q in zip(strikes, prices, oi, strict=True):
@@ -69,7 +71,7 @@ def bench_snapshot(ts: float = BENCH_TS, r: float = 0.055) -> ChainSnapshot:
     )  # fmt: skip
 
 
-def bench_metrics(iterations: int = 300) -> dict:
+def bench_metrics(iterations: int = 300) -> dict[str, Any]:
     """Time full recomputes; returns {"legs", "iterations", "p50_ms", "p99_ms", "mean_ms", "per_expiry"}.
 
     Each iteration advances event time by one second so the stateful parts (flow, ring buffers,
@@ -98,5 +100,5 @@ def bench_metrics(iterations: int = 300) -> dict:
     }
 
 
-def run(db: str | None) -> dict:
+def run(db: str | None) -> dict[str, Any]:
     return bench_metrics()

@@ -10,15 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.bench.common import percentiles, scratch_sqlite, time_ms
 from core.bench.logger import bench_signals
 from core.clock import to_epoch
 from core.config import mask_url
 from core.storage.database import make_engine, upgrade
+from core.storage.filters import SignalFilter
 from core.storage.models import AiSignalLog, SignalOutcome
-from core.storage.queries import SignalFilter, _raw_statistics, get_signal_statistics, query_signals
+from core.storage.queries import _raw_statistics, get_signal_statistics, query_signals
 from core.storage.rollup import RefreshResult, refresh_rollup
 
 HORIZONS = (300, 900, 1800)
@@ -63,7 +64,9 @@ def _copy_rows(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
     buffer.seek(0)
     raw = engine.raw_connection()
     try:
-        cursor = raw.driver_connection.cursor()
+        driver = raw.driver_connection
+        assert driver is not None  # a pooled connection that is open has its driver connection
+        cursor = driver.cursor()
         cursor.copy_expert(f"COPY ai_signal_logs ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
         raw.commit()
     finally:
@@ -103,14 +106,16 @@ def _p50_ms(fn: Any, runs: int) -> float:
     return percentiles(time_ms(fn, runs), pcts=(50,), digits=1)["p50_ms"]
 
 
-def _timed_refresh(factory: sessionmaker, **kwargs: Any) -> tuple[float, RefreshResult]:
+def _timed_refresh(factory: sessionmaker[Session], **kwargs: Any) -> tuple[float, RefreshResult]:
     start = time.perf_counter()
     with factory() as session:
         result = refresh_rollup(session, **kwargs)
     return round((time.perf_counter() - start) * 1000.0, 1), result
 
 
-def _statistics_p50(factory: sessionmaker, now: datetime, runs: int, suffix: str = "") -> dict[str, float]:
+def _statistics_p50(
+    factory: sessionmaker[Session], now: datetime, runs: int, suffix: str = ""
+) -> dict[str, float]:
     """p50 of get_signal_statistics per window, asked mid-hour so each window has a raw edge hour."""
     now = now - timedelta(minutes=7, seconds=30)
     windows = {"24h": 24, "7d": 7 * 24, "all": None}
@@ -123,7 +128,7 @@ def _statistics_p50(factory: sessionmaker, now: datetime, runs: int, suffix: str
 
 
 def _bench_increment(
-    engine: sa.Engine, factory: sessionmaker, now: datetime, n: int, runs: int
+    engine: sa.Engine, factory: sessionmaker[Session], now: datetime, n: int, runs: int
 ) -> dict[str, Any]:
     """Add n recent signals (3 outcomes each), time statistics on the stale rollup, then the
     incremental refresh; finally remove them and refresh their hours back."""
