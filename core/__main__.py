@@ -8,6 +8,7 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from core.alerts.config import alert_args, alert_overrides
 from core.bench import TARGETS
@@ -42,7 +43,7 @@ def build_config(args: argparse.Namespace) -> Config:
         feed = replace(feed, kind=kind, url=url)
     if getattr(args, "url", None):
         feed = replace(feed, url=args.url)
-    overrides = {
+    overrides: dict[str, Any] = {  # argparse values
         "symbols": parse_symbols(args.symbols) if getattr(args, "symbols", None) else None,
         "speed": getattr(args, "speed", None),
         "seed": getattr(args, "seed", None),
@@ -264,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -45,14 +45,14 @@ class DbLiveSource:
         self.bus = _DbBus(self)
         self.stale_after_s = stale_after_s
         self._cache_s = cache_s
-        self._cache: dict[str, tuple[float, tuple[datetime, dict] | None]] = {}
+        self._cache: dict[str, tuple[float, tuple[datetime, dict[str, Any]] | None]] = {}
         self._lock = threading.Lock()
 
     @property
     def symbols(self) -> tuple[str, ...]:
         return self.config.feed.symbols
 
-    def _row(self, symbol: str) -> tuple[datetime, dict] | None:
+    def _row(self, symbol: str) -> tuple[datetime, dict[str, Any]] | None:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(symbol)

@@ -42,7 +42,7 @@ def metrics_to_dict(m: LiveMetrics) -> dict[str, Any]:
 
 def metrics_from_dict(d: Mapping[str, Any]) -> LiveMetrics:
     """The inverse of `metrics_to_dict` (alerts are not carried)."""
-    arrays = {
+    arrays: dict[str, Any] = {  # LiveMetrics' array fields by name, as the JSON holds them
         name: frozen_array([float("nan") if v is None else v for v in d.get("arrays", {}).get(name, [])])
         for name in ARRAY_FIELDS
     }

@@ -34,7 +34,7 @@ def _wait(stop: threading.Event, duration: float | None, done: Any = None) -> No
         stop.wait(0.2 if remaining is None else min(0.2, remaining))
 
 
-def run_worker(config: Config, duration: float | None, publish_live_state: bool = False) -> dict:
+def run_worker(config: Config, duration: float | None, publish_live_state: bool = False) -> dict[str, Any]:
     """Run the runtime headless; returns the JSON summary the CLI prints."""
     runtime = Runtime(config, publish_live_state=publish_live_state).start()
     stop = threading.Event()
@@ -83,7 +83,7 @@ def serve_simulator(config: Config, host: str, port: int, duration: float | None
         server.stop()
 
 
-def record_feed(config: Config, out: Path, duration: float) -> dict:
+def record_feed(config: Config, out: Path, duration: float) -> dict[str, Any]:
     """Record the configured feed to `out` for `duration` wall seconds, without a database."""
     from core.feed.factory import build_feed
     from core.feed.recorder import Recorder
@@ -105,7 +105,8 @@ def export_signals(url: str, args: Any) -> int:
     from datetime import datetime
 
     from core.storage.database import configure_database
-    from core.storage.queries import SignalFilter, iter_signals_csv
+    from core.storage.filters import SignalFilter
+    from core.storage.queries import iter_signals_csv
 
     def when(value: str | None) -> datetime | None:
         if not value:
@@ -136,7 +137,7 @@ def export_signals(url: str, args: Any) -> int:
     return max(0, lines - 1)
 
 
-def evaluate_outcomes(url: str, progress: bool = True) -> dict:
+def evaluate_outcomes(url: str, progress: bool = True) -> dict[str, Any]:
     """Score every pending signal, prediction and smart-money row in the database at `url` and update
     formula_experience; returns the counts the CLI prints. SQLite is migrated first, as on start; a
     PostgreSQL database must already be at the head revision (`python -m core db upgrade`)."""

@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from core.broker.http import BrokerError
 from core.broker.login import exchange_kite_request_token, exchange_upstox_code
@@ -16,7 +17,7 @@ from core.clock import IST
 from core.config import Config, load_config, validate_base_url
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("login", help="exchange a broker login's code for the day's access token and store it")
     brokers = p.add_subparsers(dest="broker", required=True)
     up = brokers.add_parser("upstox", help="the `code` Upstox sent to UPSTOX_REDIRECT_URI")
@@ -64,7 +65,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(record: TokenRecord, token_file: str) -> dict:
+def describe(record: TokenRecord, token_file: str) -> dict[str, Any]:
     """What a login reports: who, when, until when; never the token."""
     return {
         "broker": record.broker,

@@ -22,6 +22,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from core.broker.http import BrokerError, json_body, request
 from core.broker.tokens import TokenRecord
@@ -130,7 +131,8 @@ def exchange_upstox_code(s: BrokerSecrets, code: str, now: datetime | None = Non
     url = f"{upstox_hosts(s.upstox_base_url).api}/v2/login/authorization/token"
     _, raw = request(url, (code, s.upstox_api_secret), form=form, headers=headers)
     body = json_body(raw, "Upstox token answer")
-    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    inner = body.get("data")
+    data: dict[str, Any] = inner if isinstance(inner, dict) else body
     token = data.get("access_token")
     if not isinstance(token, str) or not token:
         raise BrokerError("Upstox answered without an access_token")
@@ -159,7 +161,7 @@ def exchange_kite_request_token(
     _, raw = request(url, secret_values, form=form, headers={"X-Kite-Version": "3"})
     data = json_body(raw, "Kite session answer").get("data")
     token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
+    if not isinstance(data, dict) or not isinstance(token, str) or not token:
         raise BrokerError("Kite answered without data.access_token")
     return TokenRecord.obtained(
         "kite", token, now or datetime.now(UTC), user_id=str(data.get("user_id") or ""),
