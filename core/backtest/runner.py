@@ -23,7 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from core.backtest.scorecard import build_scorecard
-from core.backtest.sessions import SessionRun, recording_files, replay_session
+from core.backtest.sessions import STAGES, SessionRun, recording_files, replay_session
 from core.config import Config, load_config, mask_url, validate_database_url
 from core.errors import ConfigError
 from core.learning.evaluator import run_pass
@@ -77,6 +77,7 @@ def run_backtest(
         "signals": sum(r.signals for r in runs),
         "replay_wall_s": round(replayed - started, 3),
         "replay_cpu_s": round(replay_cpu, 3),
+        "stage_cpu_s": {s: round(sum(r.stage_cpu_s[s] for r in runs), 3) for s in STAGES},
         "scoring_wall_s": round(done - replayed, 3),
         "wall_s": round(done - started, 3),
         "ticks_per_s": round(legs / (replayed - started)) if replayed > started else None,

@@ -24,7 +24,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,6 +43,9 @@ RECORDING_SUFFIXES = (".jsonl.gz", ".jsonl")
 SYMBOL_SCAN_BATCHES = 50
 # The replay writes what its logger queued every this many batches, itself: no writer thread.
 WRITE_EVERY_BATCHES = 100
+# Where a replay's CPU time goes: reading the recording (gunzip, JSON, ticks), Runtime.on_items (state,
+# metrics, engines, queueing rows) and writing the rows; the rest of cpu_s is setup and teardown.
+STAGES = ("decode", "runtime", "writes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class SessionRun:
     rejected: int  # malformed lines, counted by reason in the feed stats
     wall_s: float
     cpu_s: float  # CPU time of the process while it replayed this recording (one recording at a time)
+    stage_cpu_s: Mapping[str, float]  # cpu_s by STAGES
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +78,7 @@ class SessionRun:
             "rejected_lines": self.rejected,
             "wall_s": round(self.wall_s, 3),
             "cpu_s": round(self.cpu_s, 3),
+            "stage_cpu_s": {stage: round(s, 3) for stage, s in self.stage_cpu_s.items()},
             "leg_ticks_per_s": round(self.leg_ticks / self.wall_s) if self.wall_s > 0 else None,
         }
 
@@ -160,17 +165,23 @@ def replay_session(
         stats = FeedStats()
         items = legs = 0
         bar = tqdm(desc=path.name, unit=" legs", unit_scale=True, file=sys.stderr, disable=not progress)
+        stage = _StageClock()
         try:
             for n, batch in enumerate(iter_batches(path, stats), 1):
+                stage.lap("decode")
                 runtime.on_items(batch)
+                stage.lap("runtime")
                 if n % WRITE_EVERY_BATCHES == 0:
                     runtime.logger.write_queued()
+                    stage.lap("writes")
                 n_legs = sum(1 for item in batch if type(item) is Tick and item.right is not None)
                 items += len(batch)
                 legs += n_legs
                 bar.update(n_legs)
         finally:
+            stage.lap("decode")
             flushed = runtime.stop(stop_timeout_s)  # final snapshot per symbol, then drain the logger
+            stage.lap("writes")
             bar.close()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         logger = runtime.logger.stats()
@@ -195,4 +206,20 @@ def replay_session(
         rejected,
         wall,
         cpu,
+        stage.seconds,
     )
+
+
+class _StageClock:
+    """CPU seconds per stage of one replay; `lap(stage)` books the time since the previous lap."""
+
+    __slots__ = ("seconds", "_last")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._last = time.process_time()
+
+    def lap(self, stage: str) -> None:
+        now = time.process_time()
+        self.seconds[stage] += now - self._last
+        self._last = now

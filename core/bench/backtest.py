@@ -25,6 +25,10 @@ def _per_s(count: int, seconds: float) -> int | None:
     return round(count / seconds) if seconds > 0 else None
 
 
+def _share(part: float, whole: float) -> float | None:
+    return round(part / whole, 3) if whole > 0 else None
+
+
 def corpus(real_sessions: Path = REAL_SESSIONS) -> tuple[str, list[Path]]:
     """("real", the real recordings) when there are any at `real_sessions`, else ("synthetic", [the
     committed synthetic recording])."""
@@ -55,12 +59,19 @@ def bench_backtest(
         "cpu_seconds": cpu,
         "leg_ticks_per_s": _per_s(legs, seconds),
         "leg_ticks_per_cpu_s": _per_s(legs, cpu),
+        # decode / runtime (state, metrics, engines) / writes; other: per-session setup and teardown
+        "cpu_share": {
+            **{stage: _share(s, cpu) for stage, s in result["stage_cpu_s"].items()},
+            "other": _share(cpu - sum(result["stage_cpu_s"].values()), cpu),
+        },
         "scoring_seconds": result["scoring_wall_s"],
         "leg_ticks_per_s_with_scoring": result["ticks_per_s_with_scoring"],
         "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "cpus": os.cpu_count(),
         "per_session": {
-            r["file"]: {k: r[k] for k in ("leg_ticks", "wall_s", "cpu_s", "leg_ticks_per_s", "signals")}
+            r["file"]: {
+                k: r[k] for k in ("leg_ticks", "wall_s", "cpu_s", "stage_cpu_s", "leg_ticks_per_s", "signals")
+            }
             for r in result["runs"]
         },
     }

@@ -26,3 +26,6 @@ def test_the_benchmark_replays_the_synthetic_recording_and_reports_per_session(t
     session = out["per_session"][SYNTHETIC_RECORDING.name]
     assert session["leg_ticks"] == out["leg_ticks"] and session["signals"] == out["signals"]
     assert set(out["load_average_1m"]) == {"before", "after"}
+    assert set(out["cpu_share"]) == {"decode", "runtime", "writes", "other"}
+    assert set(session["stage_cpu_s"]) == {"decode", "runtime", "writes"}
+    assert out["cpu_share"]["runtime"] > 0 and out["cpu_share"]["decode"] > 0
