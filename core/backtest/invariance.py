@@ -10,10 +10,11 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from core.backtest.sessions import recording_symbols
 from core.config import Config, load_config
-from core.domain import Signal
+from core.domain import FeedItem, Signal
 from core.feed.base import FeedStats
 from core.feed.replay import ReplayFeed, iter_batches
 from core.feed.retime import broker_stream
@@ -39,7 +40,7 @@ class Invariance:
         larger = max(self.snapshot_signals, self.streamed_signals)
         return self.matched / larger if larger else 1.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "session": self.session,
             "seed": self.seed,
@@ -65,7 +66,7 @@ def replay_signals(
             database_url=f"sqlite:///{tmp}/invariance.db",
         )
         runtime = Runtime(cfg, feed=ReplayFeed(path, speed=0.0), all_expiries=False)
-        batches: Iterable = iter_batches(path, FeedStats())
+        batches: Iterable[list[FeedItem]] = iter_batches(path, FeedStats())
         if retime_seed is not None:
             batches = broker_stream(batches, seed=retime_seed)
         for batch in batches:

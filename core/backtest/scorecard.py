@@ -44,7 +44,7 @@ def brier_score(confidences: Sequence[float], hits: Sequence[bool]) -> float | N
 
 def reliability(
     confidences: Sequence[float], hits: Sequence[bool], bins: int = RELIABILITY_BINS
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Confidence in `bins` equal bins over [0, 1] (the top one closed at 1): count, mean confidence
     and observed hit rate per bin (None for an empty bin)."""
     counts, conf_sum, hit_sum = [0] * bins, [0.0] * bins, [0] * bins
@@ -77,7 +77,8 @@ class Sessions:
 
     @property
     def hours(self) -> float:
-        return sum((p.ts[-1] - p.ts[0]) / 3600.0 for p in self.paths.values() if len(p))
+        hours: float = sum((p.ts[-1] - p.ts[0]) / 3600.0 for p in self.paths.values() if len(p))
+        return hours
 
 
 def load_sessions(session: Session, run_ids: Sequence[str]) -> Sessions:
@@ -85,7 +86,11 @@ def load_sessions(session: Session, run_ids: Sequence[str]) -> Sessions:
     pairs = session.execute(
         sa.select(M.run_id, M.symbol).where(M.run_id.in_(list(run_ids))).group_by(M.run_id, M.symbol)
     ).all()
-    paths = {(run, sym): load_path(session, sym, 0.0, math.inf, run) for run, sym in sorted(pairs)}
+    paths = {
+        (run, sym): load_path(session, sym, 0.0, math.inf, run)
+        for run, sym in sorted(pairs)
+        if run is not None  # the query selects runs by id
+    }
     return Sessions({key: p for key, p in paths.items() if len(p)})
 
 
@@ -105,7 +110,9 @@ def _kind(direction: str) -> str:
     return "range" if direction == "NONE" else "direction"
 
 
-def _signal_rows(session: Session, run_ids: Sequence[str], horizons: Iterable[int]) -> dict[tuple, _Row]:
+def _signal_rows(
+    session: Session, run_ids: Sequence[str], horizons: Iterable[int]
+) -> dict[tuple[str, str, int], _Row]:
     horizons = tuple(horizons)
     sigs = session.execute(
         sa.select(S.id, S.engine, S.signal, S.direction, S.confidence).where(S.run_id.in_(list(run_ids)))
@@ -116,7 +123,7 @@ def _signal_rows(session: Session, run_ids: Sequence[str], horizons: Iterable[in
         .where(S.run_id.in_(list(run_ids)), SO.horizon_s.in_(horizons))
     )
     outcomes = {(sid, h): o for sid, h, o in session.execute(outcome_stmt)}
-    rows: dict[tuple, _Row] = defaultdict(_Row)
+    rows: dict[tuple[str, str, int], _Row] = defaultdict(_Row)
     for sid, engine, name, direction, confidence in sigs:
         for h in horizons:
             row = rows[engine, name, h]
@@ -128,6 +135,7 @@ def _signal_rows(session: Session, run_ids: Sequence[str], horizons: Iterable[in
             row.outcomes[outcome] += 1
             if outcome in (CORRECT, WRONG):
                 row.decided_kind[_kind(direction)] += 1
+                assert confidence is not None  # the engines stamp every signal they emit
                 row.confidences.append(float(confidence))
                 row.hits.append(outcome == CORRECT)
     return rows
@@ -141,12 +149,15 @@ def row_baseline(
     weights = decided_by_kind if sum(decided_by_kind.values()) else signals_by_kind
     parts = [(weights.get("direction", 0), counts.directional), (weights.get("range", 0), counts.range)]
     parts = [(w, b) for w, b in parts if w]
-    if not parts or any(b is None for _, b in parts):
+    known = [(w, b) for w, b in parts if b is not None]
+    if not parts or len(known) < len(parts):
         return None
-    return sum(w * b for w, b in parts) / sum(w for w, _ in parts)
+    return sum(w * b for w, b in known) / sum(w for w, _ in known)
 
 
-def _finish(key: tuple, row: _Row, sessions: Sessions, counts: WindowCounts, bins: int) -> dict[str, Any]:
+def _finish(
+    key: tuple[str, str, int], row: _Row, sessions: Sessions, counts: WindowCounts, bins: int
+) -> dict[str, Any]:
     engine, name, horizon = key
     correct, wrong, neutral = row.outcomes[CORRECT], row.outcomes[WRONG], row.outcomes[NEUTRAL]
     decided = correct + wrong

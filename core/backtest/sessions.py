@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.config import KNOWN_SYMBOLS, Config
-from core.domain import InstrumentInfo, Tick
+from core.domain import FeedItem, InstrumentInfo, Tick
 from core.errors import ConfigError, StorageError
 from core.feed.base import FeedStats
 from core.feed.replay import ReplayFeed, iter_batches
@@ -120,7 +120,7 @@ def recording_symbols(path: Path) -> tuple[str, ...]:
     return symbols
 
 
-def _first_batches(path: Path) -> Iterator[list]:
+def _first_batches(path: Path) -> Iterator[list[FeedItem]]:
     batches = iter_batches(path, FeedStats())
     try:
         for _, batch in zip(range(SYMBOL_SCAN_BATCHES), batches, strict=False):
