@@ -29,3 +29,19 @@ def app_env(tmp_path, monkeypatch):
 
 def main_script() -> str:
     return os.fspath(APP_DIR / "main.py")
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """`streamlit run app/main.py` with its own SQLite file and a 20x simulator (browser tests)."""
+    from tests.app.browser import streamlit_app
+
+    env = {
+        **os.environ,
+        "STRIKEIQ_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{(tmp_path / 'browser.db').as_posix()}",
+        "STRIKEIQ_FEED": "sim",
+        "STRIKEIQ_SPEED": "20",
+    }
+    with streamlit_app(tmp_path, env) as url:
+        yield url

@@ -6,14 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import main_script
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium, streamlit_app
+from tests.app.browser import ROOT, chromium, stop, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -42,44 +38,35 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1200},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            page.goto(f"{demo_dashboard}/alerts", wait_until="domcontentloaded")
-            page.get_by_text("New rule", exact=True).wait_for(timeout=60_000)
-            _choose(page, "Kind", "Spot near a level")
-            page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
-            page.get_by_label("Name").fill("NIFTY near max pain")
-            _choose(page, "Symbol", "NIFTY")
-            _choose(page, "Level", "max pain")
-            within = page.get_by_label("Within (% of the level)")
-            within.fill("20")
-            within.press("Tab")
-            page.get_by_role("button", name="Add rule").click()
-            page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
-            # The toast appears on whatever page is open: go to Live and wait for it there.
-            page.get_by_role("link", name="Live").first.click()
-            page.get_by_text("Engines", exact=True).wait_for(timeout=60_000)
-            toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
-            toast.first.wait_for(timeout=60_000)
-            text = toast.first.inner_text()
-            assert "NIFTY NEAR_MAX_PAIN" in text and "max pain" in text
-            page.screenshot(path=str(tmp_path / "toast.png"))
-            page.get_by_role("link", name="Alerts").first.click()
-            # the rules table is a canvas grid: its cells exist in the DOM for assistive tech, hidden
-            cell = page.locator('[data-testid="stDataFrame"] td').filter(has_text="NIFTY near max pain")
-            cell.first.wait_for(state="attached", timeout=30_000)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
-        finally:
-            context.close()
+    with chromium(tmp_path) as context:
+        page = context.new_page()
+        page.goto(f"{demo_dashboard}/alerts", wait_until="domcontentloaded")
+        page.get_by_text("New rule", exact=True).wait_for(timeout=60_000)
+        _choose(page, "Kind", "Spot near a level")
+        page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
+        page.get_by_label("Name").fill("NIFTY near max pain")
+        _choose(page, "Symbol", "NIFTY")
+        _choose(page, "Level", "max pain")
+        within = page.get_by_label("Within (% of the level)")
+        within.fill("20")
+        within.press("Tab")
+        page.get_by_role("button", name="Add rule").click()
+        page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+        # The toast appears on whatever page is open: go to Live and wait for it there.
+        page.get_by_role("link", name="Live").first.click()
+        page.get_by_text("Engines", exact=True).wait_for(timeout=60_000)
+        toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
+        toast.first.wait_for(timeout=60_000)
+        text = toast.first.inner_text()
+        assert "NIFTY NEAR_MAX_PAIN" in text and "max pain" in text
+        page.screenshot(path=str(tmp_path / "toast.png"))
+        page.get_by_role("link", name="Alerts").first.click()
+        # the rules table is a canvas grid: its cells exist in the DOM for assistive tech, hidden
+        cell = page.locator('[data-testid="stDataFrame"] td').filter(has_text="NIFTY near max pain")
+        cell.first.wait_for(state="attached", timeout=30_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
     assert (tmp_path / "toast.png").stat().st_size > 10_000
 
 
@@ -95,71 +82,36 @@ def replica(tmp_path):
         "STRIKEIQ_SIM_WARMUP_S": "120",
     }
     env.pop("STRIKEIQ_LIVE_SOURCE", None)
-    root = Path(main_script()).parents[1]
-    wlog = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "core", "worker", "--feed", "sim", "--scenario", "demo", "--speed", "20",
-         "--symbols", "NIFTY", "--live-state", "--db", db],
-        env=env, stdout=wlog, stderr=subprocess.STDOUT, cwd=root,
-    )  # fmt: skip
-    port = _free_port()
-    slog = (tmp_path / "streamlit.log").open("w")
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port)],
-        env={**env, "STRIKEIQ_LIVE_SOURCE": "db", "STRIKEIQ_SYMBOLS": "NIFTY"},
-        stdout=slog, stderr=subprocess.STDOUT, cwd=root,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    with (tmp_path / "worker.log").open("w") as wlog:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "core", "worker", "--feed", "sim", "--scenario", "demo", "--speed", "20",
+             "--symbols", "NIFTY", "--live-state", "--db", db],
+            env=env, stdout=wlog, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if ui.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
-            ui.kill()
-            worker.kill()
-            pytest.fail(f"replica did not start: {(tmp_path / 'worker.log').read_text()[-2000:]}")
-        time.sleep(0.25)
-    yield url
-    for proc in (ui, worker):
-        proc.terminate()
-    for proc in (ui, worker):
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    wlog.close()
-    slog.close()
+            replica_env = {**env, "STRIKEIQ_LIVE_SOURCE": "db", "STRIKEIQ_SYMBOLS": "NIFTY"}
+            with streamlit_app(tmp_path, replica_env, alive=lambda: worker.poll() is None) as url:
+                yield url
+        finally:
+            stop(worker, timeout_s=30)
 
 
 def test_a_rule_added_on_a_replica_fires_in_the_worker_and_toasts_on_the_replica(replica, tmp_path):
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1200},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            page.goto(f"{replica}/alerts", wait_until="domcontentloaded")
-            page.get_by_text("Replica mode", exact=False).first.wait_for(timeout=60_000)
-            _choose(page, "Kind", "Spot near a level")
-            page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
-            page.get_by_label("Name").fill("replica rule")
-            _choose(page, "Level", "max pain")
-            within = page.get_by_label("Within (% of the level)")
-            within.fill("20")
-            within.press("Tab")
-            page.get_by_role("button", name="Add rule").click()
-            page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
-            toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
-            toast.first.wait_for(timeout=90_000)  # the worker reloads rules every 2 s, then a cycle fires
-            assert "NIFTY NEAR_MAX_PAIN" in toast.first.inner_text()
-            page.screenshot(path=str(tmp_path / "replica_toast.png"))
-        finally:
-            context.close()
+    with chromium(tmp_path) as context:
+        page = context.new_page()
+        page.goto(f"{replica}/alerts", wait_until="domcontentloaded")
+        page.get_by_text("Replica mode", exact=False).first.wait_for(timeout=60_000)
+        _choose(page, "Kind", "Spot near a level")
+        page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
+        page.get_by_label("Name").fill("replica rule")
+        _choose(page, "Level", "max pain")
+        within = page.get_by_label("Within (% of the level)")
+        within.fill("20")
+        within.press("Tab")
+        page.get_by_role("button", name="Add rule").click()
+        page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+        toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
+        toast.first.wait_for(timeout=90_000)  # the worker reloads rules every 2 s, then a cycle fires
+        assert "NIFTY NEAR_MAX_PAIN" in toast.first.inner_text()
+        page.screenshot(path=str(tmp_path / "replica_toast.png"))

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from core.broker.tokens import TOKEN_FILE, TokenStore
 from core.feed.instruments import load_upstox_instruments
 from core.feed.subscription import TOKEN_INVALID
-from tests.app.conftest import main_script
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_chromium
+from tests.app.browser import chromium, free_port, require_chromium, streamlit_app
 from tests.core.broker.conftest import broker_env
 from tests.core.broker.loopback import BrokerLoopback
 from tests.core.feed.broker_servers import UPSTOX_FILE, UpstoxServer
@@ -31,26 +25,11 @@ from tests.core.feed.broker_servers import UPSTOX_FILE, UpstoxServer
 pytestmark = pytest.mark.browser
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.25)
-
-
 @pytest.fixture
 def upstox_app(tmp_path):
     """Streamlit on a free port, `--feed upstox` against loopback login and feed servers."""
-    _require_chromium()
-    port = _free_port()
+    require_chromium()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     feed = UpstoxServer(load_upstox_instruments(UPSTOX_FILE), tokens=()).start()
     broker = BrokerLoopback(upstox_redirect_uri=f"{url}/")
@@ -65,48 +44,29 @@ def upstox_app(tmp_path):
         }
         for name in ("UPSTOX_ACCESS_TOKEN", "KITE_ACCESS_TOKEN", "STRIKEIQ_LIVE_SOURCE"):
             env.pop(name, None)
-        log_path = tmp_path / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", main_script(), "--server.port", str(port),
-               "--server.headless", "true"]  # fmt: skip
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=Path(main_script()).parents[1])  # fmt: skip
-            try:
-                _wait_healthy(url, proc, log_path)
+        try:
+            with streamlit_app(tmp_path, env, port=port):
                 yield url, broker, feed
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                feed.stop()
+        finally:
+            feed.stop()
 
 
 def test_upstox_login_round_trip_in_the_browser(upstox_app, tmp_path):
-    from playwright.sync_api import sync_playwright
 
     url, broker, feed = upstox_app
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1200},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_text(f"Upstox: {TOKEN_INVALID}.").wait_for(timeout=60_000)
-            assert feed.authorize_calls == 0  # no token: the broker was not even asked
-            with page.expect_navigation(url=lambda u: "code=" in u, timeout=30_000):
-                page.get_by_text("Log in with Upstox").first.click()
-            page.get_by_text("Logged in to Upstox as AB1234", exact=False).wait_for(timeout=60_000)
-            page.wait_for_function("() => !location.search.includes('code=')", timeout=30_000)
-            # the running feed picked the new token up: live data fills the page
-            page.get_by_text("Event time", exact=False).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(tmp_path / "logged_in.png"), full_page=True)
-            content = page.content()
-        finally:
-            context.close()
+    with chromium(tmp_path) as context:
+        page = context.new_page()
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_text(f"Upstox: {TOKEN_INVALID}.").wait_for(timeout=60_000)
+        assert feed.authorize_calls == 0  # no token: the broker was not even asked
+        with page.expect_navigation(url=lambda u: "code=" in u, timeout=30_000):
+            page.get_by_text("Log in with Upstox").first.click()
+        page.get_by_text("Logged in to Upstox as AB1234", exact=False).wait_for(timeout=60_000)
+        page.wait_for_function("() => !location.search.includes('code=')", timeout=30_000)
+        # the running feed picked the new token up: live data fills the page
+        page.get_by_text("Event time", exact=False).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "logged_in.png"), full_page=True)
+        content = page.content()
     record = TokenStore(tmp_path).get("upstox")
     assert record is not None and record.access_token in broker.access_tokens
     assert stat.S_IMODE((tmp_path / TOKEN_FILE).stat().st_mode) == 0o600

@@ -11,21 +11,11 @@ import time
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium, dashboard  # noqa: F401
+from tests.app.browser import chromium
 
 pytestmark = pytest.mark.browser
 PAGES = ("Live", "Option chain", "Signal history", "Performance", "System")
 NAV_LINKS = '[data-testid="stSidebarNav"] a'
-
-
-def _browser(pw, tmp_path):
-    return pw.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 1600, "height": 1200},
-    )
 
 
 LEGACY = {"main", "chain", "history", "live", "performance", "system"}  # pages-folder names
@@ -49,25 +39,19 @@ def _title(page, text: str, timeout: float = 60_000) -> None:
     page.locator("h1", has_text=text).first.wait_for(timeout=timeout)
 
 
-def test_deep_links_on_a_fresh_server_show_the_apps_own_navigation(dashboard, tmp_path):  # noqa: F811
+def test_deep_links_on_a_fresh_server_show_the_apps_own_navigation(dashboard, tmp_path):
     """#12: /chain before any session loaded / served Streamlit's legacy pages-folder navigation
     (main, chain, history, live) in the narrow layout."""
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        context = _browser(pw, tmp_path)
-        try:
-            page = context.new_page()
-            page.goto(f"{dashboard}/chain", wait_until="domcontentloaded")  # the server's first page
-            _title(page, "Option chain")
-            _assert_own_navigation(page)
-            other = context.new_page()
-            other.goto(f"{dashboard}/history", wait_until="domcontentloaded")
-            _title(other, "Signal history")
-            _assert_own_navigation(other)
-        finally:
-            context.close()
+    with chromium(tmp_path) as context:
+        page = context.new_page()
+        page.goto(f"{dashboard}/chain", wait_until="domcontentloaded")  # the server's first page
+        _title(page, "Option chain")
+        _assert_own_navigation(page)
+        other = context.new_page()
+        other.goto(f"{dashboard}/history", wait_until="domcontentloaded")
+        _title(other, "Signal history")
+        _assert_own_navigation(other)
 
 
 def _event_time(page) -> str:
@@ -79,55 +63,49 @@ def _pill(page) -> str:
 
 
 @pytest.mark.timeout(600)
-def test_an_open_live_tab_follows_a_restart_pressed_in_another_tab(dashboard, tmp_path):  # noqa: F811
+def test_an_open_live_tab_follows_a_restart_pressed_in_another_tab(dashboard, tmp_path):
     """#1: Live stayed "OFFLINE – simulator stopped" with a frozen event time for 40 s and more."""
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
 
     timings: dict[str, object] = {}
-    with sync_playwright() as pw:
-        context = _browser(pw, tmp_path)
-        try:
-            live = context.new_page()
-            live.goto(dashboard, wait_until="domcontentloaded")
-            live.get_by_text("Event time", exact=False).first.wait_for(timeout=90_000)
-            timings["live_refresh_s"] = _refresh_intervals(live, 6)
-            print(f"refresh {timings['live_refresh_s']}", flush=True)
-            timings["page_switch_s"] = _page_switches(live)
-            print(f"switches {timings['page_switch_s']}", flush=True)
-            live.locator(NAV_LINKS, has_text="Live").first.click()
-            live.get_by_text("Event time", exact=False).first.wait_for(timeout=60_000)
+    with chromium(tmp_path) as context:
+        live = context.new_page()
+        live.goto(dashboard, wait_until="domcontentloaded")
+        live.get_by_text("Event time", exact=False).first.wait_for(timeout=90_000)
+        timings["live_refresh_s"] = _refresh_intervals(live, 6)
+        print(f"refresh {timings['live_refresh_s']}", flush=True)
+        timings["page_switch_s"] = _page_switches(live)
+        print(f"switches {timings['page_switch_s']}", flush=True)
+        live.locator(NAV_LINKS, has_text="Live").first.click()
+        live.get_by_text("Event time", exact=False).first.wait_for(timeout=60_000)
 
-            system = context.new_page()
-            system.goto(f"{dashboard}/system", wait_until="domcontentloaded")
-            _title(system, "System")
-            system.get_by_role("button", name="Restart simulator").wait_for(timeout=60_000)
-            live.bring_to_front()
-            before = _event_time(live)
-            system.get_by_role("button", name="Restart simulator").click()
-            started = time.monotonic()
-            print(f"restart clicked; live showed {before!r}", flush=True)
-            # The new run replays the session from its open: its event time is earlier than the
-            # stopped run's, which a tab holding the stopped runtime shows frozen (and OFFLINE).
-            live.wait_for_function(
-                "(before) => document.querySelector('.siq-pill')?.innerText !== 'OFFLINE' && "
-                "[...document.querySelectorAll('p, div')].some(e => e.innerText && "
-                "e.innerText.startsWith('Event time') && e.innerText.slice(0, 40) < before.slice(0, 40))",
-                arg=before,
-                timeout=45_000,
-            )
-            timings["restart_followed_after_s"] = round(time.monotonic() - started, 2)
-            assert _pill(live) != "OFFLINE"
-            after = _event_time(live)
-            live.wait_for_function(  # and it keeps refreshing
-                "(after) => [...document.querySelectorAll('p, div')].some(e => e.innerText && "
-                "e.innerText.startsWith('Event time') && e.innerText !== after)",
-                arg=after,
-                timeout=60_000,
-            )
-            timings["first_refresh_after_restart_s"] = round(time.monotonic() - started, 2)
-        finally:
-            context.close()
+        system = context.new_page()
+        system.goto(f"{dashboard}/system", wait_until="domcontentloaded")
+        _title(system, "System")
+        system.get_by_role("button", name="Restart simulator").wait_for(timeout=60_000)
+        live.bring_to_front()
+        before = _event_time(live)
+        system.get_by_role("button", name="Restart simulator").click()
+        started = time.monotonic()
+        print(f"restart clicked; live showed {before!r}", flush=True)
+        # The new run replays the session from its open: its event time is earlier than the
+        # stopped run's, which a tab holding the stopped runtime shows frozen (and OFFLINE).
+        live.wait_for_function(
+            "(before) => document.querySelector('.siq-pill')?.innerText !== 'OFFLINE' && "
+            "[...document.querySelectorAll('p, div')].some(e => e.innerText && "
+            "e.innerText.startsWith('Event time') && e.innerText.slice(0, 40) < before.slice(0, 40))",
+            arg=before,
+            timeout=45_000,
+        )
+        timings["restart_followed_after_s"] = round(time.monotonic() - started, 2)
+        assert _pill(live) != "OFFLINE"
+        after = _event_time(live)
+        live.wait_for_function(  # and it keeps refreshing
+            "(after) => [...document.querySelectorAll('p, div')].some(e => e.innerText && "
+            "e.innerText.startsWith('Event time') && e.innerText !== after)",
+            arg=after,
+            timeout=60_000,
+        )
+        timings["first_refresh_after_restart_s"] = round(time.monotonic() - started, 2)
     print("\nBROWSER TIMINGS " + json.dumps(timings))
     (tmp_path / "timings.json").write_text(json.dumps(timings, indent=2))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium, dashboard  # noqa: F401
+from tests.app.browser import chromium
 
 pytestmark = pytest.mark.browser
 
@@ -20,35 +20,28 @@ WATCH_REMOVALS = """(sel) => {
 }"""
 
 
-def test_live_charts_refresh_in_place_without_blank_frames(dashboard, tmp_path):  # noqa: F811
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
+def test_live_charts_refresh_in_place_without_blank_frames(dashboard, tmp_path):
     console: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.on("console", lambda msg: console.append(msg.text))
-            page.goto(dashboard, wait_until="domcontentloaded")
-            page.get_by_text("Engines", exact=True).wait_for(timeout=90_000)
-            page.wait_for_function(f'document.querySelectorAll("{CHARTS}").length >= 4', timeout=60_000)
-            page.evaluate(WATCH_REMOVALS, CHARTS)
-            for _ in range(6):  # six refreshes of the live panel
-                before = page.get_by_text("Event time", exact=False).first.inner_text()
-                page.wait_for_function(
-                    "(b) => [...document.querySelectorAll('p')].some("
-                    "e => e.innerText.startsWith('Event time') && e.innerText !== b)",
-                    arg=before,
-                    timeout=30_000,
-                )
-            removed = page.evaluate("window.__removedCharts")
-            drawn = page.evaluate(
-                f"[...document.querySelectorAll(\"{CHARTS}\")].filter(c => c.querySelector('canvas, svg')).length"
+    with chromium(tmp_path, width=1400, height=1100) as context:
+        page = context.new_page()
+        page.on("console", lambda msg: console.append(msg.text))
+        page.goto(dashboard, wait_until="domcontentloaded")
+        page.get_by_text("Engines", exact=True).wait_for(timeout=90_000)
+        page.wait_for_function(f'document.querySelectorAll("{CHARTS}").length >= 4', timeout=60_000)
+        page.evaluate(WATCH_REMOVALS, CHARTS)
+        for _ in range(6):  # six refreshes of the live panel
+            before = page.get_by_text("Event time", exact=False).first.inner_text()
+            page.wait_for_function(
+                "(b) => [...document.querySelectorAll('p')].some("
+                "e => e.innerText.startsWith('Event time') && e.innerText !== b)",
+                arg=before,
+                timeout=30_000,
             )
-            page.screenshot(path=str(tmp_path / "live-charts.png"), full_page=True)
-        finally:
-            browser.close()
+        removed = page.evaluate("window.__removedCharts")
+        drawn = page.evaluate(
+            f"[...document.querySelectorAll(\"{CHARTS}\")].filter(c => c.querySelector('canvas, svg')).length"
+        )
+        page.screenshot(path=str(tmp_path / "live-charts.png"), full_page=True)
     assert removed == 0, f"{removed} chart(s) were unmounted and drawn afresh (blank frames)"
     assert drawn >= 4
     assert not [m for m in console if "auto-margin" in m.lower()], console
