@@ -15,6 +15,34 @@ from core.storage.database import make_engine
 PG_ENV = "STRIKEIQ_TEST_PG_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "prefix_of(test): this test's run is the first part of `test`'s run with the same parameters "
+        "(same seed, same market); it is deselected when that test is selected too",
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A quick test whose whole run is a prefix of a selected slow test's run checks nothing the
+    slow one does not: the quick loop keeps it, the full suite does not run it twice."""
+    selected = {(item.originalname, _param_id(item)) for item in items if isinstance(item, pytest.Function)}
+    covered = [
+        item
+        for item in items
+        if (mark := item.get_closest_marker("prefix_of")) and (mark.args[0], _param_id(item)) in selected
+    ]
+    if covered:
+        config.hook.pytest_deselected(items=covered)
+        items[:] = [item for item in items if item not in covered]
+
+
+def _param_id(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.id if callspec else ""
+
+
 def _pg_admin_url() -> str | None:
     """STRIKEIQ_TEST_PG_URL in any form StrikeIQ accepts (postgresql://, postgresql+psycopg2://,
     postgres://), kept as given so the tests exercise that form."""

@@ -163,6 +163,7 @@ def quiet_market_violations(name: str, seed: int, seconds: float) -> list[tuple[
     return bad
 
 
+@pytest.mark.prefix_of("test_an_hour_of_calm_or_trending_market_fires_no_event_engine")
 @pytest.mark.parametrize("seed", QUIET_SEEDS)
 @pytest.mark.parametrize("name", ["calm", "trending"])
 def test_calm_and_trending_markets_fire_no_event_engine(name, seed):
