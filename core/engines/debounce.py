@@ -3,29 +3,35 @@ pipeline's state engines and the engines' dealer-gamma regime share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from core.state.history import TIME_TOL
 
 
 @dataclass(frozen=True, slots=True)
 class Settled:
     """A reading that became the debounced state at `ts` (the moment it had held long enough);
-    `payload` is what was last seen with that reading (e.g. the engine result and its metrics)."""
+    `payload` is what was last seen with that reading (e.g. the engine result and its metrics);
+    `since` when the reading began."""
 
     reading: Any
     ts: float
     payload: Any
+    since: float = field(default=0.0, compare=False)
 
 
 class _Hold:
-    """One debounce stage: a reading becomes the state once it has held `hold_s` of event time,
-    stamped at the moment it qualified (since + hold)."""
+    """One debounce stage: a reading becomes the state once it has held `hold_s` of event time
+    (within `tol`, a fraction of it), stamped at the moment it qualified (since + hold, or its end
+    if it ended within the tolerance short of that)."""
 
-    __slots__ = ("hold_s", "state", "_reading", "_since", "_payload")
+    __slots__ = ("hold_s", "need_s", "state", "_reading", "_since", "_payload")
     _UNSET: Any = object()
 
-    def __init__(self, hold_s: float) -> None:
+    def __init__(self, hold_s: float, tol: float = 0.0) -> None:
         self.hold_s = hold_s
+        self.need_s = hold_s * (1.0 - tol)
         self.state: Any = None  # the settled reading (None until one has held)
         self._reading: Any = self._UNSET
         self._since = 0.0
@@ -37,7 +43,7 @@ class _Hold:
         out: list[Settled] = []
         if reading != self._reading:
             if self._reading is not self._UNSET:
-                out += self._settle(ts)
+                out += self._settle(ts, ended=True)
             self._reading, self._since = reading, ts
         elif self._since + self.hold_s < ts:
             # It qualified between the previous update and this one: on the previous update's data
@@ -46,16 +52,24 @@ class _Hold:
         self._payload = payload
         return out + self._settle(ts)
 
-    def _settle(self, until: float) -> list[Settled]:
-        if self._reading == self.state or until - self._since < self.hold_s:
+    def _settle(self, until: float, ended: bool = False) -> list[Settled]:
+        """Settle the reading if it held until `until`: the whole hold while it lasts, within the
+        tolerance once it has ended (its end is an observation time too)."""
+        if self._reading == self.state or until - self._since < (self.need_s if ended else self.hold_s):
             return []
         self.state = self._reading
-        return [Settled(self._reading, self._since + self.hold_s, self._payload)]
+        return [Settled(self._reading, min(self._since + self.hold_s, until), self._payload, self._since)]
 
 
 class Debounce:
     """A reading becomes the state once it has held `hold_s` of event time, interruptions shorter
     than `glitch_s` not counting, stamped at the moment it qualified (since + hold).
+
+    Both durations are met within `tol` (TIME_TOL, a tenth of them): a reading's start and end
+    are observation times of the chain (`ChainObservations`), known only to the spread of the
+    first legs' reports in a stream and to a second or two in a snapshot's stamp, and a reading
+    seen on three 1-minute snapshots lasts exactly the 180 s hold; without a tolerance, whether
+    it had held would be decided by that jitter, not by the market.
 
     Two stages: a reading must last `glitch_s` to count as a change at all (a half-updated
     streamed chain flickers for seconds), then `hold_s` from its start to become the state. The
@@ -66,16 +80,27 @@ class Debounce:
     dealer-gamma regime the other engines read both use it.
     """
 
-    __slots__ = ("hold_s", "glitch_s", "max_gap_s", "_changes", "_states", "_state_payload", "_last_ts")
+    __slots__ = (
+        "hold_s",
+        "glitch_s",
+        "max_gap_s",
+        "tol",
+        "_changes",
+        "_states",
+        "_state_payload",
+        "_last_ts",
+    )
 
-    def __init__(self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 1800.0) -> None:
-        self.hold_s, self.glitch_s, self.max_gap_s = hold_s, glitch_s, max_gap_s
+    def __init__(
+        self, hold_s: float, glitch_s: float = 0.0, max_gap_s: float = 1800.0, tol: float = TIME_TOL
+    ) -> None:
+        self.hold_s, self.glitch_s, self.max_gap_s, self.tol = hold_s, glitch_s, max_gap_s, tol
         self._last_ts: float | None = None
         self._reset()
 
     def _reset(self) -> None:
-        self._changes = _Hold(self.glitch_s)  # readings that lasted long enough to be a change
-        self._states = _Hold(self.hold_s)  # changes that held long enough to be the state
+        self._changes = _Hold(self.glitch_s, self.tol)  # readings that lasted long enough to be a change
+        self._states = _Hold(self.hold_s, self.tol)  # changes that held long enough to be the state
         self._state_payload: Any = None
 
     @property
@@ -93,8 +118,7 @@ class Debounce:
         self._last_ts = ts
         out: list[Settled] = []
         for change in self._changes.update(ts, reading, payload):
-            since = change.ts - self.glitch_s
-            out += self._states.update(since, change.reading, change.payload)
+            out += self._states.update(change.since, change.reading, change.payload)
             self._state_payload = change.payload
         if reading == self._changes.state:
             self._state_payload = payload

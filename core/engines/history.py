@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, TypeGuard
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.state.history import TIME_TOL, RingBuffer, observation_interval_s
 
 __all__ = [
+    "ChainObservations",
     "Debounce",
     "EngineHistory",
     "OiSnapshot",
@@ -69,6 +70,136 @@ class Spike:
         return abs(self.rebound - self.extreme) / span if span > 0 else 0.0
 
 
+class ChainObservations:
+    """Which updates complete an observation of the whole chain, and when that chain was observed.
+
+    A snapshot feed observes every leg at one instant; a broker streams the same chain leg by leg
+    over a minute or so, so between two observations the chain is half old, half new. A reading of
+    the whole chain (the dealer-gamma regime, the smart-money bias) is a property of the chain's
+    observations, not of the moment a half-updated chain crossed a threshold. An observation is
+    complete when every leg of the previous one has reported again, or when an update reports
+    most of the chain at once (a snapshot: the legs it lacks have left the recorded strikes), or,
+    failing both (a leg stopped reporting), when a leg reports a second time: the next observation
+    has begun, and the observation is the chain as of the last update that reported into it
+    (`closed_before`). It is stamped with its first leg's report (a snapshot's own time), so a
+    reading's start and end are when the data showing them was observed, however long the chain
+    took to arrive. A feed without per-leg tick times observes the chain on every update.
+    """
+
+    __slots__ = (
+        "observed",
+        "closed_before",
+        "reporting",
+        "latest",
+        "_strikes",
+        "_ts",
+        "_reported",
+        "_expected",
+        "_first_ts",
+        "_dated",
+    )
+
+    def __init__(self) -> None:
+        self.observed: float | None = None  # this update's observation time, None if not complete
+        self.closed_before = False  # the observation completed is as of the last reporting update
+        self.reporting = False  # this update brought leg reports (into the observation it ends in)
+        self._strikes: np.ndarray = np.empty(0)
+        self._ts: np.ndarray = np.empty(0)  # each leg's last report (calls, then puts)
+        self._reported: np.ndarray = np.zeros(0, dtype=bool)  # legs reported in the observation
+        self._expected: np.ndarray = np.zeros(0, dtype=bool)  # legs of the previous observation
+        self._first_ts: float | None = None  # first report of the observation in progress
+        self._dated = False  # _first_ts is a report from a leg of the previous observation
+        self.latest: float | None = None  # the latest complete observation's time
+
+    def update(self, m: LiveMetrics) -> float | None:
+        """Advance with one metrics update; returns the observation time if it completed one."""
+        self.observed, self.closed_before, self.reporting = None, False, False
+        n = len(m.strikes)
+        if not n or len(m.call_ts) != n or len(m.put_ts) != n:
+            self.observed, self.reporting = m.ts, True
+            return m.ts
+        if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
+            self._realign(m.strikes)
+        ts = np.concatenate((m.call_ts, m.put_ts))
+        with np.errstate(invalid="ignore"):
+            new = np.isfinite(ts) & ~(ts <= self._ts)
+        self._ts = ts
+        if not new.any():
+            return None
+        self.reporting = True
+        known = self._expected if self._expected.any() else True
+        if (new & self._reported & known).any():
+            # A leg reports again before the chain completed: this observation is as complete as
+            # it will get (a leg stopped reporting), and the next one begins with this update.
+            first, closed = not self._expected.any(), self._first_ts
+            self._expected, self._reported = self._reported, np.zeros_like(new)
+            self._first_ts, self._dated = None, False
+            self._report(new, ts)
+            if not first:
+                self.observed = self.latest = closed
+                self.closed_before = True
+                return closed
+            # The first observation had no previous one to tell when it was whole (the feed may
+            # have begun while it was arriving): it only tells which legs the chain has.
+        else:
+            self._report(new, ts)
+        if not self._expected.any():
+            # No previous observation: whole once every leg of the chain's strikes has reported.
+            if not self._reported.all():
+                return None
+            self.observed = self.latest = self._first_ts
+            self._expected, self._reported = self._reported, np.zeros_like(new)
+            self._first_ts, self._dated = None, False
+            return self.observed
+        whole = not (self._expected & ~self._reported).any()
+        if not whole and 2 * int(new.sum()) <= int(self._expected.sum()):
+            return None
+        self.observed = self.latest = self._first_ts
+        self._expected, self._reported = self._reported, np.zeros_like(new)
+        self._first_ts, self._dated = None, False
+        return self.observed
+
+    def anchors(self) -> np.ndarray:
+        """When each leg's latest value was observed, as an observation of the chain (calls, then
+        puts): the observation in progress for a leg that has reported into it, else the latest
+        complete one (NaN before there is one). A leg's windows end there, so a leg streamed a
+        minute after its neighbours is measured over the same span as in a snapshot."""
+        latest = np.nan if self.latest is None else self.latest
+        out = np.full(len(self._ts), latest)
+        if self._first_ts is not None:
+            out[self._reported] = self._first_ts
+        return out
+
+    def _report(self, new: np.ndarray, ts: np.ndarray) -> None:
+        """Add this update's reports to the observation in progress. It is dated by its first
+        report from a leg of the previous observation: a leg that joined the chain (a strike the
+        recording did not carry before) may report after the rest completed."""
+        self._reported = self._reported | new
+        known = new & self._expected
+        if known.any() and not self._dated:
+            self._first_ts, self._dated = float(ts[known].min()), True
+        elif self._first_ts is None:
+            self._first_ts = float(ts[new].min())
+
+    def _realign(self, strikes: np.ndarray) -> None:
+        """Carry per-leg memory over to a changed strike list (a strike joined or left)."""
+        old_n, n = len(self._strikes), len(strikes)
+        pos = {float(k): i for i, k in enumerate(self._strikes)}
+        src = np.array([pos.get(float(k), -1) for k in strikes], dtype=int)
+        keep = np.flatnonzero(src >= 0)
+        ts = np.full(2 * n, np.nan)
+        reported, expected = np.zeros(2 * n, dtype=bool), np.zeros(2 * n, dtype=bool)
+        if old_n:
+            for half in (0, 1):
+                dst, orig = half * n + keep, half * old_n + src[keep]
+                ts[dst], reported[dst], expected[dst] = (
+                    self._ts[orig],
+                    self._reported[orig],
+                    self._expected[orig],
+                )
+        self._strikes, self._ts, self._reported, self._expected = strikes, ts, reported, expected
+
+
 class EngineHistory:
     """Bounded look-back for one symbol, advanced by `update(metrics)` before the engines run.
 
@@ -92,6 +223,13 @@ class EngineHistory:
         # The dealer-gamma regime (`LiveMetrics.dealer_gamma`) debounced like every state: rules
         # that ask "are dealers short gamma?" must not follow a flicker on a half-updated chain.
         self.gamma = Debounce(state_hold_s, state_glitch_s)
+        self.observations = ChainObservations()
+        # The chain as of each complete observation, stamped with its time: what chain-derived
+        # windows (writing flow, PCR, straddle) are measured on, so they span the same
+        # observations however the chain was delivered.
+        self.observed_legs = LegGrid(oi_grid_s, oi_retention_s)
+        self._reporting: LiveMetrics | None = None  # the last update that brought leg reports
+        self.observation_metrics: LiveMetrics | None = None  # the chain the latest observation is as of
         self.spot = RingBuffer(capacity)
         self.metrics = {name: RingBuffer(capacity) for name in TRACKED_METRICS}
         self.legs = LegGrid(oi_grid_s, oi_retention_s)
@@ -109,38 +247,58 @@ class EngineHistory:
     @property
     def dealer_gamma(self) -> str | None:
         """The debounced dealer-gamma regime: long, short, neutral, or None before one has held."""
-        return self.gamma.state
+        state: str | None = self.gamma.state
+        return state
 
     def update(self, metrics: LiveMetrics) -> bool:
         """Record one metrics update; an update older than the latest one is refused (False)."""
         last = self.last_ts
         if last is not None and metrics.ts < last:
             return False
-        if self.legs.update(metrics):  # first: the part that can reject malformed arrays
-            self._oi_data_ts = metrics.ts
+        self.legs.update(metrics)  # first: the part that can reject malformed arrays
         ts = metrics.ts
-        self.gamma.update(ts, metrics.dealer_gamma)
+        obs = self.observations
+        observed = obs.update(metrics)
+        if observed is not None:
+            chain = self._reporting if obs.closed_before and self._reporting is not None else metrics
+            self.observation_metrics = chain
+            self._observe(replace(chain, ts=observed))
+        if obs.reporting:
+            self._reporting = metrics
         self._last_ts = ts
         self._cache.clear()
         if _finite(metrics.spot):
             self.spot.append(ts, float(metrics.spot))
-        for name, value in _tracked_values(metrics).items():
+        self.updates += 1
+        return True
+
+    def _observe(self, chain: LiveMetrics) -> None:
+        """Record one complete observation of the chain (`chain.ts` = when it was observed)."""
+        ts = chain.ts
+        self.gamma.update(ts, chain.dealer_gamma)
+        changed = self.observed_legs.update(chain)
+        for name, value in _tracked_values(chain).items():
             if _finite(value):
                 series = self.metrics[name]
                 last_value = series.last()
                 if last_value is None or last_value[1] != value:
-                    self._oi_data_ts = ts  # a chain-derived series moved: data changed
+                    changed = True  # a chain-derived series moved: data changed
                 series.append(ts, float(value))
-        if self._oi_data_ts is None:
+        if changed or self._oi_data_ts is None:
             self._oi_data_ts = ts
-        self.updates += 1
-        return True
+
+    @property
+    def observed(self) -> float | None:
+        """When the chain this update completed was observed (`ChainObservations`); None when
+        the update did not complete an observation of the whole chain."""
+        return self.observations.observed
 
     @property
     def data_ts(self) -> float | None:
-        """When the chain (OI, premiums, or a series derived from it) last changed: where windows
-        over chain-derived series (PCR, straddle) end, so a verdict changes when data does, not
-        as the clock runs on."""
+        """When the chain (OI, premiums, or a series derived from it) was last observed changed,
+        as a complete observation's time (`ChainObservations`): where windows over chain-derived
+        series (PCR, straddle) end, so a verdict changes when data does, not as the clock runs
+        on, and spans the same observations whether the chain came whole or leg by leg."""
         return self._oi_data_ts
 
     @property
@@ -161,8 +319,14 @@ class EngineHistory:
     def oi_flow_over(
         self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float
     ) -> tuple[StrikeFlow | None, str]:
-        """OI and premium change over `window_s`, each leg from its own last tick (LegGrid.flow_over)."""
-        return self.legs.flow_over(metrics, right, lo, hi, window_s, self.window_slack(window_s))
+        """OI and premium change over `window_s` on the chain's observations, each leg back from
+        the observation its latest value belongs to (LegGrid.flow_over)."""
+        anchors = self.observations.anchors()
+        if len(anchors) != 2 * len(metrics.strikes):
+            anchors = np.concatenate((metrics.call_ts, metrics.put_ts))
+        return self.observed_legs.flow_over(
+            metrics, right, lo, hi, window_s, self.window_slack(window_s), anchors
+        )
 
     def series(self, name: str) -> RingBuffer:
         """`spot` or one of TRACKED_METRICS."""
@@ -375,5 +539,5 @@ def _tracked_values(m: LiveMetrics) -> dict[str, float | None]:
     }
 
 
-def _finite(value: float | None) -> bool:
+def _finite(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)

@@ -139,7 +139,14 @@ class LegGrid:
         return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
 
     def flow_over(
-        self, metrics: LiveMetrics, right: str, lo: float, hi: float, window_s: float, slack_s: float
+        self,
+        metrics: LiveMetrics,
+        right: str,
+        lo: float,
+        hi: float,
+        window_s: float,
+        slack_s: float,
+        anchors: np.ndarray | None = None,
     ) -> tuple[StrikeFlow | None, str]:
         """OI and premium change over `window_s` for strikes in [lo, hi] of one right, each leg
         measured back from its own last tick to its observation nearest `window_s` earlier: the
@@ -150,7 +157,9 @@ class LegGrid:
 
         Per leg, not from the clock: a chain streamed leg by leg has each leg's new value at its
         own moment, and a clock-anchored base steps to the next snapshot between two deliveries,
-        so the same market read as whole snapshots and as a stream would disagree.
+        so the same market read as whole snapshots and as a stream would disagree. `anchors` (calls,
+        then puts) replaces each leg's tick time as the end of its window: when the chain
+        observation it belongs to was made (`ChainObservations.anchors`).
         """
         n = len(metrics.strikes)
         cur_oi, cur_px, leg_ts = (
@@ -166,7 +175,10 @@ class LegGrid:
         )
         if not len(legs):
             return None, "no leg with OI in the band"
-        base_ts = leg_ts[legs] - window_s + slack_s
+        ends = leg_ts if anchors is None else (anchors[:n] if right == "CE" else anchors[n:])
+        base_ts = ends[legs] - window_s + slack_s
+        if not np.isfinite(base_ts).all():
+            return None, "no complete observation of the chain yet"
         if not self.samples or base_ts.min() < self.samples[0].ts:
             return None, self.base(float(base_ts.min()))[1]
         grid = np.searchsorted(self._times(), base_ts, side="right") - 1

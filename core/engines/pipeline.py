@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +32,13 @@ from core.engines.history import EngineHistory
 from core.engines.liquidity import LiquidityEngine
 from core.engines.liquidity_vacuum import LiquidityVacuumEngine
 from core.engines.options_trap import OptionsTrapEngine, OptionsTrapParams
-from core.engines.smart_money import SmartMoneyEngine, SmartMoneyReading, reading
+from core.engines.smart_money import SmartMoneyEngine, SmartMoneyParams, SmartMoneyReading, reading
 from core.engines.stoploss_hunt import StoplossHuntEngine
 from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-ENGINE_CLASSES: tuple[type, ...] = (
+ENGINE_CLASSES: tuple[type[Engine], ...] = (
     LiquidityEngine,
     StoplossHuntEngine,
     SmartMoneyEngine,
@@ -138,7 +139,7 @@ class EnginePipeline:
                 continue
             results[engine.name] = result
             if getattr(engine, "kind", "pattern") == "state":
-                emitted = self._state_change(sym, engine.name, result, metrics)
+                emitted = self._state_change(sym, engine, result, metrics)
             else:
                 emitted = [s] if (s := self._episode(sym, engine.name, result, metrics)) else []
             signals.extend(emitted)
@@ -208,16 +209,31 @@ class EnginePipeline:
         return self._signal(name, result, m)
 
     def _state_change(
-        self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics
+        self, sym: _SymbolState, engine: Engine, result: EngineResult, m: LiveMetrics
     ) -> list[Signal]:
         """Debounce a state engine in event time (see `Debounce`). A change into a state with a
         view is a signal, stamped when the state qualified; a change into NEUTRAL /
-        GAMMA_NEUTRAL only updates the tile."""
+        GAMMA_NEUTRAL only updates the tile.
+
+        The reading is a property of the whole chain: it is debounced on the updates that complete
+        an observation of the chain, at the time the chain was observed (`ChainObservations`),
+        not on a half-updated streamed chain at the moment it happened to cross a threshold. An
+        observation that ended with an earlier update is read on that update's chain."""
+        name = engine.name
         debounce = sym.debounce.get(name)
         if debounce is None:
             debounce = sym.debounce[name] = Debounce(self.config.state_hold_s, self.config.state_glitch_s)
+        observed, chain = sym.history.observed, sym.history.observation_metrics
+        if observed is None:
+            return []
+        if chain is not None and chain is not m:
+            then = self._run(engine, chain, sym.history)
+            if then is None:
+                return []
+            result, m = then, chain
         out = []
-        for settled in debounce.update(m.ts, result.signal if result.active else None, (result, m)):
+        reading = result.signal if result.active else None
+        for settled in debounce.update(observed, reading, (result, m)):
             if settled.reading is None or settled.reading in NO_VIEW_SIGNALS:
                 continue
             key = (name, settled.reading)
@@ -276,7 +292,7 @@ class EnginePipeline:
         sym = self._symbols.get(symbol)
         return sym.history if sym else None
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         """Counters and per-engine timings for the System page."""
         with self._lock:
             engines = {
@@ -298,7 +314,9 @@ class EnginePipeline:
         }
 
 
-def _engine_params(engines: Sequence[Engine], overrides: Mapping[str, Mapping]) -> dict[str, EngineParams]:
+def _engine_params(
+    engines: Sequence[Engine], overrides: Mapping[str, Mapping[str, Any]]
+) -> dict[str, EngineParams]:
     names = {e.name for e in engines}
     unknown = sorted(set(overrides) - names)
     if unknown:
@@ -307,6 +325,6 @@ def _engine_params(engines: Sequence[Engine], overrides: Mapping[str, Mapping]) 
         )
     params = {e.name: e.params_type.params_from(overrides.get(e.name)) for e in engines}
     trap, smart = params.get(OptionsTrapEngine.name), params.get(SmartMoneyEngine.name)
-    if isinstance(trap, OptionsTrapParams) and smart is not None:
+    if isinstance(trap, OptionsTrapParams) and isinstance(smart, SmartMoneyParams):
         params[OptionsTrapEngine.name] = replace(trap, smart_money=smart)
     return params

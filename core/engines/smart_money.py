@@ -10,6 +10,7 @@ import numpy as np
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, not_evaluable, num
 from core.engines.history import EngineHistory
+from core.state.history import TIME_TOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class SmartMoneyEngine:
       never a signal (it has no view to score).
     - The writing window runs back from the chain's last change, not the clock, and the PCR
       z-score samples a fixed 60 s grid; both are not evaluable until the history covers them.
+    - Writing, PCR and straddle windows are measured on complete observations of the chain,
+      stamped when each was observed (`ChainObservations`), and the bias is debounced on them
+      with the hold met within TIME_TOL (10 %): a chain streamed leg by leg over a minute gives
+      the bias its snapshots give (issue 14, delivery invariance; docs/backtest.md).
     """
 
     name: ClassVar[str] = "SmartMoneyEngine"
@@ -179,7 +184,9 @@ def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
         return None
     steps = int(p.pcr_z_window_s // p.pcr_z_step_s)
     grid = now_ts - p.pcr_z_step_s * np.arange(steps, -1, -1)
-    values = history.sample("pcr_oi", grid)
+    # As of each point within TIME_TOL of a step: an observation stamped a second after the
+    # point (a streamed chain's first leg) is the one a snapshot at the point would give.
+    values = history.sample("pcr_oi", grid + TIME_TOL * p.pcr_z_step_s)
     if not np.isfinite(values[0]) or len(values) < p.pcr_z_min_samples + 1:
         return None
     base, now = values[:-1], float(values[-1])

@@ -248,20 +248,24 @@ def test_a_rule_needing_two_samples_within_a_minute_is_too_coarse_beyond_66_s(ev
 
 def test_a_flow_window_runs_back_from_each_legs_own_last_tick_not_the_clock():
     """Snapshots at 0, 300 and 600 s. Read at 950 s (no new data since 600 s), each leg's 600 s
-    window starts from its own tick at 600 s (a base up to 10 % younger accepted): the base is
-    the chain of 0 s whatever the clock says. A leg re-timed to 630 s (streamed) gets the same."""
-    h = EngineHistory("NIFTY")
-    for t, oi in ((0, 1.0e6), (300, 1.1e6), (600, 1.2e6)):
-        h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: oi})))
-    m = make_metrics(ts=T0 + 950, **chain(put_oi={25000.0: 1.2e6}))
-    h.update(m)
-    stale = replace(m, put_ts=np.full(len(STRIKES), T0 + 600.0))
-    flow, why = h.oi_flow_over(stale, "PE", 25000.0, 25000.0, 600.0)
-    assert why == "" and flow.d_oi == pytest.approx(0.2e6) and flow.strikes == 1
-    streamed = replace(m, put_ts=np.full(len(STRIKES), T0 + 630.0))
-    assert h.oi_flow_over(streamed, "PE", 25000.0, 25000.0, 600.0)[0].d_oi == pytest.approx(0.2e6)
-    # Measured from the clock (950 - 600 = 350 s) the base would be the 300 s chain: +0.1e6.
-    assert h.oi_flow(m, "PE", 25000.0, 25000.0, T0 + 350).d_oi == pytest.approx(0.1e6)
+    window starts from the observation its value belongs to, 600 s (a base up to 10 % younger
+    accepted): the base is the chain of 0 s whatever the clock says. The 600 s chain streamed
+    30 s late (its legs stamped 630 s) gets the same."""
+
+    def read(last_chain_ts: float) -> float:
+        h = EngineHistory("NIFTY")
+        for t, oi in ((0, 1.0e6), (300, 1.1e6), (last_chain_ts, 1.2e6)):
+            h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: oi})))
+        legs = np.full(len(STRIKES), T0 + last_chain_ts)
+        m = replace(make_metrics(ts=T0 + 950, **chain(put_oi={25000.0: 1.2e6})), put_ts=legs, call_ts=legs)
+        h.update(m)
+        flow, why = h.oi_flow_over(m, "PE", 25000.0, 25000.0, 600.0)
+        assert why == "" and flow.strikes == 1
+        # Measured from the clock (950 - 600 = 350 s) the base would be the 300 s chain: +0.1e6.
+        assert h.oi_flow(m, "PE", 25000.0, 25000.0, T0 + 350).d_oi == pytest.approx(0.1e6)
+        return flow.d_oi
+
+    assert read(600.0) == pytest.approx(0.2e6) and read(630.0) == pytest.approx(0.2e6)
 
 
 def test_a_leg_window_before_the_history_is_not_evaluable():
