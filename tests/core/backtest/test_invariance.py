@@ -58,12 +58,14 @@ def test_the_broker_stream_keeps_every_value_and_spreads_legs_over_the_minute():
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_committed_synthetic_recording_is_delivery_invariant(seed):
     """Four hours of the simulator's `switching` market as 1-minute snapshots (9 signals).
-    Measured: 0.89 / 0.80 / 0.78 for seeds 1 / 2 / 3 (one or two borderline signals: a
-    SmartMoney reading at its threshold, a failed breakout whose strike OI arrives after the
-    reclaim). The issue's bar is 0.9; this holds the line below it against regressions."""
+    Measured: 0.90 / 0.82 / 0.82 for seeds 1 / 2 / 3 (was 0.89 / 0.80 / 0.78): every state
+    signal now agrees; the misses are pattern engines, a BULL_TRAP at 11:34 (every seed) and a
+    SQUEEZE_DOWN at 13:01 (seeds 2, 3) that only the stream gives, their strike OI evidence read
+    on legs older than the spot tick that completed the pattern. The issue's bar is 0.9, not
+    reached for seeds 2 and 3; this holds the line below it against regressions."""
     result = compare(INVARIANCE_RECORDING, seed=seed)
     assert result.snapshot_signals >= 5  # the figure is not vacuous
-    assert result.agreement >= 0.75, result.as_dict()
+    assert result.agreement >= 0.8, result.as_dict()
 
 
 def test_a_real_five_minute_session_is_delivery_invariant():
@@ -75,16 +77,16 @@ def test_a_real_five_minute_session_is_delivery_invariant():
 @pytest.mark.timeout(1800)  # 14 sessions replayed twice: minutes on a busy 2-core machine
 def test_the_real_one_and_five_minute_sessions_are_delivery_invariant():
     """Every real session with 1- or 5-minute snapshots, re-timed with seed 7: >= 90 % of all
-    signals agree, and every session >= 80 % (measured: 13 of 14 sessions >= 90 %; BANKNIFTY
-    2026-01-22 agrees on 5 of 6, the sixth a LONG_GAMMA whose g of 0.1526 crossed the 0.15 band
-    on one snapshot only)."""
+    signals agree, and every session >= 90 % (measured with seed 7: 84 of 85, 98.8 %, every
+    session >= 93.8 %; seed 1 the same, 98.8 %; seed 2 96.5 %, BANKNIFTY 2026-02-01 short at 2
+    of 3, a BEARISH that only the stream holds)."""
     if not REAL_SESSIONS:
         pytest.skip(f"real NSE recordings are read from {REAL}, which is absent here")
     results = [compare(REAL / name, seed=7) for name in REAL_SESSIONS]
     matched = sum(r.matched for r in results)
     larger = sum(max(r.snapshot_signals, r.streamed_signals) for r in results)
     assert larger >= 50 and matched / larger >= MIN_AGREEMENT, [r.as_dict() for r in results]
-    assert all(r.agreement >= 0.8 for r in results), [r.as_dict() for r in results]
+    assert all(r.agreement >= MIN_AGREEMENT for r in results), [r.as_dict() for r in results]
 
 
 def test_the_invariance_command_prints_the_figure_per_session(capsys):
