@@ -6,12 +6,12 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo
+from core.domain import FeedItem, FeedState, FeedStatus, InstrumentInfo, Tick
 from core.feed.base import FeedSink, FeedStats
 from core.feed.fast_decode import decode_line
 from core.feed.pacing import Pacer
@@ -84,7 +84,7 @@ def _split(data: bytes) -> list[str]:
     return text.split("\n")
 
 
-def iter_batches(path: str | Path, stats: FeedStats) -> Iterator[list[FeedItem]]:
+def iter_batches(path: str | Path, stats: FeedStats) -> Generator[list[FeedItem], None, None]:
     """The recording's batches, in order; malformed lines are counted in `stats` and skipped."""
     batch: list[FeedItem] = []
     key: Any = None
@@ -112,7 +112,7 @@ def iter_batches(path: str | Path, stats: FeedStats) -> Iterator[list[FeedItem]]
 
 
 def _batch_ts(batch: list[FeedItem]) -> float | None:
-    times = [item.ts for item in batch if type(item) is not InstrumentInfo]  # type: ignore[union-attr]
+    times = [item.ts for item in batch if type(item) is not InstrumentInfo]
     return max(times) if times else None
 
 
@@ -191,4 +191,4 @@ class ReplayFeed:
 
 
 def _with_recv_ts(item: FeedItem, recv_ts: float) -> FeedItem:
-    return replace(item, recv_ts=recv_ts) if hasattr(item, "recv_ts") else item
+    return replace(item, recv_ts=recv_ts) if type(item) is Tick else item  # only a Tick has recv_ts
