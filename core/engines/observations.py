@@ -1,0 +1,137 @@
+"""Complete observations of an option chain that arrives leg by leg (see ChainObservations)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.domain import LiveMetrics
+
+
+class ChainObservations:
+    """Which updates complete an observation of the whole chain, and when that chain was observed.
+
+    A snapshot feed observes every leg at one instant; a broker streams the same chain leg by leg
+    over a minute or so, so between two observations the chain is half old, half new. A reading of
+    the whole chain (the dealer-gamma regime, the smart-money bias) is a property of the chain's
+    observations, not of the moment a half-updated chain crossed a threshold. An observation is
+    complete when every leg of the previous one has reported again, or when an update reports
+    most of the chain at once (a snapshot: the legs it lacks have left the recorded strikes), or,
+    failing both (a leg stopped reporting), when a leg reports a second time: the next observation
+    has begun, and the observation is the chain as of the last update that reported into it
+    (`closed_before`). It is stamped with its first leg's report (a snapshot's own time), so a
+    reading's start and end are when the data showing them was observed, however long the chain
+    took to arrive. A feed without per-leg tick times observes the chain on every update.
+    """
+
+    __slots__ = (
+        "observed",
+        "closed_before",
+        "reporting",
+        "latest",
+        "_strikes",
+        "_ts",
+        "_reported",
+        "_expected",
+        "_first_ts",
+        "_dated",
+    )
+
+    def __init__(self) -> None:
+        self.observed: float | None = None  # this update's observation time, None if not complete
+        self.closed_before = False  # the observation completed is as of the last reporting update
+        self.reporting = False  # this update brought leg reports (into the observation it ends in)
+        self._strikes: np.ndarray = np.empty(0)
+        self._ts: np.ndarray = np.empty(0)  # each leg's last report (calls, then puts)
+        self._reported: np.ndarray = np.zeros(0, dtype=bool)  # legs reported in the observation
+        self._expected: np.ndarray = np.zeros(0, dtype=bool)  # legs of the previous observation
+        self._first_ts: float | None = None  # first report of the observation in progress
+        self._dated = False  # _first_ts is a report from a leg of the previous observation
+        self.latest: float | None = None  # the latest complete observation's time
+
+    def update(self, m: LiveMetrics) -> float | None:
+        """Advance with one metrics update; returns the observation time if it completed one."""
+        self.observed, self.closed_before, self.reporting = None, False, False
+        n = len(m.strikes)
+        if not n or len(m.call_ts) != n or len(m.put_ts) != n:
+            self.observed, self.reporting = m.ts, True
+            return m.ts
+        if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
+            self._realign(m.strikes)
+        ts = np.concatenate((m.call_ts, m.put_ts))
+        with np.errstate(invalid="ignore"):
+            new = np.isfinite(ts) & ~(ts <= self._ts)
+        self._ts = ts
+        if not new.any():
+            return None
+        self.reporting = True
+        known = self._expected if self._expected.any() else True
+        if (new & self._reported & known).any():
+            # A leg reports again before the chain completed: this observation is as complete as
+            # it will get (a leg stopped reporting), and the next one begins with this update.
+            first, closed = not self._expected.any(), self._first_ts
+            self._expected, self._reported = self._reported, np.zeros_like(new)
+            self._first_ts, self._dated = None, False
+            self._report(new, ts)
+            if not first:
+                self.observed = self.latest = closed
+                self.closed_before = True
+                return closed
+            # The first observation had no previous one to tell when it was whole (the feed may
+            # have begun while it was arriving): it only tells which legs the chain has.
+        else:
+            self._report(new, ts)
+        if not self._expected.any():
+            # No previous observation: whole once every leg of the chain's strikes has reported.
+            if not self._reported.all():
+                return None
+            self.observed = self.latest = self._first_ts
+            self._expected, self._reported = self._reported, np.zeros_like(new)
+            self._first_ts, self._dated = None, False
+            return self.observed
+        whole = not (self._expected & ~self._reported).any()
+        if not whole and 2 * int(new.sum()) <= int(self._expected.sum()):
+            return None
+        self.observed = self.latest = self._first_ts
+        self._expected, self._reported = self._reported, np.zeros_like(new)
+        self._first_ts, self._dated = None, False
+        return self.observed
+
+    def anchors(self) -> np.ndarray:
+        """When each leg's latest value was observed, as an observation of the chain (calls, then
+        puts): the observation in progress for a leg that has reported into it, else the latest
+        complete one (NaN before there is one). A leg's windows end there, so a leg streamed a
+        minute after its neighbours is measured over the same span as in a snapshot."""
+        latest = np.nan if self.latest is None else self.latest
+        out = np.full(len(self._ts), latest)
+        if self._first_ts is not None:
+            out[self._reported] = self._first_ts
+        return out
+
+    def _report(self, new: np.ndarray, ts: np.ndarray) -> None:
+        """Add this update's reports to the observation in progress. It is dated by its first
+        report from a leg of the previous observation: a leg that joined the chain (a strike the
+        recording did not carry before) may report after the rest completed."""
+        self._reported = self._reported | new
+        known = new & self._expected
+        if known.any() and not self._dated:
+            self._first_ts, self._dated = float(ts[known].min()), True
+        elif self._first_ts is None:
+            self._first_ts = float(ts[new].min())
+
+    def _realign(self, strikes: np.ndarray) -> None:
+        """Carry per-leg memory over to a changed strike list (a strike joined or left)."""
+        old_n, n = len(self._strikes), len(strikes)
+        pos = {float(k): i for i, k in enumerate(self._strikes)}
+        src = np.array([pos.get(float(k), -1) for k in strikes], dtype=int)
+        keep = np.flatnonzero(src >= 0)
+        ts = np.full(2 * n, np.nan)
+        reported, expected = np.zeros(2 * n, dtype=bool), np.zeros(2 * n, dtype=bool)
+        if old_n:
+            for half in (0, 1):
+                dst, orig = half * n + keep, half * old_n + src[keep]
+                ts[dst], reported[dst], expected[dst] = (
+                    self._ts[orig],
+                    self._reported[orig],
+                    self._expected[orig],
+                )
+        self._strikes, self._ts, self._reported, self._expected = strikes, ts, reported, expected
