@@ -37,22 +37,27 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
+def _add_near_max_pain_rule(page, name: str, symbol: str | None = None) -> None:
+    """Add a "spot within 20 % of max pain" rule on the open Alerts page and wait until it is listed."""
+    _choose(page, "Kind", "Spot near a level")
+    page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
+    page.get_by_label("Name").fill(name)
+    if symbol:
+        _choose(page, "Symbol", symbol)
+    _choose(page, "Level", "max pain")
+    within = page.get_by_label("Within (% of the level)")
+    within.fill("20")
+    within.press("Tab")
+    page.get_by_role("button", name="Add rule").click()
+    page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
 
+
+def test_a_rule_fires_a_toast_on_the_demo(demo_dashboard, tmp_path):
     with chromium(tmp_path) as context:
         page = context.new_page()
         page.goto(f"{demo_dashboard}/alerts", wait_until="domcontentloaded")
         page.get_by_text("New rule", exact=True).wait_for(timeout=60_000)
-        _choose(page, "Kind", "Spot near a level")
-        page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
-        page.get_by_label("Name").fill("NIFTY near max pain")
-        _choose(page, "Symbol", "NIFTY")
-        _choose(page, "Level", "max pain")
-        within = page.get_by_label("Within (% of the level)")
-        within.fill("20")
-        within.press("Tab")
-        page.get_by_role("button", name="Add rule").click()
-        page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+        _add_near_max_pain_rule(page, "NIFTY near max pain", symbol="NIFTY")
         # The toast appears on whatever page is open: go to Live and wait for it there.
         page.get_by_role("link", name="Live").first.click()
         page.get_by_text("Engines", exact=True).wait_for(timeout=60_000)
@@ -97,20 +102,11 @@ def replica(tmp_path):
 
 
 def test_a_rule_added_on_a_replica_fires_in_the_worker_and_toasts_on_the_replica(replica, tmp_path):
-
     with chromium(tmp_path) as context:
         page = context.new_page()
         page.goto(f"{replica}/alerts", wait_until="domcontentloaded")
         page.get_by_text("Replica mode", exact=False).first.wait_for(timeout=60_000)
-        _choose(page, "Kind", "Spot near a level")
-        page.get_by_text("Within (% of the level)").wait_for(timeout=30_000)
-        page.get_by_label("Name").fill("replica rule")
-        _choose(page, "Level", "max pain")
-        within = page.get_by_label("Within (% of the level)")
-        within.fill("20")
-        within.press("Tab")
-        page.get_by_role("button", name="Add rule").click()
-        page.get_by_text("spot within 20 % of max pain", exact=False).first.wait_for(timeout=30_000)
+        _add_near_max_pain_rule(page, "replica rule")  # a replica of NIFTY only: no symbol choice
         toast = page.locator('[data-testid="stToast"]').filter(has_text="NEAR_MAX_PAIN")
         toast.first.wait_for(timeout=90_000)  # the worker reloads rules every 2 s, then a cycle fires
         assert "NIFTY NEAR_MAX_PAIN" in toast.first.inner_text()

@@ -52,7 +52,6 @@ def upstox_app(tmp_path):
 
 
 def test_upstox_login_round_trip_in_the_browser(upstox_app, tmp_path):
-
     url, broker, feed = upstox_app
     with chromium(tmp_path) as context:
         page = context.new_page()

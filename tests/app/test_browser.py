@@ -10,7 +10,6 @@ pytestmark = pytest.mark.browser
 
 
 def test_live_page_renders_and_refreshes(dashboard, tmp_path):
-
     with chromium(tmp_path) as context:
         page = context.new_page()
         page.goto(dashboard, wait_until="domcontentloaded")
