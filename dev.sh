@@ -36,8 +36,9 @@ case "${1:-run}" in
     shift || true
     "$VENV/bin/python" -m ruff check --quiet .
     "$VENV/bin/python" -m mypy --no-error-summary  # strict on core/ ([tool.mypy] in pyproject.toml)
-    # pytest-xdist: one worker per core; worksteal rebalances the minute-long tests at the end.
-    exec "$VENV/bin/python" -m pytest -q -n auto --dist worksteal "$@"
+    # pytest-xdist: two workers per core (a third of the suite's time is tests waiting on sockets,
+    # servers and browsers, which a second worker overlaps); worksteal rebalances the long tests.
+    exec "$VENV/bin/python" -m pytest -q -n "${STRIKEIQ_TEST_WORKERS:-$((2 * $(nproc)))}" --dist worksteal "$@"
     ;;
   setup)
     setup requirements-dev.txt
