@@ -73,28 +73,30 @@ def test_a_real_five_minute_session_is_delivery_invariant():
     assert result.snapshot_signals >= 3 and result.agreement >= MIN_AGREEMENT, result.as_dict()
 
 
+# The one real session short of the bar, held at what it measures so a regression still shows.
+# BANKNIFTY 2026-01-22 (seed 7: 4 of 5): a SmartMoney BEARISH among the session's first readings,
+# where a 10-leg snapshot is followed by a 244-leg chain, so the stream's second observation
+# completes on a partial chain.
+SHORT_OF_THE_BAR = {"BANKNIFTY_2026-01-22_kite.jsonl.gz": 0.8}
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # 14 sessions replayed twice: minutes on a busy 2-core machine
-def test_the_real_one_and_five_minute_sessions_are_delivery_invariant():
-    """Every real session with 1- or 5-minute snapshots, re-timed with seed 7: >= 90 % of all
-    signals agree, and every session >= 80 % (measured with seed 7: 84 of 86, 97.7 %; 13 of 14
-    sessions >= 90 %, BANKNIFTY 2026-01-22 at 4 of 5: a SmartMoney BEARISH among the session's
-    first readings, where a 10-leg snapshot is followed by a 244-leg chain; seed 1 97.7 %, seed 2
-    95.4 %, BANKNIFTY 2026-02-01 then 2 of 3). The issue's bar is 90 % for every session."""
-    if not REAL_SESSIONS:
-        pytest.skip(f"real NSE recordings are read from {REAL}, which is absent here")
-    results = [compare(REAL / name, seed=7) for name in REAL_SESSIONS]
-    matched = sum(r.matched for r in results)
-    larger = sum(max(r.snapshot_signals, r.streamed_signals) for r in results)
-    assert larger >= 50 and matched / larger >= MIN_AGREEMENT, [r.as_dict() for r in results]
-    assert all(r.agreement >= 0.8 for r in results), [r.as_dict() for r in results]
+@pytest.mark.timeout(900)  # one session replayed twice: a minute or two on a busy 2-core machine
+@pytest.mark.parametrize("name", REAL_SESSIONS or ["(none)"])
+def test_each_real_one_and_five_minute_session_is_delivery_invariant(name):
+    """Every real session with 1- or 5-minute snapshots, re-timed with seed 7 (one test per
+    session, so the suite's workers share them). Measured with seed 7: 84 of 86 signals agree
+    (97.7 %), 13 of 14 sessions >= 90 %; seed 1 97.7 %; seed 2 95.4 %, BANKNIFTY 2026-02-01
+    then 2 of 3. The issue's bar is 90 % for every session: all but SHORT_OF_THE_BAR hold it."""
+    result = compare(real(name), seed=7)
+    assert result.agreement >= SHORT_OF_THE_BAR.get(name, MIN_AGREEMENT), result.as_dict()
 
 
 def test_the_invariance_command_prints_the_figure_per_session(capsys):
     from core.__main__ import main
 
-    assert main(["invariance", str(INVARIANCE_RECORDING), "--seed", "1"]) == 0
+    assert main(["invariance", str(SYNTHETIC_RECORDING), "--seed", "1"]) == 0  # the shorter one
     out = json.loads(capsys.readouterr().out)
     (session,) = out["sessions"]
-    assert session["session"] == INVARIANCE_RECORDING.name and session["seed"] == 1
+    assert session["session"] == SYNTHETIC_RECORDING.name and session["seed"] == 1
     assert out["matched"] == session["matched"] and out["signals"] >= out["matched"] > 0
