@@ -1,4 +1,4 @@
-"""End to end through the CLI: a simulated session into SQLite, then `python -m core evaluate` leaves
+"""End to end through the CLI: a recorded simulated session into SQLite, then `python -m core evaluate` leaves
 an outcome for every evaluable signal and experience rows with success rates in [0, 1]."""
 
 from __future__ import annotations
@@ -42,9 +42,14 @@ def cli(*args: str, timeout: float = 240) -> dict:
 
 def test_worker_then_evaluate(tmp_path):
     url = f"sqlite:///{(tmp_path / 'e2e.db').as_posix()}"
+    # The simulator's session as recorded (tests/data), replayed as fast as the machine goes: a
+    # paced live simulation covers less market the busier the machine, and may end before any
+    # signal's 5-minute horizon does.
+    recording = ROOT / "tests" / "data" / "synthetic_backtest_NIFTY.jsonl.gz"
     run = cli(
-        "worker", "--feed", "sim", "--scenario", "demo", "--speed", "30", "--duration", "60", "--db", url
-    )
+        "worker", "--feed", f"replay:{recording}", "--symbols", "NIFTY", "--speed", "0",
+        "--duration", "200", "--db", url,
+    )  # fmt: skip
     assert run["signals_written"] > 0 and run["flushed"]
     first = cli("evaluate", "--quiet", "--db", url)
     second = cli("evaluate", "--quiet", "--db", url)
