@@ -30,8 +30,13 @@ def caption_with(at: AppTest, text: str) -> str:
 def test_intraday_page_charts_the_running_day_with_its_live_tail():
     at = run_page(PAGE)
     assert at.title[0].value == "Intraday"
-    at = rerun_until(
-        at, lambda a: len(charts(a)) >= 2 and "live point(s)" in caption_with(a, "stored snapshot(s)")
+    at = rerun_until(  # until the first chain snapshot is stored too: it gives the strike picker
+        at,
+        lambda a: (
+            len(charts(a)) >= 2
+            and "live point(s)" in caption_with(a, "stored snapshot(s)")
+            and any(k.startswith("intraday_strikes_") for k in _keys(a))
+        ),
     )
     caption = caption_with(at, "stored snapshot(s)")
     assert "live point(s)" in caption  # the in-memory tail is merged
