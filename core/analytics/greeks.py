@@ -10,7 +10,7 @@ Prices are discounted premiums in rupees. Invalid inputs give NaN, never an exce
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
@@ -65,65 +65,84 @@ def _pdf(x: np.ndarray) -> np.ndarray:
     return pdf
 
 
+class Greeks(NamedTuple):
+    """Discounted premium and its greeks, each in the units of the function of the same name."""
+
+    price: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    theta: np.ndarray
+    vega: np.ndarray
+
+
+def black76_greeks(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> Greeks:
+    """Premium, delta, gamma, theta and vega at once: d1, N(d1) and phi(d1) are computed one time.
+
+    The formulas are those of the single-greek functions below, which return fields of this."""
+    w = flag_sign(flag)
+    d1, d2, vol_t = _d1_d2(F, K, T, sigma)
+    F, K, T, r = (np.asarray(x, dtype=float) for x in (F, K, T, r))
+    disc = np.exp(-r * T)
+    n1, pdf = ndtr(w * d1), _pdf(d1)
+    price = disc * w * (F * n1 - K * ndtr(w * d2))
+    disc_f_pdf = disc * F * pdf
+    # dV/dT = -r V + e^-rT F phi(d1) sigma / (2 sqrt T); sigma / sqrt(T) = vol_t / T.
+    decay = disc_f_pdf * vol_t / (2.0 * T)
+    return Greeks(
+        price=price,
+        delta=w * disc * n1,
+        gamma=disc * pdf / (F * vol_t),
+        theta=(r * price - decay) / DAYS_PER_YEAR,
+        vega=disc_f_pdf * np.sqrt(np.where(T > 0, T, np.nan)),
+    )
+
+
 def black76_price(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """Discounted Black-76 premium in rupees: e^-rT [w F N(w d1) - w K N(w d2)], w = +1 call / -1 put."""
-    w = flag_sign(flag)
-    d1, d2, _ = _d1_d2(F, K, T, sigma)
-    disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
-    price: np.ndarray = (
-        disc * w * (np.asarray(F, dtype=float) * ndtr(w * d1) - np.asarray(K, dtype=float) * ndtr(w * d2))
-    )
-    return price
+    return black76_greeks(flag, F, K, T, r, sigma).price
 
 
 def delta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """dPrice/dF (per rupee of forward): e^-rT N(d1) for calls, -e^-rT N(-d1) for puts."""
-    w = flag_sign(flag)
-    d1, _, _ = _d1_d2(F, K, T, sigma)
-    delta_: np.ndarray = w * np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float)) * ndtr(w * d1)
-    return delta_
+    return black76_greeks(flag, F, K, T, r, sigma).delta
 
 
 def gamma(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """d2Price/dF2 (per rupee squared), same for calls and puts: e^-rT phi(d1) / (F sigma sqrt(T))."""
-    flag_sign(flag)
-    d1, _, vol_t = _d1_d2(F, K, T, sigma)
-    disc = np.exp(-np.asarray(r, dtype=float) * np.asarray(T, dtype=float))
-    gamma_: np.ndarray = disc * _pdf(d1) / (np.asarray(F, dtype=float) * vol_t)
-    return gamma_
+    return black76_greeks(flag, F, K, T, r, sigma).gamma
 
 
 def vega(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """dPrice/dsigma in rupees per 1.00 of sigma (divide by 100 for per vol point): e^-rT F phi(d1) sqrt(T)."""
-    flag_sign(flag)
-    d1, _, _ = _d1_d2(F, K, T, sigma)
-    T = np.asarray(T, dtype=float)
-    disc = np.exp(-np.asarray(r, dtype=float) * T)
-    vega_: np.ndarray = disc * np.asarray(F, dtype=float) * _pdf(d1) * np.sqrt(np.where(T > 0, T, np.nan))
-    return vega_
+    return black76_greeks(flag, F, K, T, r, sigma).vega
 
 
 def theta(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """Price change in rupees per calendar day that passes (F fixed): -dPrice/dT / 365."""
-    price = black76_price(flag, F, K, T, r, sigma)
-    d1, _, vol_t = _d1_d2(F, K, T, sigma)
-    T = np.asarray(T, dtype=float)
-    disc = np.exp(-np.asarray(r, dtype=float) * T)
-    # dV/dT = -r V + e^-rT F phi(d1) sigma / (2 sqrt T); sigma / sqrt(T) = vol_t / T.
-    decay = disc * np.asarray(F, dtype=float) * _pdf(d1) * vol_t / (2.0 * T)
-    theta_: np.ndarray = (np.asarray(r, dtype=float) * price - decay) / DAYS_PER_YEAR
-    return theta_
+    return black76_greeks(flag, F, K, T, r, sigma).theta
 
 
-def _undiscounted(
-    w: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+class _Legs(NamedTuple):
+    """The solver's per-leg constants, 1-D: flag (+1/-1), forward, strike, ln(F/K) and sqrt(T)."""
+
+    w: np.ndarray
+    F: np.ndarray
+    K: np.ndarray
+    log_fk: np.ndarray
+    sqrt_t: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Legs:
+        return _Legs(*(x[idx] for x in self))
+
+
+def _undiscounted(legs: _Legs, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Undiscounted Black-76 price and vega (per 1.00 sigma), for the solver."""
-    vol_t = sigma * np.sqrt(T)
-    d1 = (np.log(F / K) + 0.5 * vol_t * vol_t) / vol_t
+    w, F, K, log_fk, sqrt_t = legs
+    vol_t = sigma * sqrt_t
+    d1 = (log_fk + 0.5 * vol_t * vol_t) / vol_t
     d2 = d1 - vol_t
     price = w * (F * ndtr(w * d1) - K * ndtr(w * d2))
-    return price, F * _pdf(d1) * np.sqrt(T)
+    return price, F * _pdf(d1) * sqrt_t
 
 
 def implied_vol(
@@ -138,48 +157,57 @@ def implied_vol(
     fractions of a paisa still solve accurately).
     """
     w = flag_sign(flag)
-    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (price, F, K, T, r)), w)
-    price, F, K, T, r, w = (np.array(a, dtype=float).ravel() for a in arrays)
-    shape = arrays[0].shape
+    inputs = [np.asarray(x, dtype=float) for x in (price, F, K, T, r)] + [w]
+    shape = np.broadcast_shapes(*(x.shape for x in inputs))
+    price, F, K, T, r, w = (_flat_copy(x, shape) for x in inputs)
     iv = np.full(price.shape, np.nan)
-    reason = np.full(price.shape, NO_PRICE, dtype=object)
+    code = np.full(price.shape, _NO_PRICE)
     usable = np.isfinite(price) & (price > 0) & (F > 0) & (K > 0) & (T > 0) & np.isfinite(F * K * T * r)
     target = np.where(usable, price * np.exp(np.where(usable, r * T, 0.0)), np.nan)
     intrinsic = np.maximum(w * (F - K), 0.0)
     upper = np.where(w > 0, F, K)
     with np.errstate(invalid="ignore"):
         below, above = usable & (target < intrinsic), usable & (target >= upper)
-    reason[below], reason[above] = BELOW_INTRINSIC, ABOVE_BOUND
+    code[below], code[above] = _BELOW_INTRINSIC, _ABOVE_BOUND
     todo = np.flatnonzero(usable & ~below & ~above)
     if todo.size:
-        sol, code = _solve(target[todo], F[todo], K[todo], T[todo], w[todo], rtol, max_iter)
-        iv[todo], reason[todo] = sol, code
-    return iv.reshape(shape), reason.astype(str).reshape(shape)
+        iv[todo], code[todo] = _solve(target[todo], F[todo], K[todo], T[todo], w[todo], rtol, max_iter)
+    # Strings only at the end, as narrow as the longest reason present (the width astype(str) gives).
+    width = int(_REASON_WIDTH[code].max(initial=1))
+    return iv.reshape(shape), _REASONS[code].astype(f"<U{width}").reshape(shape)
+
+
+def _flat_copy(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A 1-D float copy of `x` broadcast to `shape` (cheaper than np.broadcast_arrays for a few arrays)."""
+    out = np.empty(shape)
+    out[...] = x
+    return out.ravel()
 
 
 _START_GRID = np.array([SIGMA_MIN, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, SIGMA_MAX])
-_SOLVED, _OUT_OF_RANGE, _NO_CONVERGENCE = 0, 1, 2
-_CODES = np.array([OK, OUT_OF_RANGE, NO_CONVERGENCE], dtype=object)
+# implied_vol works on integer codes and turns them into the reason strings once, at the end.
+_SOLVED, _OUT_OF_RANGE, _NO_CONVERGENCE, _NO_PRICE, _BELOW_INTRINSIC, _ABOVE_BOUND = range(6)
+_REASONS = np.array([OK, OUT_OF_RANGE, NO_CONVERGENCE, NO_PRICE, BELOW_INTRINSIC, ABOVE_BOUND])
+_REASON_WIDTH = np.array([max(len(text), 1) for text in _REASONS])
 
 
 def _start(
-    target: np.ndarray, F: np.ndarray, K: np.ndarray, T: np.ndarray, w: np.ndarray, rtol: float
+    target: np.ndarray, legs: _Legs, rtol: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Price every leg on a coarse vol grid at once: out-of-range mask, bracket and a start inside it.
 
-    The start interpolates ln(price) linearly in sigma between the bracketing grid points, which
-    leaves Newton two or three steps.
+    The start interpolates ln(price) linearly in sigma between
+    the bracketing grid points, which leaves Newton two or three steps.
     """
     grid = _START_GRID[:, None]
-    with np.errstate(all="ignore"):
-        prices = _undiscounted(w, F, K, T, grid)[0]
-        below = np.count_nonzero(prices < target, axis=0)
-        j = np.clip(below - 1, 0, len(_START_GRID) - 2)
-        cols = np.arange(len(target))
-        p_lo, p_hi = prices[j, cols], prices[j + 1, cols]
-        lo, hi = _START_GRID[j], _START_GRID[j + 1]
-        frac = np.log(target / p_lo) / np.log(p_hi / p_lo)
-        sigma = np.where(np.isfinite(frac) & (frac > 0) & (frac < 1), lo + frac * (hi - lo), 0.5 * (lo + hi))
+    prices = _undiscounted(legs, grid)[0]
+    below = np.count_nonzero(prices < target, axis=0)
+    j = np.clip(below - 1, 0, len(_START_GRID) - 2)
+    cols = np.arange(len(target))
+    p_lo, p_hi = prices[j, cols], prices[j + 1, cols]
+    lo, hi = _START_GRID[j], _START_GRID[j + 1]
+    frac = np.log(target / p_lo) / np.log(p_hi / p_lo)
+    sigma = np.where(np.isfinite(frac) & (frac > 0) & (frac < 1), lo + frac * (hi - lo), 0.5 * (lo + hi))
     tol = rtol * target
     out = (target <= 0) | (target < prices[0] - tol) | (target > prices[-1] + tol)
     return out, lo, hi, sigma
@@ -193,34 +221,38 @@ def _solve(
     Every leg is first turned into its out-of-the-money twin by parity (C - P = F - K undiscounted),
     whose price is small and log-price nearly linear in sigma, so Newton on ln(price) converges in a
     few steps even for deep legs; a step leaving the bracket falls back to bisection. Legs drop out
-    of the working arrays as they finish.
+    of the working arrays as they finish. Each step is a few dozen numpy calls on ~100 legs, so the
+    call count, not the arithmetic, is the cost: per-leg constants are computed once.
     """
     target = target - np.maximum(w * (F - K), 0.0)
     w = np.where(K >= F, 1.0, -1.0)
     code = np.full(target.shape, _NO_CONVERGENCE)
     sigma_out = np.full(target.shape, np.nan)
-    out, lo, hi, sigma = _start(target, F, K, T, w, rtol)
-    code[out] = _OUT_OF_RANGE
-    pos = np.flatnonzero(~out)
-    t, F, K, T, w, lo, hi, sigma = (x[pos] for x in (target, F, K, T, w, lo, hi, sigma))
-    for _ in range(max_iter):
-        if not pos.size:
-            break
-        p, v = _undiscounted(w, F, K, T, sigma)
-        done = np.abs(p - t) <= rtol * t
-        hi = np.where(p > t, sigma, hi)
-        lo = np.where(p < t, sigma, lo)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
+        legs = _Legs(w, F, K, np.log(F / K), np.sqrt(T))
+        out, lo, hi, sigma = _start(target, legs, rtol)
+        code[out] = _OUT_OF_RANGE
+        pos = np.flatnonzero(~out)
+        t, tol, lo, hi, sigma = target[pos], rtol * target[pos], lo[pos], hi[pos], sigma[pos]
+        legs = legs.take(pos)
+        for _ in range(max_iter):
+            if not pos.size:
+                break
+            p, v = _undiscounted(legs, sigma)
+            done = np.abs(p - t) <= tol
+            hi = np.where(p > t, sigma, hi)
+            lo = np.where(p < t, sigma, lo)
             step = sigma - np.log(p / t) * p / v
-        inside = np.isfinite(step) & (step > lo) & (step < hi)
-        sigma = np.where(done, sigma, np.where(inside, step, 0.5 * (lo + hi)))
-        # A bracket narrower than 1e-12 vol is converged even if the price tolerance is unreachable.
-        finished = done | (hi - lo < 1e-12)
-        if finished.any():
-            code[pos[finished]], sigma_out[pos[finished]] = _SOLVED, sigma[finished]
-            keep = ~finished
-            pos, t, F, K, T, w, lo, hi, sigma = (x[keep] for x in (pos, t, F, K, T, w, lo, hi, sigma))
-    return sigma_out, _CODES[code]
+            inside = np.isfinite(step) & (step > lo) & (step < hi)
+            sigma = np.where(done, sigma, np.where(inside, step, 0.5 * (lo + hi)))
+            # A bracket narrower than 1e-12 vol is converged even if the price tolerance is unreachable.
+            finished = done | (hi - lo < 1e-12)
+            if finished.any():
+                code[pos[finished]], sigma_out[pos[finished]] = _SOLVED, sigma[finished]
+                keep = ~finished
+                pos, t, tol, lo, hi, sigma = (x[keep] for x in (pos, t, tol, lo, hi, sigma))
+                legs = legs.take(keep)
+    return sigma_out, code
 
 
 def parity_forward(
@@ -309,5 +341,5 @@ def straddle_theta_vega(
     sigma = np.asarray(sigma, dtype=float)
     if not (F > 0 and T > 0 and np.isfinite(sigma).all()):
         return None
-    args = (SIGN[:, 0], F, K, T, r, sigma)
-    return float(np.sum(theta(*args))), float(np.sum(vega(*args))) / 100.0
+    found = black76_greeks(SIGN[:, 0], F, K, T, r, sigma)
+    return float(np.sum(found.theta)), float(np.sum(found.vega)) / 100.0
