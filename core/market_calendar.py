@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,9 @@ HOLIDAYS_FILE = DATA_DIR / "nse_holidays.csv"
 SPECIAL_SESSIONS_FILE = DATA_DIR / "nse_special_sessions.csv"
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
+MEMO_SIZE = 4096  # days and spans of days remembered by the calendar's lookups
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 EXPIRY_WEEKDAY = 1  # Tuesday, for every NSE index option since Sep 2025
 WEEKLY_SYMBOLS = frozenset({"NIFTY"})
 # Trading time: a year of 252 regular sessions of 375 minutes (expected moves, realised vol).
@@ -79,11 +83,17 @@ class MarketCalendar:
     holidays: frozenset[date]
     special: Mapping[date, SpecialSession] = field(default_factory=lambda: _by_day(()))
     _busdays: np.busdaycalendar = field(init=False, repr=False, compare=False)
+    # What trading_seconds asks every metrics cycle, kept per day and per span of days (a day's
+    # session bounds need two timezone conversions; numpy's business-day count converts dates).
+    _session_epochs: dict[date, tuple[float, float] | None] = field(init=False, repr=False, compare=False)
+    _regular_days: dict[tuple[date, date], int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once: counting regular sessions over a month is then a few microseconds.
         holidays = np.array(sorted(self.holidays), dtype="datetime64[D]")
         object.__setattr__(self, "_busdays", np.busdaycalendar(holidays=holidays))
+        object.__setattr__(self, "_session_epochs", {})
+        object.__setattr__(self, "_regular_days", {})
 
     @classmethod
     def default(cls) -> MarketCalendar:
@@ -183,7 +193,11 @@ class MarketCalendar:
         # Whole days in between: regular sessions counted by numpy, then the special ones adjusted.
         inner = (first + timedelta(days=1), last)
         if inner[0] < inner[1]:
-            regular = int(np.busday_count(*inner, busdaycal=self._busdays))
+            regular = self._regular_days.get(inner)
+            if regular is None:
+                regular = self._remember(
+                    self._regular_days, inner, int(np.busday_count(*inner, busdaycal=self._busdays))
+                )
             total += regular * REGULAR_SESSION_S
             for day, special in self.special.items():
                 if inner[0] <= day < inner[1]:
@@ -192,10 +206,25 @@ class MarketCalendar:
         return total
 
     def _open_seconds(self, d: date, start_ts: float, end_ts: float) -> float:
-        if not self.is_trading_day(d):
+        if d in self._session_epochs:
+            bounds = self._session_epochs[d]
+        else:
+            found = None
+            if self.is_trading_day(d):
+                open_dt, close_dt = self.session_bounds(d)
+                found = (open_dt.timestamp(), close_dt.timestamp())
+            bounds = self._remember(self._session_epochs, d, found)
+        if bounds is None:
             return 0.0
-        opens, closes = (x.timestamp() for x in self.session_bounds(d))
+        opens, closes = bounds
         return max(0.0, min(closes, end_ts) - max(opens, start_ts))
+
+    @staticmethod
+    def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
+        if len(memo) >= MEMO_SIZE:  # bounded over months of uptime; refilled as the days come up
+            memo.clear()
+        memo[key] = value
+        return value
 
 
 def _seconds(opens: time, closes: time) -> float:
@@ -205,6 +234,7 @@ def _seconds(opens: time, closes: time) -> float:
 REGULAR_SESSION_S = _seconds(SESSION_OPEN, SESSION_CLOSE)
 
 
+@lru_cache(maxsize=MEMO_SIZE)
 def expiry_close_epoch(expiry: date) -> float:
     """15:30 IST on the expiry date, in epoch seconds (expiries settle on regular days only)."""
     return datetime.combine(expiry, SESSION_CLOSE, IST).timestamp()

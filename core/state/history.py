@@ -64,8 +64,8 @@ class RingBuffer:
         n, cap = self._size, len(self._ts)
         if n < cap:
             return self._ts[:n].copy(), self._val[:n].copy()
-        order = np.r_[self._next : cap, 0 : self._next]
-        return self._ts[order], self._val[order]
+        i = self._next
+        return np.concatenate((self._ts[i:], self._ts[:i])), np.concatenate((self._val[i:], self._val[:i]))
 
     def window(self, seconds: float, now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Pairs with ts in (now - seconds, now]; `now` defaults to the latest stored ts."""
