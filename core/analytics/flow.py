@@ -40,6 +40,12 @@ class OiFlowTracker:
         empty = np.empty((2, 0))
         self._oi = self._premium = self._ts = self._d_oi = self._d_premium = self._dt = empty
 
+    @property
+    def settled(self) -> bool:
+        """Every leg seen has a step (zero if its OI never moved): recording the OI last recorded
+        again, at any later time, would change nothing."""
+        return not bool((np.isfinite(self._oi) & np.isnan(self._d_oi)).any())
+
     def _align(self, strikes: np.ndarray) -> None:
         if np.array_equal(strikes, self._strikes):
             return
@@ -168,7 +174,7 @@ def oi_walls(
     """(strike, OI) of the `top` largest positive OI among strikes where `side` is True, largest first."""
     idx = np.flatnonzero(side & (oi > 0))
     idx = idx[np.argsort(-oi[idx], kind="stable")[:top]]
-    return tuple((float(strikes[i]), float(oi[i])) for i in idx)
+    return tuple(zip(strikes[idx].astype(float).tolist(), oi[idx].astype(float).tolist(), strict=True))
 
 
 def near_atm_liquidity(

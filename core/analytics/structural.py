@@ -15,19 +15,19 @@ from typing import Any
 import numpy as np
 
 from core.analytics import flow, greeks, regime
-from core.analytics.chain_arrays import ChainArrays, time_to_expiry_years
+from core.analytics.chain_arrays import ChainArrays, ChainCache, time_to_expiry_years
 from core.analytics.expected_move import move_to_expiry
 from core.analytics.expiry_state import ExpiryState, append_spaced
+from core.analytics.spot_history import SpotHistory
 from core.clock import IST
 from core.config import AnalyticsConfig
 from core.domain import ChainSnapshot, LiveMetrics, frozen_array
 from core.market_calendar import MarketCalendar, expiry_close_epoch
-from core.state.history import RingBuffer
 
 __all__ = ["LiveStructuralEngine", "time_to_expiry_years"]
 FLOW_STRIKES, MICRO_STRIKES = 5, 3
 MICRO_WINDOW_S, MICRO_MIN_SAMPLES = 600.0, 5
-SPOT_SAMPLE_S, IV_SAMPLE_S = 1.0, 60.0
+IV_SAMPLE_S = 60.0
 
 
 class LiveStructuralEngine:
@@ -36,8 +36,9 @@ class LiveStructuralEngine:
     def __init__(self, config: AnalyticsConfig | None = None, calendar: MarketCalendar | None = None) -> None:
         self.config = config or AnalyticsConfig()
         self.calendar = calendar or MarketCalendar.default()
-        self._spot: dict[str, RingBuffer] = {}
+        self._spot: dict[str, SpotHistory] = {}
         self._expiry: dict[tuple[str, date], ExpiryState] = {}
+        self._chains: dict[tuple[str, date], ChainCache] = {}
 
     def select_expiry(self, snapshot: ChainSnapshot) -> date | None:
         """The nearest expiry whose 15:30 IST close is still ahead of the snapshot's event time."""
@@ -53,27 +54,27 @@ class LiveStructuralEngine:
         with np.errstate(all="ignore"):
             return _Run(self, snapshot, expiry).metrics()
 
-    def _spot_history(self, snapshot: ChainSnapshot) -> tuple[np.ndarray, np.ndarray]:
-        buf = self._spot.get(snapshot.symbol)
-        if buf is None:  # not setdefault: a 4096-sample buffer per call would be thrown away
-            buf = self._spot[snapshot.symbol] = RingBuffer(4096)
-        spot, ts = snapshot.spot, snapshot.ts
-        if spot is None or not math.isfinite(spot) or spot <= 0:
-            return buf.arrays()
-        append_spaced(buf, ts, spot, SPOT_SAMPLE_S)
-        times, values = buf.arrays()
-        if times[-1] != ts:  # the current spot always counts, even between spaced samples
-            times, values = np.append(times, ts), np.append(values, spot)
-        return times, values
+    def _spot_history(self, symbol: str) -> SpotHistory:
+        history = self._spot.get(symbol)
+        if history is None:  # not setdefault: a 4096-sample buffer per call would be thrown away
+            history = self._spot[symbol] = SpotHistory()
+        return history
 
     def _state(self, symbol: str, expiry: date, ts: float) -> ExpiryState:
         state = self._expiry.get((symbol, expiry))
         if state is None:
             # A new expiry is the moment to forget expired ones, so memory stays bounded over weeks.
-            for key in [k for k in self._expiry if expiry_close_epoch(k[1]) < ts]:
-                del self._expiry[key]
+            for known in (self._expiry, self._chains):
+                for key in [k for k in known if expiry_close_epoch(k[1]) < ts]:
+                    del known[key]
             state = self._expiry[(symbol, expiry)] = ExpiryState()
         return state
+
+    def _chain(self, snapshot: ChainSnapshot, expiry: date) -> ChainArrays:
+        cache = self._chains.get((snapshot.symbol, expiry))
+        if cache is None:
+            cache = self._chains[(snapshot.symbol, expiry)] = ChainCache()
+        return cache.build(snapshot.legs_for(expiry))
 
     def in_session(self, ts: float) -> bool:
         return self.calendar.is_open(ts)
@@ -96,13 +97,14 @@ class _Run:
             self.missing.setdefault(name, reason)
 
     def metrics(self) -> LiveMetrics:
-        self.spot_times, self.spot_values = self.engine._spot_history(self.snap)
+        self.spot_history = self.engine._spot_history(self.snap.symbol)
+        self.spot_history.view(self.snap.ts, self.snap.spot)
         if self.S is None:
             self.skip("no spot price", "spot")
         if self.expiry is None:
             self.skip("no unexpired expiry in snapshot", "expiry")
             return self._finish()
-        self.chain = ChainArrays.from_legs(self.snap.legs_for(self.expiry))
+        self.chain = self.engine._chain(self.snap, self.expiry)
         if not len(self.chain.strikes):
             self.skip("no option legs for this expiry", "chain")
             return self._finish()
@@ -121,7 +123,7 @@ class _Run:
         c, snap = self.chain, self.snap
         step = snap.strike_step if snap.strike_step > 0 else float(np.min(np.diff(c.strikes), initial=50.0))
         self.T = time_to_expiry_years(snap.ts, self.expiry)
-        self.premium = c.premium()
+        self.premium = c.premium
         anchor = self.S or snap.atm_strike or greeks.parity_anchor(c.strikes, self.premium)
         fwd = greeks.parity_forward(
             c.strikes, self.premium[0], self.premium[1], anchor or 0.0, self.T, self.r
@@ -160,13 +162,15 @@ class _Run:
         from_feed, solved_n = int((has_feed & got).sum()), int((~has_feed & got).sum())
         source = "mixed" if from_feed and solved_n else "feed" if from_feed else "solved" if solved_n else ""
         self.out["iv_source"] = source
-        args = (greeks.SIGN, self.F or np.nan, c.strikes, self.T, self.r, self.iv)
-        self.delta = np.where(np.isfinite(c["delta"]), c["delta"], greeks.delta(*args))
-        self.gamma = np.where(np.isfinite(c["gamma"]), c["gamma"], greeks.gamma(*args))
+        self.model = model = greeks.black76_greeks(
+            greeks.SIGN, self.F or np.nan, c.strikes, self.T, self.r, self.iv
+        )
+        self.delta = np.where(np.isfinite(c["delta"]), c["delta"], model.delta)
+        self.gamma = np.where(np.isfinite(c["gamma"]), c["gamma"], model.gamma)
         self.out.update(call_iv=frozen_array(self.iv[0]), put_iv=frozen_array(self.iv[1]))
         self.out.update(call_delta=frozen_array(self.delta[0]), put_delta=frozen_array(self.delta[1]))
         self.out.update(call_gamma=frozen_array(self.gamma[0]), put_gamma=frozen_array(self.gamma[1]))
-        theta, vega = greeks.theta(*args), greeks.vega(*args)
+        theta, vega = model.theta, model.vega
         self.out.update(call_theta=frozen_array(theta[0]), put_theta=frozen_array(theta[1]))
         self.out.update(call_vega=frozen_array(vega[0]), put_vega=frozen_array(vega[1]))
         self._atm_iv()
@@ -217,54 +221,22 @@ class _Run:
 
     def _straddle_greeks(self) -> None:
         """What the ATM straddle loses per calendar day and gains per vol point (greeks.straddle_theta_vega)."""
-        col = self.atm_col
-        found = None
-        if col is not None and self.F is not None:
-            strike = float(self.chain.strikes[col])
-            found = greeks.straddle_theta_vega(self.F, strike, self.T, self.r, self.iv[:, col])
-        if found is None:
+        col, fwd = self.atm_col, self.F
+        if col is None or fwd is None or not (fwd > 0 and self.T > 0 and np.isfinite(self.iv[:, col]).all()):
             self.skip("no forward or no IV on both ATM legs", "atm_straddle_theta", "atm_straddle_vega")
-        else:
-            self.out["atm_straddle_theta"], self.out["atm_straddle_vega"] = found
+            return
+        # straddle_theta_vega(F, ATM strike, T, r, ATM IVs) is the sum of the ATM column of the chain's
+        # greeks (same formulas, element by element), so it is read off them instead of re-evaluated.
+        self.out["atm_straddle_theta"] = float(np.sum(self.model.theta[:, col]))
+        self.out["atm_straddle_vega"] = float(np.sum(self.model.vega[:, col])) / 100.0
 
     def _open_interest(self) -> None:
-        c, strikes = self.chain, self.chain.strikes
-        oi, vol = c["oi"], c["volume"]
-        day_change = oi - c["prev_oi"]
-        self._pcr(oi, vol, day_change)
-        self.out["max_pain"] = flow.max_pain(strikes, oi[0], oi[1])
-        if self.out["max_pain"] is None:
-            self.skip("no open interest", "max_pain")
-        per_strike = {"strikes": strikes, "call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
-        per_strike.update(put_volume=vol[1], call_ltp=c["ltp"][0], put_ltp=c["ltp"][1])
-        per_strike.update(call_ts=c["ts"][0], put_ts=c["ts"][1])
-        per_strike.update(call_bid=c["bid"][0], put_bid=c["bid"][1], call_ask=c["ask"][0], put_ask=c["ask"][1])
-        per_strike.update(call_oi_change=day_change[0], put_oi_change=day_change[1])
-        self.out.update({k: frozen_array(v) for k, v in per_strike.items()})
-        total = np.nansum(oi, axis=0)
-        self.max_oi_strike = float(strikes[np.argmax(total)]) if total.max(initial=0) > 0 else None
-        self._walls(oi)
-        classes = flow.buildup_classes(c["ltp"] - c["prev_close"], day_change)
-        self.out["buildup_counts"] = MappingProxyType(flow.buildup_counts(classes))
-        self.out["call_buildup"], self.out["put_buildup"] = tuple(classes[0]), tuple(classes[1])
-
-    def _pcr(self, oi: np.ndarray, vol: np.ndarray, day_change: np.ndarray) -> None:
-        """Totals and put/call ratios; a total with no reported leg is None, not a silent 0."""
-        totals = {}
-        for name, arr in (("oi", oi), ("volume", vol), ("oi_change", day_change)):
-            known = np.isfinite(arr).any(axis=1)
-            sums = np.nansum(arr, axis=1)
-            totals[name] = [float(sums[i]) if known[i] else None for i in (0, 1)]
-        for side, i in (("call", 0), ("put", 1)):
-            for name in ("oi", "volume"):
-                self.out[f"total_{side}_{name}"] = totals[name][i]
-                if totals[name][i] is None:
-                    self.skip(f"no {side} leg reports {name}", f"total_{side}_{name}")
-        for field, name in (("pcr_oi", "oi"), ("pcr_volume", "volume"), ("pcr_oi_change", "oi_change")):
-            calls, puts = totals[name]
-            self.out[field] = flow.ratio(puts, calls) if calls is not None and puts is not None else None
-            if self.out[field] is None:
-                self.skip(f"call {name.replace('_', ' ')} is zero or unreported", field)
+        found = self.state.chain_positioning(self.chain)
+        self.out.update(found.fields)
+        for name, reason in found.missing:
+            self.skip(reason, name)
+        self.max_oi_strike = found.max_oi_strike
+        self._walls(self.chain["oi"])
 
     def _walls(self, oi: np.ndarray) -> None:
         if self.S is None:
@@ -329,9 +301,7 @@ class _Run:
             self.out["distance_from_flip_pct"] = 100.0 * (self.S - flip) / self.S
 
     def _flow(self) -> None:
-        c, st, ts = self.chain, self.state, self.snap.ts
-        legs = st.oi_steps.update(ts, c.strikes, c["oi"], self.premium)
-        summary = flow.summarize_flow(legs, self.near_atm(FLOW_STRIKES))
+        summary = self.state.flow_summary(self.snap.ts, self.chain, self.near_atm(FLOW_STRIKES))
         self.out.update(call_oi_velocity=summary.call_velocity, put_oi_velocity=summary.put_velocity)
         self.out.update(flow_imbalance=summary.imbalance, flow_direction=summary.direction)
         if summary.imbalance is None:
@@ -345,11 +315,8 @@ class _Run:
 
     def _liquidity(self) -> None:
         """Near-ATM spread and depth, and their ratios to the rolling 10-minute median."""
-        c, st, ts = self.chain, self.state, self.snap.ts
-        near = self.near_atm(MICRO_STRIKES)
-        spread, depth = flow.near_atm_liquidity(
-            c["bid"][:, near], c["ask"][:, near], c["bid_qty"][:, near], c["ask_qty"][:, near]
-        )
+        st, ts = self.state, self.snap.ts
+        spread, depth = st.near_liquidity(self.chain, self.near_atm(MICRO_STRIKES))
         if spread is None:
             self.skip("no two-sided quotes near ATM", "spread_rel", "depth", "spread_ratio", "depth_ratio")
             return
@@ -369,7 +336,7 @@ class _Run:
             self.skip("no spot price", "ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
             self.skip("no spot price", "regime", "regime_confidence")
             return
-        feats = regime.spot_features(self.spot_times, self.spot_values, self.snap.ts)
+        feats = self.spot_history.features(self.snap.ts)
         self.out.update(ret_1m=feats.ret_1m, ret_5m=feats.ret_5m, range_5m=feats.range_5m)
         self.out.update(realized_vol_30m=feats.realized_vol_30m, vol_spike_ratio=feats.vol_spike_ratio)
         for name, reason in feats.missing.items():

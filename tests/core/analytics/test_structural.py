@@ -338,3 +338,35 @@ def test_iv_percentile_from_in_session_history(engine):
     assert m.iv_percentile == 100.0 and m.atm_iv == pytest.approx(0.148, abs=1e-6)
     low = engine.compute(make_chain(strikes_each_side=2, ts=DEFAULT_TS + 60 * 25, sigma=0.101))
     assert low.iv_percentile == pytest.approx(100 * 2 / 26)  # 0.10 and the new 0.101 itself
+
+
+def test_atm_straddle_greeks_are_greeks_straddle_theta_vega_exactly(engine):
+    m = engine.compute(make_chain(strikes_each_side=10, sigma=lambda k, e: 0.1 + 2e-6 * abs(k - 25000)))
+    col = int(np.flatnonzero(m.strikes == m.atm_strike)[0])
+    ivs = np.array([m.call_iv[col], m.put_iv[col]])
+    found = greeks.straddle_theta_vega(m.forward, m.atm_strike, m.time_to_expiry_years, R, ivs)
+    assert (m.atm_straddle_theta, m.atm_straddle_vega) == found
+
+
+def test_kept_chain_results_follow_every_tick():
+    """What is kept between calls (chain arrays, positioning, liquidity) never goes stale: the
+    metrics that depend on the current chain alone match a fresh engine's on every call."""
+    kept = LiveStructuralEngine(AnalyticsConfig(risk_free_rate=R))
+    snap = make_chain(strikes_each_side=6)
+    legs = dict(snap.legs)
+    keys = list(legs)
+    for i in range(12):
+        if i % 3 == 2:
+            k = keys[i]
+            legs[k] = replace(legs[k], oi=(legs[k].oi or 0.0) + 6500.0, bid=legs[k].bid * 0.99)
+        now = replace(snap, ts=DEFAULT_TS + 60.0 * i, legs=dict(legs))
+        for expiry in DEFAULT_EXPIRIES:
+            got = kept.compute(now, expiry)
+            want = LiveStructuralEngine(AnalyticsConfig(risk_free_rate=R)).compute(now, expiry)
+            assert (
+                got.call_iv.tolist() == want.call_iv.tolist()
+                and got.put_bid.tolist() == want.put_bid.tolist()
+            )
+            assert got.call_oi.tolist() == want.call_oi.tolist() and got.pcr_oi == want.pcr_oi
+            assert got.max_pain == want.max_pain and got.spread_rel == want.spread_rel
+            assert got.buildup_counts == want.buildup_counts
