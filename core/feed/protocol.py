@@ -15,6 +15,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from core.domain import FeedItem, InstrumentInfo, MarketStatus, Right, Tick
 from core.errors import DataError
 from core.feed.base import FeedStats
@@ -279,23 +281,49 @@ def decode_frame(text: str | bytes, stats: FeedStats, recv_ts: float) -> list[Fe
     """
     stats.frames += 1
     stats.last_recv_ts = recv_ts
-    try:
-        doc = _loads(text)
-    except (ValueError, TypeError, RecursionError):  # JSONDecodeError and bad UTF-8 are ValueErrors
-        stats.reject("invalid_json", _sample(text))
-        return []
-    objs = doc if type(doc) is list else (doc,)
-    out: list[FeedItem] = []
+    out = _fast_ticks(text, recv_ts)
+    if out is None:
+        try:
+            doc = _loads(text)
+        except (ValueError, TypeError, RecursionError):  # JSONDecodeError and bad UTF-8 are ValueErrors
+            stats.reject("invalid_json", _sample(text))
+            return []
+        out = []
+        for obj in doc if type(doc) is list else (doc,):
+            item = decode_object(obj, stats, recv_ts)
+            if item is not None:
+                out.append(item)
     last_ts = 0.0
-    for obj in objs:
-        item = decode_object(obj, stats, recv_ts)
-        if item is not None:
-            out.append(item)
-            if type(item) is not InstrumentInfo and item.ts > last_ts:
-                last_ts = item.ts
+    for item in out:
+        if type(item) is not InstrumentInfo and item.ts > last_ts:
+            last_ts = item.ts
     stats.items += len(out)
     if last_ts > stats.last_event_ts:
         stats.last_event_ts = last_ts
+    return out
+
+
+def _fast_ticks(text: str | bytes, recv_ts: float) -> list[FeedItem] | None:
+    """The frame's ticks when orjson parses it and every object in it is a tick the decoder accepts
+    (almost every frame of a live chain), else None: the stdlib path decides and counts.
+
+    orjson parses about twice as fast and gives the same objects, except that it refuses what the
+    stdlib accepts (NaN, lone surrogates, non-UTF-8 bytes: None here) and reads an integer beyond
+    64 bits as the float that `float(int)` gives, which is what `_number` makes of it anyway. A
+    huge value the decoder would reject as an int is rejected as a float too (out-of-range ts,
+    infinity), and a rejection sends the whole frame to the stdlib path, which counts it."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    out: list[FeedItem] = []
+    for obj in doc if type(doc) is list else (doc,):
+        if type(obj) is not dict or obj.get("type") != "tick":
+            return None
+        try:
+            out.append(_decode_tick(obj, recv_ts))
+        except (DataError, TypeError, ValueError, OverflowError, AttributeError):
+            return None
     return out
 
 

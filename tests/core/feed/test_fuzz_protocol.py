@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.domain import InstrumentInfo, MarketStatus, Tick
+from core.feed import protocol
 from core.feed.base import FeedStats
 from core.feed.protocol import MARKETS, decode_frame
 
@@ -179,3 +180,29 @@ def test_hypothesis_structures_are_decoded_or_counted(doc):
 @given(st.text(max_size=300) | st.binary(max_size=300))
 def test_arbitrary_text_and_bytes_never_raise(frame):
     check_accounting(frame)
+
+
+def _decoded(frame: str | bytes) -> tuple[list, dict]:
+    stats = FeedStats()
+    items = decode_frame(frame, stats, 0.0)
+    return items, {**stats.as_dict(), "last_rejects": list(stats.last_rejects)}
+
+
+def test_the_orjson_fast_path_decodes_and_counts_exactly_as_the_stdlib_path(monkeypatch):
+    """decode_frame takes orjson's parse when every object is an accepted tick; the same frames
+    through the stdlib path alone give the same items, counts and reject samples."""
+    rng = random.Random(20261126)
+    mutated = [make_frame(rng) for _ in range(20_000)]
+    clean = [json.dumps([rng.choice(VALID[:2]) for _ in range(rng.randint(1, 5))]) for _ in range(2_000)]
+    huge = [json.dumps({**VALID[0], "oi": 10**30}), json.dumps({**VALID[0], "ts": 10**400})]
+    frames = mutated + clean + huge
+    taken = []
+    fast_ticks = protocol._fast_ticks
+    monkeypatch.setattr(protocol, "_fast_ticks", lambda *a: taken.append(r := fast_ticks(*a)) or r)
+    fast = [_decoded(f) for f in frames]
+    monkeypatch.setattr(protocol, "_fast_ticks", lambda *a: None)
+    assert fast == [_decoded(f) for f in frames]
+    # Every clean frame took the fast path, and so did some of the mutated ones.
+    assert all(r is not None for r in taken[len(mutated) : -len(huge)])
+    assert sum(r is not None for r in taken[: len(mutated)]) > 200
+    assert fast[-2][0][0].oi == 1e30  # an integer beyond 64 bits reads as float(int) either way
