@@ -239,13 +239,9 @@ class Runtime:
 
     def _compute_all_expiries(self, snap: ChainSnapshot) -> LiveMetrics | None:
         """Metrics for the default (nearest) expiry, plus every other listed expiry for the pickers."""
-        default = self.structural.compute(snap)
-        by_expiry: dict[date, LiveMetrics] = {}
-        if default.expiry is not None:
-            by_expiry[default.expiry] = default
-        for expiry in snap.expiries if self.all_expiries else ():
-            if expiry not in by_expiry and expiry >= (default.expiry or expiry):
-                by_expiry[expiry] = self.structural.compute(snap, expiry)
+        found = self.structural.compute_all(snap, later_expiries=self.all_expiries)
+        default = found[0]
+        by_expiry = {m.expiry: m for m in found if m.expiry is not None}
         self._metrics[snap.symbol] = by_expiry  # reference swap: readers see a whole dict
         self._default_expiry[snap.symbol] = default.expiry
         return default if default.spot is not None else None

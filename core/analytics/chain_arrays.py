@@ -6,13 +6,14 @@ structural engine builds them once per compute call and every kernel reads them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
 
 import numpy as np
 
-from core.domain import Right, Tick
+from core.domain import LegKey, Right, Tick
 from core.market_calendar import expiry_close_epoch
 
 MINUTES_PER_YEAR = 365 * 24 * 60.0
@@ -106,6 +107,17 @@ class ChainCache:
         cells = self._rows[known] * len(self._chain.strikes) + self._cols[known]
         self._patchable = len(np.unique(cells)) == len(cells)
         return self._chain
+
+
+def legs_by_expiry(legs: Mapping[LegKey, Tick]) -> dict[date, list[Tick]]:
+    """ChainSnapshot.legs_for of every expiry at once, in one pass over the legs."""
+    found: dict[date, list[Tick]] = {}
+    for key, tick in legs.items():
+        group = found.get(key[0])
+        if group is None:
+            group = found[key[0]] = []
+        group.append(tick)
+    return found
 
 
 def time_to_expiry_years(ts: float, expiry: date) -> float:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.analytics import flow, regime
+from core.analytics import flow, numeric, regime
 from core.analytics.chain_arrays import ChainArrays
 from core.analytics.positioning import Positioning, positioning
 from core.state.history import RingBuffer
+
+MICRO_WINDOW_S, MICRO_MIN_SAMPLES = 600.0, 5
 
 
 class ExpiryState:
@@ -76,3 +78,12 @@ def append_spaced(buf: RingBuffer, ts: float, value: float, spacing: float) -> N
     last = buf.last()
     if last is None or ts - last[0] >= spacing:
         buf.append(ts, value)
+
+
+def rolling_ratio(buf: RingBuffer, ts: float, value: float) -> float | None:
+    """Record `value` at `ts` in `buf`; value over the median of the last MICRO_WINDOW_S seconds of it,
+    None until MICRO_MIN_SAMPLES samples (or a median that is not positive)."""
+    append_spaced(buf, ts, value, 1e-9)
+    _, hist = buf.window(MICRO_WINDOW_S, now=ts)
+    median = numeric.median(hist) if len(hist) >= MICRO_MIN_SAMPLES else 0.0
+    return value / median if median > 0 else None

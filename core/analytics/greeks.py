@@ -10,10 +10,13 @@ Prices are discounted premiums in rupees. Invalid inputs give NaN, never an exce
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
+
+from core.analytics.numeric import median
 
 SIGMA_MIN = 0.01
 SIGMA_MAX = 3.0
@@ -97,6 +100,27 @@ def black76_greeks(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> Gre
     )
 
 
+def black76_greeks_chains(
+    chains: Sequence[tuple[float, np.ndarray, float, np.ndarray]], r: float
+) -> list[Greeks]:
+    """black76_greeks(SIGN, F, strikes, T, r, sigma) of each (F, strikes, T, sigma) chain, sigma (2, n), in one call.
+
+    Element by element the same arithmetic as one call per chain, so the same values; each field
+    comes back as a C-contiguous (2, n) array.
+    """
+    if not chains:
+        return []
+    fwd = np.concatenate([np.full(len(K), F) for F, K, _, _ in chains])
+    years = np.concatenate([np.full(len(K), T) for _, K, T, _ in chains])
+    found = black76_greeks(SIGN, fwd, np.concatenate([K for _, K, _, _ in chains]), years, r,
+                           np.concatenate([sigma for *_, sigma in chains], axis=1))  # fmt: skip
+    ends = np.cumsum([len(K) for _, K, _, _ in chains]).tolist()
+    return [
+        Greeks(*(np.ascontiguousarray(x[:, end - len(K) : end]) for x in found))
+        for (_, K, _, _), end in zip(chains, ends, strict=True)
+    ]
+
+
 def black76_price(flag: Any, F: Any, K: Any, T: Any, r: Any, sigma: Any) -> np.ndarray:
     """Discounted Black-76 premium in rupees: e^-rT [w F N(w d1) - w K N(w d2)], w = +1 call / -1 put."""
     return black76_greeks(flag, F, K, T, r, sigma).price
@@ -175,6 +199,31 @@ def implied_vol(
     # Strings only at the end, as narrow as the longest reason present (the width astype(str) gives).
     width = int(_REASON_WIDTH[code].max(initial=1))
     return iv.reshape(shape), _REASONS[code].astype(f"<U{width}").reshape(shape)
+
+
+def implied_vol_chains(
+    chains: Sequence[tuple[np.ndarray, float, np.ndarray, float]], r: float, rtol: float = 1e-10
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """implied_vol(premium, F, strikes, T, r, SIGN, rtol) of each (premium, F, strikes, T) chain, in one solve.
+
+    `premium` is (2, n) (calls, puts) over `strikes` (n,). Every solver step is element by element,
+    so each leg goes through the arithmetic of its own chain's call and gets the same IV and reason;
+    the solver's cost is mostly per numpy call, not per leg, so one solve for the expiries of a
+    snapshot costs little more than one. The reason arrays share the widest reason's string width.
+    """
+    if not chains:
+        return []
+    price = np.concatenate([p.ravel() for p, *_ in chains])
+    fwd = np.concatenate([np.full(p.size, F) for p, F, _, _ in chains])
+    strike = np.concatenate([np.broadcast_to(K, p.shape).ravel() for p, _, K, _ in chains])
+    years = np.concatenate([np.full(p.size, T) for p, _, _, T in chains])
+    w = np.concatenate([np.broadcast_to(SIGN, p.shape).ravel() for p, *_ in chains])
+    iv, reason = implied_vol(price, fwd, strike, years, r, w, rtol)
+    ends = np.cumsum([p.size for p, *_ in chains])
+    return [
+        (iv[end - p.size : end].reshape(p.shape), reason[end - p.size : end].reshape(p.shape))
+        for (p, *_), end in zip(chains, ends.tolist(), strict=True)
+    ]
 
 
 def _flat_copy(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -263,7 +312,7 @@ def parity_forward(
     if not both.size:
         return None
     nearest = both[np.argsort(np.abs(strikes[both] - anchor), kind="stable")[:3]]
-    value = float(np.median(strikes[nearest] + math.exp(r * T) * (call_px[nearest] - put_px[nearest])))
+    value = median(strikes[nearest] + math.exp(r * T) * (call_px[nearest] - put_px[nearest]))
     return value if value > 0 else None
 
 

@@ -14,19 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from core.analytics import flow, greeks, regime
-from core.analytics.chain_arrays import ChainArrays, ChainCache, time_to_expiry_years
+from core.analytics import flow, greeks, numeric, regime
+from core.analytics.chain_arrays import ChainArrays, ChainCache, legs_by_expiry, time_to_expiry_years
 from core.analytics.expected_move import move_to_expiry
-from core.analytics.expiry_state import ExpiryState, append_spaced
+from core.analytics.expiry_state import ExpiryState, append_spaced, rolling_ratio
 from core.analytics.spot_history import SpotHistory
 from core.clock import IST
 from core.config import AnalyticsConfig
-from core.domain import ChainSnapshot, LiveMetrics, frozen_array
+from core.domain import ChainSnapshot, LiveMetrics, Tick, frozen_array
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 
 __all__ = ["LiveStructuralEngine", "time_to_expiry_years"]
 FLOW_STRIKES, MICRO_STRIKES = 5, 3
-MICRO_WINDOW_S, MICRO_MIN_SAMPLES = 600.0, 5
 IV_SAMPLE_S = 60.0
 
 
@@ -48,11 +47,34 @@ class LiveStructuralEngine:
 
     def compute(self, snapshot: ChainSnapshot, expiry: date | None = None) -> LiveMetrics:
         """All SPEC §5 metrics for `expiry` (default: nearest unexpired); never raises on market data."""
-        expiry = expiry or self.select_expiry(snapshot)
+        return self._compute(snapshot, [expiry or self.select_expiry(snapshot)])[0]
+
+    def compute_all(self, snapshot: ChainSnapshot, later_expiries: bool = True) -> list[LiveMetrics]:
+        """compute(snapshot) first, then, with `later_expiries`, compute(snapshot, e) for each later
+        listed expiry e in listing order; the implied vols of all of them come from one solve."""
+        default = self.select_expiry(snapshot)
+        expiries = [default]
+        for expiry in snapshot.expiries if later_expiries else ():
+            if expiry not in expiries and expiry >= (default or expiry):
+                expiries.append(expiry)
+        return self._compute(snapshot, expiries)
+
+    def _compute(self, snapshot: ChainSnapshot, expiries: list[date | None]) -> list[LiveMetrics]:
         # Missing legs are NaN by design and absurd feed values may overflow; every such case is
         # handled explicitly below, so numpy's warnings would only flood the runtime log.
         with np.errstate(all="ignore"):
-            return _Run(self, snapshot, expiry).metrics()
+            legs, r = legs_by_expiry(snapshot.legs), self.config.risk_free_rate
+            # Every run is prepared before any finishes (each (symbol, expiry) has its own state),
+            # so the implied vols, then the greeks, of all expiries come from one call each.
+            runs = [_Run(self, snapshot, expiry) for expiry in expiries]
+            todo = [(run, x) for run in runs if run.prepare(legs) and (x := run.solve_inputs())]
+            for (run, _), found in zip(todo, greeks.implied_vol_chains([x for _, x in todo], r), strict=True):
+                run.solved, run.reason = found
+            ready = [run for run in runs if run.ready]
+            models = greeks.black76_greeks_chains([run.implied_vols() for run in ready], r)
+            for run, model in zip(ready, models, strict=True):
+                run.model = model
+            return [run.metrics() for run in runs]
 
     def _spot_history(self, symbol: str) -> SpotHistory:
         history = self._spot.get(symbol)
@@ -70,21 +92,23 @@ class LiveStructuralEngine:
             state = self._expiry[(symbol, expiry)] = ExpiryState()
         return state
 
-    def _chain(self, snapshot: ChainSnapshot, expiry: date) -> ChainArrays:
-        cache = self._chains.get((snapshot.symbol, expiry))
+    def _chain(self, symbol: str, expiry: date, legs: list[Tick]) -> ChainArrays:
+        cache = self._chains.get((symbol, expiry))
         if cache is None:
-            cache = self._chains[(snapshot.symbol, expiry)] = ChainCache()
-        return cache.build(snapshot.legs_for(expiry))
+            cache = self._chains[(symbol, expiry)] = ChainCache()
+        return cache.build(legs)
 
     def in_session(self, ts: float) -> bool:
         return self.calendar.is_open(ts)
 
 
 class _Run:
-    """One compute call: fills `out` (LiveMetrics fields) and `missing` (reasons) section by section."""
+    """One expiry of a compute call: fills `out` (LiveMetrics fields) and `missing` (reasons) section by section."""
+
+    model: greeks.Greeks  # set by LiveStructuralEngine._compute between prepare() and metrics()
 
     def __init__(self, engine: LiveStructuralEngine, snap: ChainSnapshot, expiry: date | None) -> None:
-        self.engine, self.snap, self.expiry = engine, snap, expiry
+        self.engine, self.snap, self.expiry, self.ready = engine, snap, expiry, False
         self.r = engine.config.risk_free_rate
         spot = snap.spot if snap.spot is not None and math.isfinite(snap.spot) and snap.spot > 0 else None
         self.S = spot
@@ -96,22 +120,39 @@ class _Run:
         for name in names:
             self.missing.setdefault(name, reason)
 
-    def metrics(self) -> LiveMetrics:
+    def prepare(self, legs: dict[date, list[Tick]]) -> bool:
+        """Spot history, chain arrays (`legs` are the snapshot's by expiry), state, forward; False: nothing to price."""
         self.spot_history = self.engine._spot_history(self.snap.symbol)
         self.spot_history.view(self.snap.ts, self.snap.spot)
         if self.S is None:
             self.skip("no spot price", "spot")
         if self.expiry is None:
             self.skip("no unexpired expiry in snapshot", "expiry")
-            return self._finish()
-        self.chain = self.engine._chain(self.snap, self.expiry)
+            return False
+        self.chain = self.engine._chain(self.snap.symbol, self.expiry, legs.get(self.expiry, []))
         if not len(self.chain.strikes):
             self.skip("no option legs for this expiry", "chain")
-            return self._finish()
+            return False
         self.state = self.engine._state(self.snap.symbol, self.expiry, self.snap.ts)
-        for section in (self._setup, self._volatility, self._open_interest, self._gex, self._flow):
-            section()
-        self._regime()
+        self._setup()
+        self.has_feed = np.isfinite(self.chain["iv"]) & (self.chain["iv"] > 0)
+        self.solved = np.full(self.has_feed.shape, np.nan)
+        self.reason: np.ndarray | None = None  # per-leg implied_vol reasons, once solved
+        self.ready = True
+        return True
+
+    def solve_inputs(self) -> tuple[np.ndarray, float, np.ndarray, float] | None:
+        """(premium, F, strikes, T) for greeks.implied_vol_chains if a leg without feed IV has a forward."""
+        if self.F is None or self.has_feed.all():
+            return None
+        return self.premium, self.F, self.chain.strikes, self.T
+
+    def metrics(self) -> LiveMetrics:
+        """The LiveMetrics, after prepare() and, where solve_inputs() was not None, `solved` and `reason`."""
+        if self.ready:
+            for section in (self._volatility, self._open_interest, self._gex, self._flow):
+                section()
+            self._regime()
         return self._finish()
 
     def _finish(self) -> LiveMetrics:
@@ -149,22 +190,20 @@ class _Run:
             return np.zeros(len(self.chain.strikes), dtype=bool)
         return np.abs(self.chain.strikes - self.atm) <= strikes_each_side * self.step * (1 + 1e-9)
 
-    def _volatility(self) -> None:
-        c = self.chain
-        feed_iv = c["iv"]
-        has_feed = np.isfinite(feed_iv) & (feed_iv > 0)
-        solved = np.full(feed_iv.shape, np.nan)
-        if self.F is not None and not has_feed.all():
-            solved, reason = greeks.implied_vol(self.premium, self.F, c.strikes, self.T, self.r, greeks.SIGN)
-            self._note_unsolved(reason[np.isfinite(c["ltp"]) & ~has_feed])
-        self.iv = np.where(has_feed, feed_iv, solved)
+    def implied_vols(self) -> tuple[float, np.ndarray, float, np.ndarray]:
+        """Feed IV where given, else the solved one; (F, strikes, T, IVs) to price greeks.black76_greeks_chains."""
+        c, has_feed = self.chain, self.has_feed
+        if self.reason is not None:
+            self._note_unsolved(self.reason[np.isfinite(c["ltp"]) & ~has_feed])
+        self.iv = np.where(has_feed, c["iv"], self.solved)
         got = np.isfinite(self.iv)
         from_feed, solved_n = int((has_feed & got).sum()), int((~has_feed & got).sum())
         source = "mixed" if from_feed and solved_n else "feed" if from_feed else "solved" if solved_n else ""
         self.out["iv_source"] = source
-        self.model = model = greeks.black76_greeks(
-            greeks.SIGN, self.F or np.nan, c.strikes, self.T, self.r, self.iv
-        )
+        return self.F or np.nan, c.strikes, self.T, self.iv
+
+    def _volatility(self) -> None:
+        c, model = self.chain, self.model
         self.delta = np.where(np.isfinite(c["delta"]), c["delta"], model.delta)
         self.gamma = np.where(np.isfinite(c["gamma"]), c["gamma"], model.gamma)
         self.out.update(call_iv=frozen_array(self.iv[0]), put_iv=frozen_array(self.iv[1]))
@@ -191,7 +230,7 @@ class _Run:
             self.skip("no ATM implied vol", "expected_move", "em_bands", "breach_probability")
             self.atm_iv = None
         else:
-            self.atm_iv = float(np.nanmean(atm_ivs))
+            self.atm_iv = numeric.nanmean(atm_ivs)
             self.out.update(atm_iv=self.atm_iv, volatility_regime=regime.volatility_regime(self.atm_iv))
             if self.engine.in_session(self.snap.ts):  # off-session quotes are stale: keep them out
                 append_spaced(self.state.atm_iv, self.snap.ts, self.atm_iv, IV_SAMPLE_S)
@@ -323,10 +362,7 @@ class _Run:
         assert depth is not None  # near_atm_liquidity gives both or neither
         self.out.update(spread_rel=spread, depth=depth)
         for name, buf, value in (("spread_ratio", st.spread, spread), ("depth_ratio", st.depth, depth)):
-            append_spaced(buf, ts, value, 1e-9)
-            _, hist = buf.window(MICRO_WINDOW_S, now=ts)
-            median = float(np.median(hist)) if len(hist) >= MICRO_MIN_SAMPLES else 0.0
-            self.out[name] = value / median if median > 0 else None
+            self.out[name] = rolling_ratio(buf, ts, value)
             if self.out[name] is None:
                 self.skip("rolling 10-minute median not established yet", name)
 

@@ -189,3 +189,25 @@ def test_gamma_flip_without_crossing():
     grid = np.arange(5.0)
     assert g.gamma_flip(grid, np.array([1.0, 2, 3, 2, 1]), 2.0) == (None, "all positive")
     assert g.gamma_flip(grid, -np.array([1.0, 2, 3, 2, 1]), 2.0) == (None, "all negative")
+
+
+def test_chain_kernels_give_each_chain_its_own_call_bit_for_bit():
+    """implied_vol_chains and black76_greeks_chains (one call for several expiries) return exactly
+    what implied_vol and black76_greeks give chain by chain, unsolvable legs and reasons included."""
+    rng = np.random.default_rng(3)
+    chains = []
+    for F, T, n in ((25010.0, 3 / 365, 41), (25060.0, 10 / 365, 21), (25150.0, 31 / 365, 7)):
+        K = 25000.0 + 50.0 * np.arange(-(n // 2), n // 2 + 1)
+        sigma = rng.uniform(0.08, 0.4, (2, n))
+        price = g.black76_price(g.SIGN, F, K, T, 0.055, sigma) * rng.uniform(0.98, 1.02, (2, n))
+        price[0, 0], price[1, -1] = np.nan, 1e9  # no price, above the bound
+        chains.append((price, F, K, T))
+    together = g.implied_vol_chains(chains, 0.055)
+    for (price, F, K, T), (iv, reason) in zip(chains, together, strict=True):
+        want_iv, want_reason = g.implied_vol(price, F, K, T, 0.055, g.SIGN)
+        assert iv.tobytes() == want_iv.tobytes() and reason.tolist() == want_reason.tolist()
+    inputs = [(F, K, T, iv) for (_, F, K, T), (iv, _) in zip(chains, together, strict=True)]
+    for (F, K, T, iv), found in zip(inputs, g.black76_greeks_chains(inputs, 0.055), strict=True):
+        want = g.black76_greeks(g.SIGN, F, K, T, 0.055, iv)
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(found, want, strict=True))
+    assert g.implied_vol_chains([], 0.055) == [] and g.black76_greeks_chains([], 0.055) == []

@@ -370,3 +370,29 @@ def test_kept_chain_results_follow_every_tick():
             assert got.call_oi.tolist() == want.call_oi.tolist() and got.pcr_oi == want.pcr_oi
             assert got.max_pain == want.max_pain and got.spread_rel == want.spread_rel
             assert got.buildup_counts == want.buildup_counts
+
+
+def _fields(m):
+    """Every LiveMetrics field as comparable bytes/values (arrays by their bytes: bit-for-bit)."""
+    return {
+        name: value.tobytes() if isinstance(value, np.ndarray) else repr(value)
+        for name, value in ((f, getattr(m, f)) for f in m.__dataclass_fields__)
+    }
+
+
+def test_compute_all_is_compute_of_each_expiry_bit_for_bit():
+    """compute_all solves IVs and prices greeks for every expiry in one call each: the metrics are
+    exactly those of compute per expiry, call after call as legs tick and spot moves."""
+    together = LiveStructuralEngine(AnalyticsConfig(risk_free_rate=R))
+    alone = LiveStructuralEngine(AnalyticsConfig(risk_free_rate=R))
+    snap = make_chain(strikes_each_side=8, sigma=lambda k, e: 0.11 + abs(k - 25000.0) / 1e5)
+    legs, keys = dict(snap.legs), list(snap.legs)
+    for i in range(6):
+        k = keys[(5 * i) % len(keys)]
+        legs[k] = replace(legs[k], ltp=legs[k].ltp + 0.05, bid=legs[k].bid + 0.05, oi=(legs[k].oi or 0) + 65)
+        now = replace(snap, ts=DEFAULT_TS + i, spot=25000.0 + 3 * i, legs=dict(legs))
+        got = together.compute_all(now)
+        want = [alone.compute(now)] + [alone.compute(now, e) for e in DEFAULT_EXPIRIES[1:]]
+        assert [m.expiry for m in got] == list(DEFAULT_EXPIRIES)
+        assert [_fields(m) for m in got] == [_fields(m) for m in want]
+    assert [m.expiry for m in together.compute_all(now, later_expiries=False)] == [DEFAULT_EXPIRIES[0]]
