@@ -6,14 +6,14 @@ structural engine builds them once per compute call and every kernel reads them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
 
 import numpy as np
 
-from core.domain import LegKey, Right, Tick
+from core.domain import ChainSnapshot, Right, Tick
 from core.market_calendar import expiry_close_epoch
 
 MINUTES_PER_YEAR = 365 * 24 * 60.0
@@ -109,10 +109,13 @@ class ChainCache:
         return self._chain
 
 
-def legs_by_expiry(legs: Mapping[LegKey, Tick]) -> dict[date, list[Tick]]:
-    """ChainSnapshot.legs_for of every expiry at once, in one pass over the legs."""
+def legs_by_expiry(snapshot: ChainSnapshot, expiries: Sequence[date | None]) -> dict[date, list[Tick]]:
+    """snapshot.legs_for(e) of each expiry e of `expiries`, with one pass over the legs for several."""
+    wanted = [e for e in expiries if e is not None]
+    if len(wanted) < 2:  # legs_for's comparisons cost less than grouping every expiry listed
+        return {e: snapshot.legs_for(e) for e in wanted}
     found: dict[date, list[Tick]] = {}
-    for key, tick in legs.items():
+    for key, tick in snapshot.legs.items():
         group = found.get(key[0])
         if group is None:
             group = found[key[0]] = []

@@ -63,7 +63,7 @@ class LiveStructuralEngine:
         # Missing legs are NaN by design and absurd feed values may overflow; every such case is
         # handled explicitly below, so numpy's warnings would only flood the runtime log.
         with np.errstate(all="ignore"):
-            legs, r = legs_by_expiry(snapshot.legs), self.config.risk_free_rate
+            legs, r = legs_by_expiry(snapshot, expiries), self.config.risk_free_rate
             # Every run is prepared before any finishes (each (symbol, expiry) has its own state),
             # so the implied vols, then the greeks, of all expiries come from one call each.
             runs = [_Run(self, snapshot, expiry) for expiry in expiries]
