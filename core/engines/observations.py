@@ -18,15 +18,24 @@ class ChainObservations:
     most of the chain at once (a snapshot: the legs it lacks have left the recorded strikes), or,
     failing both (a leg stopped reporting), when a leg reports a second time: the next observation
     has begun, and the observation is the chain as of the last update that reported into it
-    (`closed_before`). It is stamped with its first leg's report (a snapshot's own time), so a
-    reading's start and end are when the data showing them was observed, however long the chain
-    took to arrive. A feed without per-leg tick times observes the chain on every update.
+    (`closed_before`). The first observation has no previous one to tell when it is whole (the
+    feed may begin while it is arriving, and a stream's first leg is "most of the chain" known so
+    far), nor has one in which the chain grew by more than half (a session's first snapshot of a
+    few strikes, then the whole chain): such an observation only establishes which legs the chain
+    has, whatever the delivery; it is never a reading, and the next one is. It is stamped with its
+    first leg's report (a snapshot's own time), so a reading's start and end are when the data
+    showing them was observed, however long the chain took to arrive. A feed without per-leg tick
+    times observes the chain on every update. `settled` says whether an update's own chain is a
+    whole observation (a snapshot, or the update that completed one), what a pattern's evidence
+    on the chain waits for.
     """
 
     __slots__ = (
         "observed",
         "closed_before",
         "reporting",
+        "complete",
+        "settled",
         "latest",
         "_strikes",
         "_ts",
@@ -40,6 +49,10 @@ class ChainObservations:
         self.observed: float | None = None  # this update's observation time, None if not complete
         self.closed_before = False  # the observation completed is as of the last reporting update
         self.reporting = False  # this update brought leg reports (into the observation it ends in)
+        self.complete = False  # this update completed an observation, a reading or not (a first)
+        # This update's chain is a whole observation: one it completed with its own reports, or
+        # most of the chain reported at once (a snapshot).
+        self.settled = False
         self._strikes: np.ndarray = np.empty(0)
         self._ts: np.ndarray = np.empty(0)  # each leg's last report (calls, then puts)
         self._reported: np.ndarray = np.zeros(0, dtype=bool)  # legs reported in the observation
@@ -51,9 +64,10 @@ class ChainObservations:
     def update(self, m: LiveMetrics) -> float | None:
         """Advance with one metrics update; returns the observation time if it completed one."""
         self.observed, self.closed_before, self.reporting = None, False, False
+        self.complete = self.settled = False
         n = len(m.strikes)
         if not n or len(m.call_ts) != n or len(m.put_ts) != n:
-            self.observed, self.reporting = m.ts, True
+            self.observed, self.reporting, self.complete, self.settled = m.ts, True, True, True
             return m.ts
         if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
             self._realign(m.strikes)
@@ -64,37 +78,43 @@ class ChainObservations:
         if not new.any():
             return None
         self.reporting = True
-        known = self._expected if self._expected.any() else True
-        if (new & self._reported & known).any():
+        # "Most of the chain at once" counts the legs the chain has now, if more than before.
+        legs = max(int(self._expected.sum()), int(np.isfinite(ts).sum()))
+        self.settled = 2 * int(new.sum()) > legs
+        # With no previous observation, or one whose legs no longer tell when the chain is whole
+        # (the chain grew by more than half since: a few strikes, then the whole chain), the
+        # observation in progress only establishes which legs the chain has (see the class doc).
+        establishing = not self._expected.any() or self._grown(new)
+        known = True if establishing else self._expected
+        again = new & self._reported & known
+        if again.any():
             # A leg reports again before the chain completed: this observation is as complete as
             # it will get (a leg stopped reporting), and the next one begins with this update.
-            first, closed = not self._expected.any(), self._first_ts
-            self._expected, self._reported = self._reported, np.zeros_like(new)
-            self._first_ts, self._dated = None, False
+            closed = self._first_ts
+            self._begin()
             self._report(new, ts)
-            if not first:
-                self.observed = self.latest = closed
-                self.closed_before = True
-                return closed
-            # The first observation had no previous one to tell when it was whole (the feed may
-            # have begun while it was arriving): it only tells which legs the chain has.
-        else:
-            self._report(new, ts)
-        if not self._expected.any():
-            # No previous observation: whole once every leg of the chain's strikes has reported.
-            if not self._reported.all():
+            self.complete = True
+            if establishing:
                 return None
-            self.observed = self.latest = self._first_ts
-            self._expected, self._reported = self._reported, np.zeros_like(new)
-            self._first_ts, self._dated = None, False
-            return self.observed
-        whole = not (self._expected & ~self._reported).any()
-        if not whole and 2 * int(new.sum()) <= int(self._expected.sum()):
+            self.observed = self.latest = closed
+            self.closed_before = True
+            return closed
+        self._report(new, ts)
+        whole = not establishing and not (self._expected & ~self._reported).any()
+        if not whole and not self.settled and not (establishing and self._reported.all()):
             return None
-        self.observed = self.latest = self._first_ts
-        self._expected, self._reported = self._reported, np.zeros_like(new)
+        observed = self._first_ts
+        self._begin()
+        self.complete = self.settled = True
+        if establishing:
+            return None
+        self.observed = self.latest = observed
+        return observed
+
+    def _begin(self) -> None:
+        """The observation in progress is over: its legs are the ones the next must report."""
+        self._expected, self._reported = self._reported, np.zeros_like(self._reported)
         self._first_ts, self._dated = None, False
-        return self.observed
 
     def anchors(self) -> np.ndarray:
         """When each leg's latest value was observed, as an observation of the chain (calls, then
@@ -106,6 +126,14 @@ class ChainObservations:
         if self._first_ts is not None:
             out[self._reported] = self._first_ts
         return out
+
+    def _grown(self, new: np.ndarray) -> bool:
+        """Whether the observation in progress, with this update's reports, has more legs the
+        previous observation lacked than half the legs it had. Its legs then no longer tell when
+        the chain is whole: the observation completes when an update reports most of the chain at
+        once (a snapshot) or when a leg reports a second time."""
+        expected = int(self._expected.sum())
+        return bool(expected) and 2 * int(((self._reported | new) & ~self._expected).sum()) > expected
 
     def _report(self, new: np.ndarray, ts: np.ndarray) -> None:
         """Add this update's reports to the observation in progress. It is dated by its first

@@ -247,14 +247,15 @@ def test_a_rule_needing_two_samples_within_a_minute_is_too_coarse_beyond_66_s(ev
 
 
 def test_a_flow_window_runs_back_from_each_legs_own_last_tick_not_the_clock():
-    """Snapshots at 0, 300 and 600 s. Read at 950 s (no new data since 600 s), each leg's 600 s
-    window starts from the observation its value belongs to, 600 s (a base up to 10 % younger
-    accepted): the base is the chain of 0 s whatever the clock says. The 600 s chain streamed
-    30 s late (its legs stamped 630 s) gets the same."""
+    """Snapshots at 0, 300 and 600 s (after one at -300 s, which only establishes the chain's
+    legs: a first observation is never a reading). Read at 950 s (no new data since 600 s), each
+    leg's 600 s window starts from the observation its value belongs to, 600 s (a base up to 10 %
+    younger accepted): the base is the chain of 0 s whatever the clock says. The 600 s chain
+    streamed 30 s late (its legs stamped 630 s) gets the same."""
 
     def read(last_chain_ts: float) -> float:
         h = EngineHistory("NIFTY")
-        for t, oi in ((0, 1.0e6), (300, 1.1e6), (last_chain_ts, 1.2e6)):
+        for t, oi in ((-300, 0.9e6), (0, 1.0e6), (300, 1.1e6), (last_chain_ts, 1.2e6)):
             h.update(make_metrics(ts=T0 + t, **chain(put_oi={25000.0: oi})))
         legs = np.full(len(STRIKES), T0 + last_chain_ts)
         m = replace(make_metrics(ts=T0 + 950, **chain(put_oi={25000.0: 1.2e6})), put_ts=legs, call_ts=legs)
@@ -271,6 +272,7 @@ def test_a_flow_window_runs_back_from_each_legs_own_last_tick_not_the_clock():
 def test_a_leg_window_before_the_history_is_not_evaluable():
     h = EngineHistory("NIFTY")
     m = make_metrics(ts=T0 + 300)
+    h.update(make_metrics(ts=T0))  # a first observation only establishes the chain's legs
     h.update(make_metrics(ts=T0 + 60))
     h.update(m)
     flow, why = h.oi_flow_over(m, "PE", 24900.0, 25000.0, 600.0)
@@ -291,9 +293,11 @@ def test_a_settled_state_carries_the_data_seen_before_it_qualified_not_after():
 def test_a_window_base_is_the_observation_nearest_its_start_on_a_wobbling_feed():
     """Snapshots 260 and 270 s apart (a collector's clock): the 600 s window from 530 s reaches
     back to -70 s, but the observation nearest its start is the one at 0 s, half an observation
-    interval being accepted; a clock-exact window would call it not evaluable."""
+    interval being accepted; a clock-exact window would call it not evaluable. (The snapshot at
+    -265 s only establishes the chain's legs: a first observation is never a reading.)"""
     h = EngineHistory("NIFTY")
-    for t, oi, spot in ((0, 1.0e6, 25000.0), (260, 1.1e6, 25010.0), (530, 1.3e6, 25020.0)):
+    snapshots = ((-265, 0.9e6, 24990.0), (0, 1.0e6, 25000.0), (260, 1.1e6, 25010.0), (530, 1.3e6, 25020.0))
+    for t, oi, spot in snapshots:
         m = make_metrics(ts=T0 + t, spot=spot, **chain(put_oi={25000.0: oi}))
         h.update(m)
     assert h.window_slack(600.0) == pytest.approx(132.5)  # half the 265 s median interval

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from core.config import EngineConfig
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult
 from core.engines.dealer_gamma import DealerGammaEngine
-from core.engines.pipeline import ENGINE_NAMES, EnginePipeline
+from core.engines.pipeline import ENGINE_NAMES, PATTERN_WAIT_S, EnginePipeline
 from core.engines.smart_money import SmartMoneyReading
 from core.errors import ConfigError
 from tests.core.engines.builders import EXPIRY, T0, make_metrics
@@ -211,7 +213,9 @@ def test_smart_money_reading_every_evaluation():
 def test_dealer_gamma_emits_a_held_regime_change_and_neutral_only_as_the_tile_state():
     """Regimes are debounced (state_hold_s, here 120 s): a regime is emitted once it has held, stamped
     when it qualified; GAMMA_NEUTRAL updates the tile's state but is never a signal; a regime
-    lasting less than the hold (the 60 s short blip) is never emitted."""
+    lasting less than the hold (the 60 s short blip) is never emitted. The first update only
+    establishes the chain's legs (a first observation is never a reading): the long regime is
+    read from 1 s, so it qualifies at 121 s."""
     pipe = EnginePipeline(EngineConfig(state_hold_s=120.0), engines=[DealerGammaEngine()])
     regimes = [3e9] * 150 + [0.5e9] * 200 + [-4e9] * 60 + [0.5e9] * 200 + [-4e9] * 200
     out = []
@@ -221,7 +225,7 @@ def test_dealer_gamma_emits_a_held_regime_change_and_neutral_only_as_the_tile_st
             for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
         ]
     # Stamped when they qualified; emitted once no flicker (state_glitch_s, 60 s) can undo them.
-    assert out == [(180, 120.0, "LONG_GAMMA"), (610 + 180, 610.0 + 120, "SHORT_GAMMA")]
+    assert out == [(181, 121.0, "LONG_GAMMA"), (610 + 180, 610.0 + 120, "SHORT_GAMMA")]
     state = pipe.states("NIFTY")["DealerGammaEngine"]
     assert state.held == "SHORT_GAMMA" and state.last_signal.signal == "SHORT_GAMMA"
 
@@ -229,10 +233,11 @@ def test_dealer_gamma_emits_a_held_regime_change_and_neutral_only_as_the_tile_st
 def test_a_state_that_held_between_two_sparse_updates_is_emitted_when_it_qualified():
     """Snapshots five minutes apart: the regime seen at 0 s and still at 300 s qualified at 120 s,
     as a streamed feed of the same market would have emitted it; a single changed snapshot that
-    is gone at the next one also held (300 s > hold), so it is emitted too."""
+    is gone at the next one also held (300 s > hold), so it is emitted too. (The snapshot at
+    -300 s only establishes the chain's legs: a first observation is never a reading.)"""
     pipe = EnginePipeline(EngineConfig(state_hold_s=120.0), engines=[DealerGammaEngine()])
     out = []
-    for i, net in enumerate((3e9, 3e9, -4e9, 0.5e9, 0.5e9)):
+    for i, net in enumerate((3e9, 3e9, 3e9, -4e9, 0.5e9, 0.5e9), start=-1):
         m = make_metrics(ts=T0 + 300 * i, net_gex=net, gross_gex=10e9, ret_5m=-0.001)
         out += [(s.ts - T0, s.signal, s.direction) for s in pipe.evaluate(m).signals]
     assert out == [(120.0, "LONG_GAMMA", "NONE"), (720.0, "SHORT_GAMMA", "DOWN")]
@@ -259,7 +264,8 @@ def test_a_gamma_ratio_hovering_at_the_band_is_no_regime_change():
 
 def test_a_flicker_shorter_than_the_glitch_time_does_not_reset_the_hold():
     """A half-updated chain flips the reading for 20 s in the middle of a regime: it still settles
-    at start + hold; with no glitch allowance the same flicker restarts the hold."""
+    at start + hold (the first update only establishes the chain's legs, so the regime starts at
+    1 s); with no glitch allowance the same flicker restarts the hold."""
     regimes = [-4e9] * 100 + [0.5e9] * 20 + [-4e9] * 200
 
     def emitted(config: EngineConfig) -> list[float]:
@@ -270,5 +276,39 @@ def test_a_flicker_shorter_than_the_glitch_time_does_not_reset_the_hold():
             for s in pipe.evaluate(make_metrics(ts=T0 + i, net_gex=net, gross_gex=10e9)).signals
         ]
 
-    assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=60.0)) == [120.0]
+    assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=60.0)) == [121.0]
     assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=0.0)) == [240.0]
+
+
+def streamed(ts_offset: float, spot: float, legs_at: float) -> LiveMetrics:
+    """The chain as a stream leaves it at `ts_offset`: every leg last reported at `legs_at`."""
+    m = at(ts_offset, spot)
+    times = np.full(len(m.strikes), T0 + legs_at)
+    return replace(m, call_ts=times, put_ts=times)
+
+
+def test_a_pattern_on_a_partly_streamed_chain_is_decided_on_the_chain_observed_with_it():
+    """Streamed, the spot move that completes a pattern arrives before the chain observed with
+    it: the verdict waits for the next complete observation and is decided on that update's
+    verdict, stamped when it first showed (up to PATTERN_WAIT_S when no observation comes)."""
+
+    def run(steps: list[tuple[float, float, float]]) -> list[tuple[float, str, float]]:
+        pipe = EnginePipeline(engines=[Threshold()])
+        out = []
+        for offset, spot, legs_at in steps:
+            out += [
+                (offset, s.signal, s.ts - T0) for s in pipe.evaluate(streamed(offset, spot, legs_at)).signals
+            ]
+        return out
+
+    observed = [(0, 24500, 0), (60, 24500, 60)]  # two whole observations: the chain's legs known
+    # Active at 120 s on the 60 s chain; the 120 s chain completes at 150 s, still active: emitted
+    # then, stamped 120 s.
+    assert run([*observed, (120, 25100, 60), (150, 25100, 120)]) == [(150, "UP_SIG", 120.0)]
+    # The same, but gone once the chain observed with it is complete: never emitted.
+    assert run([*observed, (120, 25100, 60), (150, 24500, 120)]) == []
+    # No observation completes: decided PATTERN_WAIT_S after it showed.
+    waited = [*observed, (120, 25100, 60), (150, 25100, 60), (180, 25100, 60)]
+    assert PATTERN_WAIT_S == 60.0 and run(waited) == [(180, "UP_SIG", 120.0)]
+    # The same chain delivered whole with the spot move: decided at once.
+    assert run([*observed, (120, 25100, 120)]) == [(120, "UP_SIG", 120.0)]

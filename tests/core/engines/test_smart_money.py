@@ -85,6 +85,8 @@ def test_pcr_shift_samples_a_fixed_grid_however_often_the_feed_delivers():
     pcr = lambda i: 1.0 + (0.01 if (i // 300) % 2 else 0.0) + (0.06 if i >= 1800 else 0.0)  # noqa: E731
     dense = EngineHistory("NIFTY")
     sparse = EngineHistory("NIFTY")
+    for h in (dense, sparse):  # a first observation only establishes the chain's legs
+        h.update(make_metrics(ts=T0 - 300, pcr_oi=pcr(0)))
     for i in range(1801):
         m = make_metrics(ts=T0 + i, pcr_oi=pcr(i))
         dense.update(m)
