@@ -1,9 +1,7 @@
 """EnginePipeline: runs the seven engines per symbol on each metrics update and turns verdicts into Signals.
 
 Owns per-symbol EngineHistory, episodes and cooldowns (event time), failure isolation and timing
-telemetry. Pattern engines (sweep, hunt, squeeze, trap, vacuum) emit when a verdict becomes active; on a chain
-still streaming in, the verdict is decided on the next whole observation of the chain, within
-PATTERN_WAIT_S, and stamped when it showed (see `_episode`).
+telemetry. Pattern engines (sweep, hunt, squeeze, trap, vacuum) emit when a verdict becomes active.
 State engines (`kind = "state"`: SmartMoney, DealerGamma) are debounced in event time: a reading is
 emitted once it has held `EngineConfig.state_hold_s`, stamped when it qualified, and a reading
 with no view (NEUTRAL, GAMMA_NEUTRAL) is the tile's state, never a signal. (SPEC section 6 logs
@@ -50,10 +48,6 @@ ENGINE_CLASSES: tuple[type[Engine], ...] = (
     LiquidityVacuumEngine,
 )
 ENGINE_NAMES: tuple[str, ...] = tuple(cls.name for cls in ENGINE_CLASSES)
-
-# How long a pattern verdict seen on a partly streamed chain waits for a complete observation of
-# the chain (a broker streams a chain over about a minute).
-PATTERN_WAIT_S = 60.0
 
 # (engine, signal, symbol, raw_score) -> (confidence 0-1, source "raw" | "calibrated")
 Calibrator = Callable[[str, str, str, float], tuple[float, str]]
@@ -104,8 +98,6 @@ class _SymbolState:
         self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
         self.last_pattern: dict[tuple[str, str], float] = {}  # (engine, signal) -> episode emitted
         self.debounce: dict[str, Debounce] = {}  # state engine -> its debounced reading
-        # pattern engine -> (signal, event ts) of a verdict awaiting a complete chain observation
-        self.pending: dict[str, tuple[str, float]] = {}
         self.states: dict[str, EngineState] = {}
 
 
@@ -199,40 +191,21 @@ class EnginePipeline:
 
     def _episode(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> Signal | None:
         """Emit when a verdict becomes active (or changes signal), its key is out of cooldown and
-        its price pattern (result.episode) is not the one this key last emitted.
-
-        A pattern's evidence on the chain (OI at the level, the dealer-gamma regime) belongs to
-        the chain observed with the spot move that completed it. Streamed, that chain arrives
-        over the following minute: a verdict that begins or ends on an update whose chain is not
-        a whole observation (`ChainObservations.settled`) is only noted; it is decided on the
-        next update whose chain is, at most `PATTERN_WAIT_S` later, on that update's verdict,
-        and a signal is stamped when the pattern first showed. A snapshot completes an observation
-        with every update, so nothing waits."""
-        pending = sym.pending.get(name)
-        if not sym.history.observations.settled:
-            if pending is None and result.active and result.signal != sym.episode.get(name):
-                sym.pending[name] = (result.signal, m.ts)
-            if pending is None or m.ts - pending[1] < PATTERN_WAIT_S:
-                return None
-        sym.pending.pop(name, None)
+        its price pattern (result.episode) is not the one this key last emitted."""
         ongoing = sym.episode.get(name)
         sym.episode[name] = result.signal if result.active else None
         if not result.active or result.signal == ongoing:
             return None
-        at = pending[1] if pending is not None and pending[0] == result.signal else m.ts
         key = (name, result.signal)
         last = sym.last_emit.get(key)
-        if last is not None and at - last < self.config.cooldown_s:
+        if last is not None and m.ts - last < self.config.cooldown_s:
             return None
         # A pattern outlives the cooldown inside a 5-10 minute window; once emitted, it is done.
         if result.episode is not None and sym.last_pattern.get(key) == result.episode:
             return None
-        sym.last_emit[key] = at
+        sym.last_emit[key] = m.ts
         if result.episode is not None:
             sym.last_pattern[key] = result.episode
-        if at != m.ts:
-            spot = float(sym.history.sample("spot", np.array([at]))[0])
-            m = replace(m, ts=at, spot=spot if np.isfinite(spot) else m.spot)
         return self._signal(name, result, m)
 
     def _state_change(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import ClassVar
 
-import numpy as np
 import pytest
 
 from core.config import EngineConfig
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult
 from core.engines.dealer_gamma import DealerGammaEngine
-from core.engines.pipeline import ENGINE_NAMES, PATTERN_WAIT_S, EnginePipeline
+from core.engines.pipeline import ENGINE_NAMES, EnginePipeline
 from core.engines.smart_money import SmartMoneyReading
 from core.errors import ConfigError
 from tests.core.engines.builders import EXPIRY, T0, make_metrics
@@ -278,37 +276,3 @@ def test_a_flicker_shorter_than_the_glitch_time_does_not_reset_the_hold():
 
     assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=60.0)) == [121.0]
     assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=0.0)) == [240.0]
-
-
-def streamed(ts_offset: float, spot: float, legs_at: float) -> LiveMetrics:
-    """The chain as a stream leaves it at `ts_offset`: every leg last reported at `legs_at`."""
-    m = at(ts_offset, spot)
-    times = np.full(len(m.strikes), T0 + legs_at)
-    return replace(m, call_ts=times, put_ts=times)
-
-
-def test_a_pattern_on_a_partly_streamed_chain_is_decided_on_the_chain_observed_with_it():
-    """Streamed, the spot move that completes a pattern arrives before the chain observed with
-    it: the verdict waits for the next complete observation and is decided on that update's
-    verdict, stamped when it first showed (up to PATTERN_WAIT_S when no observation comes)."""
-
-    def run(steps: list[tuple[float, float, float]]) -> list[tuple[float, str, float]]:
-        pipe = EnginePipeline(engines=[Threshold()])
-        out = []
-        for offset, spot, legs_at in steps:
-            out += [
-                (offset, s.signal, s.ts - T0) for s in pipe.evaluate(streamed(offset, spot, legs_at)).signals
-            ]
-        return out
-
-    observed = [(0, 24500, 0), (60, 24500, 60)]  # two whole observations: the chain's legs known
-    # Active at 120 s on the 60 s chain; the 120 s chain completes at 150 s, still active: emitted
-    # then, stamped 120 s.
-    assert run([*observed, (120, 25100, 60), (150, 25100, 120)]) == [(150, "UP_SIG", 120.0)]
-    # The same, but gone once the chain observed with it is complete: never emitted.
-    assert run([*observed, (120, 25100, 60), (150, 24500, 120)]) == []
-    # No observation completes: decided PATTERN_WAIT_S after it showed.
-    waited = [*observed, (120, 25100, 60), (150, 25100, 60), (180, 25100, 60)]
-    assert PATTERN_WAIT_S == 60.0 and run(waited) == [(180, "UP_SIG", 120.0)]
-    # The same chain delivered whole with the spot move: decided at once.
-    assert run([*observed, (120, 25100, 120)]) == [(120, "UP_SIG", 120.0)]
