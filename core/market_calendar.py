@@ -4,13 +4,12 @@ over holidays, and the trading time between two instants."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
 
 import numpy as np
 
@@ -22,8 +21,6 @@ SPECIAL_SESSIONS_FILE = DATA_DIR / "nse_special_sessions.csv"
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
 MEMO_SIZE = 4096  # days and spans of days remembered by the calendar's lookups
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 EXPIRY_WEEKDAY = 1  # Tuesday, for every NSE index option since Sep 2025
 WEEKLY_SYMBOLS = frozenset({"NIFTY"})
 # Trading time: a year of 252 regular sessions of 375 minutes (expected moves, realised vol).
@@ -85,15 +82,17 @@ class MarketCalendar:
     _busdays: np.busdaycalendar = field(init=False, repr=False, compare=False)
     # What trading_seconds asks every metrics cycle, kept per day and per span of days (a day's
     # session bounds need two timezone conversions; numpy's business-day count converts dates).
-    _session_epochs: dict[date, tuple[float, float] | None] = field(init=False, repr=False, compare=False)
-    _regular_days: dict[tuple[date, date], int] = field(init=False, repr=False, compare=False)
+    _session_epochs: Callable[[date], tuple[float, float] | None] = field(
+        init=False, repr=False, compare=False
+    )
+    _regular_days: Callable[[date, date], int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once: counting regular sessions over a month is then a few microseconds.
         holidays = np.array(sorted(self.holidays), dtype="datetime64[D]")
         object.__setattr__(self, "_busdays", np.busdaycalendar(holidays=holidays))
-        object.__setattr__(self, "_session_epochs", {})
-        object.__setattr__(self, "_regular_days", {})
+        object.__setattr__(self, "_session_epochs", lru_cache(maxsize=MEMO_SIZE)(self._epochs_of))
+        object.__setattr__(self, "_regular_days", lru_cache(maxsize=MEMO_SIZE)(self._busday_count))
 
     @classmethod
     def default(cls) -> MarketCalendar:
@@ -193,11 +192,7 @@ class MarketCalendar:
         # Whole days in between: regular sessions counted by numpy, then the special ones adjusted.
         inner = (first + timedelta(days=1), last)
         if inner[0] < inner[1]:
-            regular = self._regular_days.get(inner)
-            if regular is None:
-                regular = self._remember(
-                    self._regular_days, inner, int(np.busday_count(*inner, busdaycal=self._busdays))
-                )
+            regular = self._regular_days(*inner)
             total += regular * REGULAR_SESSION_S
             for day, special in self.special.items():
                 if inner[0] <= day < inner[1]:
@@ -206,25 +201,21 @@ class MarketCalendar:
         return total
 
     def _open_seconds(self, d: date, start_ts: float, end_ts: float) -> float:
-        if d in self._session_epochs:
-            bounds = self._session_epochs[d]
-        else:
-            found = None
-            if self.is_trading_day(d):
-                open_dt, close_dt = self.session_bounds(d)
-                found = (open_dt.timestamp(), close_dt.timestamp())
-            bounds = self._remember(self._session_epochs, d, found)
+        bounds = self._session_epochs(d)
         if bounds is None:
             return 0.0
         opens, closes = bounds
         return max(0.0, min(closes, end_ts) - max(opens, start_ts))
 
-    @staticmethod
-    def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
-        if len(memo) >= MEMO_SIZE:  # bounded over months of uptime; refilled as the days come up
-            memo.clear()
-        memo[key] = value
-        return value
+    def _epochs_of(self, d: date) -> tuple[float, float] | None:
+        """The day's session bounds in epoch seconds, None on a day without a session."""
+        if not self.is_trading_day(d):
+            return None
+        open_dt, close_dt = self.session_bounds(d)
+        return open_dt.timestamp(), close_dt.timestamp()
+
+    def _busday_count(self, first: date, last: date) -> int:
+        return int(np.busday_count(first, last, busdaycal=self._busdays))
 
 
 def _seconds(opens: time, closes: time) -> float:
