@@ -26,15 +26,13 @@ class ChainObservations:
     first leg's report (a snapshot's own time), so a reading's start and end are when the data
     showing them was observed, however long the chain took to arrive. A feed without per-leg tick
     times observes the chain on every update. `settled` says whether an update's own chain is a
-    whole observation (a snapshot, or the update that completed one), what a pattern's evidence
-    on the chain waits for.
+    whole observation (a snapshot, or the update that completed one).
     """
 
     __slots__ = (
         "observed",
         "closed_before",
         "reporting",
-        "complete",
         "settled",
         "latest",
         "_strikes",
@@ -49,7 +47,6 @@ class ChainObservations:
         self.observed: float | None = None  # this update's observation time, None if not complete
         self.closed_before = False  # the observation completed is as of the last reporting update
         self.reporting = False  # this update brought leg reports (into the observation it ends in)
-        self.complete = False  # this update completed an observation, a reading or not (a first)
         # This update's chain is a whole observation: one it completed with its own reports, or
         # most of the chain reported at once (a snapshot).
         self.settled = False
@@ -64,10 +61,10 @@ class ChainObservations:
     def update(self, m: LiveMetrics) -> float | None:
         """Advance with one metrics update; returns the observation time if it completed one."""
         self.observed, self.closed_before, self.reporting = None, False, False
-        self.complete = self.settled = False
+        self.settled = False
         n = len(m.strikes)
         if not n or len(m.call_ts) != n or len(m.put_ts) != n:
-            self.observed, self.reporting, self.complete, self.settled = m.ts, True, True, True
+            self.observed, self.reporting, self.settled = m.ts, True, True
             return m.ts
         if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
             self._realign(m.strikes)
@@ -93,7 +90,6 @@ class ChainObservations:
             closed = self._first_ts
             self._begin()
             self._report(new, ts)
-            self.complete = True
             if establishing:
                 return None
             self.observed = self.latest = closed
@@ -105,7 +101,7 @@ class ChainObservations:
             return None
         observed = self._first_ts
         self._begin()
-        self.complete = self.settled = True
+        self.settled = True
         if establishing:
             return None
         self.observed = self.latest = observed
