@@ -161,7 +161,7 @@ def broker_session(
     for now, steps in _steps(sims, ts, close_ts, until_ts, step_s):
         for (sim, oi_step, full), delivery in zip(steps, deliveries, strict=True):
             for b in sim.books:
-                sim.quotes(b, full)  # the market's draws, made and discarded (see SymbolMarket.quotes)
+                sim.quote_draws(b, full)  # the market's draws, made and discarded
             if oi_step:
                 delivery.schedule_oi(sim, now)
         yield from _slices(deliveries, sims, _ms(now), _ms(now), step_ms, limit_ms)
@@ -262,15 +262,15 @@ class BrokerDelivery:
     def _book_window(self, sim: SymbolMarket, b: Book, start_ms: int, end_ms: int) -> list[tuple[int, Tick]]:
         legs = self.legs[b.expiry]
         idx, at_ms, is_trade = self._events(sim, b, legs, start_ms, end_ms)
-        price = np.maximum(b.price[idx], mm.TICK_SIZE)
-        bid, ask = mm.quote(price, b.K[idx], sim.spot, sim.step, sim.state)
-        liq = mm.liquidity(b.K[idx], sim.spot, sim.step)
+        K = b.K[idx]
+        bid, ask = mm.quote(np.maximum(b.price[idx], mm.TICK_SIZE), K, sim.spot, sim.step, sim.state)
+        liq = mm.liquidity(K, sim.spot, sim.step)
         depth = mm.depth_lots(self.rng, np.repeat(liq, 2).reshape(-1, 2), sim.state) * sim.lot
         buyer = self.rng.random(len(idx)) < 0.5
         missing = self.rng.random(len(idx)).tolist()
         cols = zip(
             idx.tolist(), at_ms.tolist(), is_trade.tolist(), np.where(buyer, ask, bid).tolist(),
-            bid.tolist(), ask.tolist(), depth.tolist(), b.K[idx].tolist(), b.is_call[idx].tolist(),
+            bid.tolist(), ask.tolist(), depth.tolist(), K.tolist(), b.is_call[idx].tolist(),
             b.oi[idx].tolist(), b.volume[idx].tolist(), b.prev_close[idx].tolist(), b.prev_oi[idx].tolist(),
             missing, strict=True,
         )  # fmt: skip
@@ -315,6 +315,9 @@ class BrokerDelivery:
         traded = np.repeat(np.arange(len(b.K)), counts)
         trade_ms = self.rng.integers(start_ms, end_ms, len(traded))
         published = np.flatnonzero(legs.oi_due_ms < end_ms)
+        if not len(published):  # most windows: trades only, already in their legs' order
+            order = np.argsort(trade_ms, kind="stable")
+            return traded[order], trade_ms[order], np.ones(len(order), dtype=bool)
         oi_ms = np.maximum(legs.oi_due_ms[published], start_ms).astype(np.int64)
         legs.oi_due_ms[published] = np.inf
         idx = np.concatenate([published, traded])

@@ -264,7 +264,7 @@ def quote(
     half = np.maximum(TICK_SIZE, price * rel)
     bid = np.maximum(TICK_SIZE, np.floor((price - half) / TICK_SIZE) * TICK_SIZE)
     ask = np.maximum(bid + TICK_SIZE, np.ceil((price + half) / TICK_SIZE) * TICK_SIZE)
-    return np.round(bid, 2), np.round(ask, 2)
+    return bid.round(2), ask.round(2)
 
 
 def depth_lots(rng: np.random.Generator, liq: np.ndarray, state: StepState) -> np.ndarray:

@@ -231,7 +231,14 @@ class SymbolMarket:
         )
 
     def quotes(self, b: Book, full: bool) -> Quotes:
-        """The legs that trade this step (all when `full`): trade price, bid, ask and depth.
+        """The legs that trade this step (all when `full`): trade price, bid, ask and depth."""
+        idx, buyer, depth = self.quote_draws(b, full)
+        price = np.maximum(b.price[idx], mm.TICK_SIZE)
+        bid, ask = mm.quote(price, b.K[idx], self.spot, self.step, self.state)
+        return Quotes(idx, np.where(buyer, ask, bid), bid, ask, depth)
+
+    def quote_draws(self, b: Book, full: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The random part of `quotes`: (legs that trade, buyer-initiated, depth in units).
 
         Drawn from the market's own generator, as sync delivery always has; broker delivery makes
         the same draws and discards them, so a seed gives one market whichever way it is delivered.
@@ -241,12 +248,9 @@ class SymbolMarket:
             idx = np.arange(len(b.K))
         else:
             idx = np.flatnonzero(self.rng.random(len(b.K)) < np.minimum(1.0, 0.6 * liq * b.weight))
-        price = np.maximum(b.price[idx], mm.TICK_SIZE)
-        bid, ask = mm.quote(price, b.K[idx], self.spot, self.step, self.state)
         buyer = self.rng.random(len(idx)) < 0.5
-        ltp = np.where(buyer, ask, bid)
         depth = mm.depth_lots(self.rng, np.repeat(liq[idx], 2).reshape(-1, 2), self.state) * self.lot
-        return Quotes(idx, ltp, bid, ask, depth)
+        return idx, buyer, depth
 
     def info(self) -> InstrumentInfo:
         return InstrumentInfo(self.symbol, self.lot, self.step, tuple(b.expiry for b in self.books))
