@@ -75,6 +75,8 @@ class EngineHistory:
         self._last_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._interval: tuple[float | None] | None = None  # sample_interval_s, until the next update
+        self._sigmas: dict[tuple[float, float, int], float | None] = {}  # sigma_1m, likewise
 
     @property
     def last_ts(self) -> float | None:
@@ -104,6 +106,8 @@ class EngineHistory:
             self._reporting = metrics
         self._last_ts = ts
         self._cache.clear()
+        self._interval = None
+        self._sigmas.clear()
         if _finite(metrics.spot):
             self.spot.append(ts, float(metrics.spot))
         self.updates += 1
@@ -202,8 +206,10 @@ class EngineHistory:
         now = self.last_ts if end_ts is None else end_ts
         if now is None:
             return None
-        value = self.sample(name, np.array([now - seconds]))[0]
-        return float(value) if np.isfinite(value) else None
+        ts, val = self.arrays(name)
+        i = int(ts.searchsorted(now - seconds, side="right")) - 1
+        value = float(val[i]) if i >= 0 else math.nan
+        return value if math.isfinite(value) else None
 
     def sample(self, name: str, times: np.ndarray) -> np.ndarray:
         """Values as of each time (last at or before it); NaN where the series does not reach back."""
@@ -217,12 +223,9 @@ class EngineHistory:
     def sample_interval_s(self) -> float | None:
         """Seconds between spot observations, the median over recent ones (None before two): the
         finest spot move the engines can see."""
-        cached = self._cache.get("_interval")
-        if cached is None:
-            interval = observation_interval_s(*self.arrays("spot"))
-            cached = self._cache["_interval"] = (np.array([np.nan if interval is None else interval]),) * 2
-        value = float(cached[0][0])
-        return None if np.isnan(value) else value
+        if self._interval is None:
+            self._interval = (observation_interval_s(*self.arrays("spot")),)
+        return self._interval[0]
 
     def window_slack(self, window_s: float) -> float:
         """How much younger than `window_s` a window's base may be: half the feed's observation
@@ -260,9 +263,9 @@ class EngineHistory:
         """Spot samples in [t0, t1], led by the last sample before t0 when it lies within `slack_s`
         of it: on a sparse feed the sample just before a window is where a move into it began."""
         ts, px = self.arrays("spot")
-        a = int(np.searchsorted(ts, t0, side="right")) - 1  # the last sample at or before t0
+        a = int(ts.searchsorted(t0, side="right")) - 1  # the last sample at or before t0
         lo = a if a >= 0 and ts[a] >= t0 - slack_s else a + 1
-        hi = int(np.searchsorted(ts, t1, side="right"))
+        hi = int(ts.searchsorted(t1, side="right"))
         return ts[lo:hi], px[lo:hi]
 
     def sigma_1m(
@@ -274,6 +277,12 @@ class EngineHistory:
         end = self.last_ts if end_ts is None else end_ts
         if end is None:
             return None
+        key = (window_s, end, min_returns)
+        if key not in self._sigmas:
+            self._sigmas[key] = self._sigma_1m(window_s, end, min_returns)
+        return self._sigmas[key]
+
+    def _sigma_1m(self, window_s: float, end: float, min_returns: int) -> float | None:
         grid = end - 60.0 * np.arange(int(window_s // 60), -1, -1)
         px = self.sample("spot", grid)
         px = px[np.isfinite(px) & (px > 0)]
@@ -322,19 +331,20 @@ class EngineHistory:
         if now is None or not level > 0:
             return None
         ts, px = self._from_anchor(now - window_s, now, origin_lookback_s)
-        inside = np.flatnonzero(ts > now - window_s)
-        if len(ts) < 2 or not len(inside):
+        first = int(ts.searchsorted(now - window_s, side="right"))  # ts is sorted: the window's first
+        if len(ts) < 2 or first == len(ts):
             return None
         below = side == "below"
-        i = int(inside[0] + (np.argmin(px[inside]) if below else np.argmax(px[inside])))
+        inside = px[first:]
+        i = first + int(inside.argmin() if below else inside.argmax())
         extreme = float(px[i])
         depth = (level - extreme) / level if below else (extreme - level) / level
         if depth < min_depth_pct:
             return None
-        origin = px[:i] >= level if below else px[:i] <= level
-        if not origin.any():
+        origin = np.flatnonzero(px[:i] >= level if below else px[:i] <= level)
+        if not len(origin):
             return None
-        j = int(np.flatnonzero(origin)[-1])
+        j = int(origin[-1])
         return Pierce(level, side, extreme, float(ts[i]), float(ts[j]), float(depth))
 
     def spike(self, side: Side, window_s: float, lead_s: float) -> Spike | None:

@@ -181,14 +181,18 @@ class LegGrid:
             return None, "no complete observation of the chain yet"
         if not self.samples or base_ts.min() < self.samples[0].ts:
             return None, self.base(float(base_ts.min()))[1]
-        grid = np.searchsorted(self._times(), base_ts, side="right") - 1
+        grid = self._times().searchsorted(base_ts, side="right") - 1
         old_oi, old_px = np.full(len(legs), np.nan), np.full(len(legs), np.nan)
-        for k, (i, g) in enumerate(zip(legs, grid, strict=True)):
-            snap = self.samples[int(g)]
-            j = i if snap.strikes is strikes else int(np.searchsorted(snap.strikes, strikes[i]))
-            if j < len(snap.strikes) and snap.strikes[j] == strikes[i]:
-                old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[j]
-                old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[j]
+        for g in np.unique(grid).tolist():  # legs whose windows start at one grid sample at once
+            snap = self.samples[g]
+            k = np.flatnonzero(grid == g)
+            i = legs[k]
+            if snap.strikes is not strikes:  # a grid that changed since (snapshots are never empty)
+                j = np.minimum(snap.strikes.searchsorted(strikes[i]), len(snap.strikes) - 1)
+                found = snap.strikes[j] == strikes[i]
+                k, i = k[found], j[found]
+            old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[i]
+            old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[i]
         ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
         if not ok.any():
             return None, "no leg of the band has OI at the start of its window"

@@ -21,10 +21,25 @@ def observation_interval_s(
     """
     if len(ts) < 2:
         return None
-    changed = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    # The last `recent` + 1 observations, found in a tail of the series (doubled until it holds
+    # them or is the whole series): a long history is not compared sample by sample each call.
+    tail = 4 * (recent + 1)
+    while True:
+        start = max(len(values) - tail, 0)
+        changed = _changes(values, start)
+        if start == 0 or len(changed) > recent:
+            break
+        tail *= 2
     gaps = np.diff(ts[changed[-(recent + 1) :]])
     gaps = gaps[gaps > 0]
     return float(np.median(gaps)) if len(gaps) else None
+
+
+def _changes(values: np.ndarray, start: int) -> np.ndarray:
+    """Indices from `start` on of the samples that differ from the one before (the first always does)."""
+    if start == 0:
+        return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return start + np.flatnonzero(values[start:] != values[start - 1 : -1])
 
 
 class RingBuffer:
