@@ -162,6 +162,8 @@ def num(value: Any, digits: int = 6) -> float | None:
     """A JSON-friendly float for features: numpy scalars unwrapped, NaN/inf and None as None."""
     if value is None:
         return None
+    if type(value) is float:  # the common case, without the isinstance checks
+        return round(value, digits) if math.isfinite(value) else None
     if isinstance(value, (np.generic, int, float)) and not isinstance(value, bool):
         x = float(value)
         return round(x, digits) if math.isfinite(x) else None

@@ -182,10 +182,12 @@ class LegGrid:
         if not self.samples or base_ts.min() < self.samples[0].ts:
             return None, self.base(float(base_ts.min()))[1]
         grid = self._times().searchsorted(base_ts, side="right") - 1
-        old_oi, old_px = np.full(len(legs), np.nan), np.full(len(legs), np.nan)
-        for g in np.unique(grid).tolist():  # legs whose windows start at one grid sample at once
+        old_oi, old_px = np.full((2, len(legs)), np.nan)
+        lo_g, hi_g = int(grid.min()), int(grid.max())
+        one = lo_g == hi_g  # usually every leg's window starts at the same grid sample
+        for g in [lo_g] if one else np.unique(grid).tolist():  # each grid sample's legs at once
+            k = np.arange(len(legs)) if one else np.flatnonzero(grid == g)
             snap = self.samples[g]
-            k = np.flatnonzero(grid == g)
             i = legs[k]
             if snap.strikes is not strikes:  # a grid that changed since (snapshots are never empty)
                 j = np.minimum(snap.strikes.searchsorted(strikes[i]), len(snap.strikes) - 1)
@@ -198,10 +200,11 @@ class LegGrid:
             return None, "no leg of the band has OI at the start of its window"
         dpx = (cur_px[legs] - old_px)[ok] if len(cur_px) == n else np.array([np.nan])
         dpx = dpx[np.isfinite(dpx)]
+        base_oi = old_oi[ok].sum()
         flow = StrikeFlow(
-            float(np.sum(cur_oi[legs][ok]) - np.sum(old_oi[ok])),
-            float(np.mean(dpx)) if len(dpx) else 0.0,
-            float(np.sum(old_oi[ok])),
+            float(cur_oi[legs][ok].sum() - base_oi),
+            float(dpx.mean()) if len(dpx) else 0.0,
+            float(base_oi),
             int(ok.sum()),
         )
         return flow, ""

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -180,7 +181,7 @@ def _slices(
     events: list[tuple[int, Tick]] = []
     for delivery, sim in zip(deliveries, sims, strict=True):
         events.extend(e for e in delivery.window(sim, start_ms, base_ms + step_ms) if e[0] < limit_ms)
-    events.sort(key=lambda e: e[0])  # stable: ties keep symbol order, then each symbol's own order
+    events.sort(key=itemgetter(0))  # stable: ties keep symbol order, then each symbol's own order
     batch: list[FeedItem] = []
     edge = base_ms + SLICE_MS
     for ms, tick in events:
@@ -256,7 +257,7 @@ class BrokerDelivery:
             self.next_spot_ms += int(self.rng.integers(*SPOT_GAP_MS))
         for b in sim.books:
             out.extend(self._book_window(sim, b, start_ms, end_ms))
-        out.sort(key=lambda e: e[0])
+        out.sort(key=itemgetter(0))
         return out
 
     def _book_window(self, sim: SymbolMarket, b: Book, start_ms: int, end_ms: int) -> list[tuple[int, Tick]]:
