@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import replace
 from typing import TypeGuard
 
 import numpy as np
@@ -101,7 +100,7 @@ class EngineHistory:
         if observed is not None:
             chain = self._reporting if obs.closed_before and self._reporting is not None else metrics
             self.observation_metrics = chain
-            self._observe(replace(chain, ts=observed))
+            self._observe(chain, observed)
         if obs.reporting:
             self._reporting = metrics
         self._last_ts = ts
@@ -113,11 +112,10 @@ class EngineHistory:
         self.updates += 1
         return True
 
-    def _observe(self, chain: LiveMetrics) -> None:
-        """Record one complete observation of the chain (`chain.ts` = when it was observed)."""
-        ts = chain.ts
+    def _observe(self, chain: LiveMetrics, ts: float) -> None:
+        """Record one complete observation of the chain, observed at `ts`."""
         self.gamma.update(ts, chain.dealer_gamma)
-        changed = self.observed_legs.update(chain)
+        changed = self.observed_legs.update(chain, ts)
         for name, value in _tracked_values(chain).items():
             if _finite(value):
                 series = self.metrics[name]

@@ -60,16 +60,17 @@ class LegGrid:
         self._now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
         self._times_cache: np.ndarray | None = None
 
-    def update(self, m: LiveMetrics) -> bool:
-        """Grid points in (last grid point, m.ts] take the chain as of each: the previous update's
-        chain for points before m.ts, this one's for a point at m.ts exactly. True if the chain
-        changed since the previous update."""
+    def update(self, m: LiveMetrics, ts: float | None = None) -> bool:
+        """Grid points in (last grid point, ts] take the chain as of each: the previous update's
+        chain for points before ts, this one's for a point at ts exactly; `ts` is m.ts unless the
+        chain was observed at another moment. True if the chain changed since the previous update."""
+        ts = m.ts if ts is None else ts
         n = len(m.strikes)
         if not n or len(m.call_oi) != n or len(m.put_oi) != n:
             return False
         call_ltp = m.call_ltp if len(m.call_ltp) == n else np.full(n, np.nan)
         put_ltp = m.put_ltp if len(m.put_ltp) == n else np.full(n, np.nan)
-        now = OiSnapshot(m.ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
+        now = OiSnapshot(ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
         changed = self._now is None or not _same_chain(self._now, now)
         step = self.grid_s
         last_grid = self.samples[-1].ts if self.samples else None
@@ -77,12 +78,12 @@ class LegGrid:
         if prev is not None:
             first = last_grid + step if last_grid is not None else math.ceil(prev.ts / step) * step
             # After a long gap only the points the ring can hold matter.
-            first = max(first, (math.floor(m.ts / step) - self._capacity) * step)
+            first = max(first, (math.floor(ts / step) - self._capacity) * step)
             t = first
-            while t < m.ts:
+            while t < ts:
                 self.samples.append(replace(prev, ts=t))
                 t += step
-        if m.ts % step == 0 and (not self.samples or self.samples[-1].ts < m.ts):
+        if ts % step == 0 and (not self.samples or self.samples[-1].ts < ts):
             self.samples.append(now)
         self._now = now
         return changed
