@@ -75,7 +75,6 @@ class EngineHistory:
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until the next update
-        self._sigmas: dict[tuple[float, float, int], float | None] = {}  # sigma_1m, likewise
 
     @property
     def last_ts(self) -> float | None:
@@ -106,7 +105,6 @@ class EngineHistory:
         self._last_ts = ts
         self._cache.clear()
         self._interval = None
-        self._sigmas.clear()
         if _finite(metrics.spot):
             self.spot.append(ts, float(metrics.spot))
         self.updates += 1
@@ -275,12 +273,6 @@ class EngineHistory:
         end = self.last_ts if end_ts is None else end_ts
         if end is None:
             return None
-        key = (window_s, end, min_returns)
-        if key not in self._sigmas:
-            self._sigmas[key] = self._sigma_1m(window_s, end, min_returns)
-        return self._sigmas[key]
-
-    def _sigma_1m(self, window_s: float, end: float, min_returns: int) -> float | None:
         grid = end - 60.0 * np.arange(int(window_s // 60), -1, -1)
         px = self.sample("spot", grid)
         px = px[np.isfinite(px) & (px > 0)]
