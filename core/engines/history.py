@@ -72,6 +72,9 @@ class EngineHistory:
         self._oi_data_ts: float | None = None  # when the chain (OI, premiums, PCR, ...) last changed
         self.updates = 0
         self._last_ts: float | None = None
+        # The update before spot last moved: the move happened after it (and by the update after).
+        self.spot_moved_after: float | None = None
+        self.spot_moved = False  # the latest update moved spot
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until the next update
@@ -102,11 +105,15 @@ class EngineHistory:
             self._observe(chain, observed)
         if obs.reporting:
             self._reporting = metrics
+        self.spot_moved = False
+        if _finite(metrics.spot):
+            previous = self.spot.last()
+            if previous is None or previous[1] != metrics.spot:
+                self.spot_moved_after, self.spot_moved = last, True
+            self.spot.append(ts, float(metrics.spot))
         self._last_ts = ts
         self._cache.clear()
         self._interval = None
-        if _finite(metrics.spot):
-            self.spot.append(ts, float(metrics.spot))
         self.updates += 1
         return True
 

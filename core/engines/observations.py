@@ -35,6 +35,7 @@ class ChainObservations:
         "reporting",
         "settled",
         "latest",
+        "completed",
         "_strikes",
         "_ts",
         "_reported",
@@ -57,6 +58,7 @@ class ChainObservations:
         self._first_ts: float | None = None  # first report of the observation in progress
         self._dated = False  # _first_ts is a report from a leg of the previous observation
         self.latest: float | None = None  # the latest complete observation's time
+        self.completed = 0  # observations completed so far (the one in progress is completed + 1)
 
     def update(self, m: LiveMetrics) -> float | None:
         """Advance with one metrics update; returns the observation time if it completed one."""
@@ -65,6 +67,7 @@ class ChainObservations:
         n = len(m.strikes)
         if not n or len(m.call_ts) != n or len(m.put_ts) != n:
             self.observed, self.reporting, self.settled = m.ts, True, True
+            self.completed += 1
             return m.ts
         if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
             self._realign(m.strikes)
@@ -94,6 +97,7 @@ class ChainObservations:
                 return None
             self.observed = self.latest = closed
             self.closed_before = True
+            self.completed += 1
             return closed
         self._report(new, ts)
         whole = not establishing and not (self._expected & ~self._reported).any()
@@ -105,7 +109,14 @@ class ChainObservations:
         if establishing:
             return None
         self.observed = self.latest = observed
+        self.completed += 1
         return observed
+
+    @property
+    def in_progress(self) -> float | None:
+        """When the observation in progress was observed (its stamp so far); None when no leg
+        has reported into one since the last observation completed."""
+        return self._first_ts
 
     def _begin(self) -> None:
         """The observation in progress is over: its legs are the ones the next must report."""

@@ -1,7 +1,9 @@
 """EnginePipeline: runs the seven engines per symbol on each metrics update and turns verdicts into Signals.
 
 Owns per-symbol EngineHistory, episodes and cooldowns (event time), failure isolation and timing
-telemetry. Pattern engines (sweep, hunt, squeeze, trap, vacuum) emit when a verdict becomes active.
+telemetry. Pattern engines (sweep, hunt, squeeze, trap, vacuum) emit when a verdict becomes active; on a chain
+still streaming in, it is decided on the observation of the chain that goes with its spot move,
+within PATTERN_WAIT_S, and stamped when it showed (see `_episode`).
 State engines (`kind = "state"`: SmartMoney, DealerGamma) are debounced in event time: a reading is
 emitted once it has held `EngineConfig.state_hold_s`, stamped when it qualified, and a reading
 with no view (NEUTRAL, GAMMA_NEUTRAL) is the tile's state, never a signal. (SPEC section 6 logs
@@ -49,6 +51,10 @@ ENGINE_CLASSES: tuple[type[Engine], ...] = (
 )
 ENGINE_NAMES: tuple[str, ...] = tuple(cls.name for cls in ENGINE_CLASSES)
 
+# How long a pattern verdict seen on a partly streamed chain waits for the observation of the
+# chain that goes with it (a broker streams a chain over about a minute, after the spot move).
+PATTERN_WAIT_S = 90.0
+
 # (engine, signal, symbol, raw_score) -> (confidence 0-1, source "raw" | "calibrated")
 Calibrator = Callable[[str, str, str, float], tuple[float, str]]
 
@@ -87,6 +93,19 @@ class _EngineStats:
     max_ms: float = 0.0
 
 
+@dataclass(slots=True)
+class _Held:
+    """A pattern verdict seen on a chain still streaming in, waiting for the observation of the
+    chain that goes with it (see `EnginePipeline._episode`)."""
+
+    seen: EngineResult
+    seen_m: LiveMetrics
+    decides: int  # the `ChainObservations.completed` count at which that observation is complete
+    # The verdict on the latest update that reported legs while waiting: the chain an observation
+    # closed by the update after it (`ChainObservations.closed_before`) is as of.
+    chain: tuple[EngineResult, LiveMetrics] | None = None
+
+
 class _SymbolState:
     """Per-symbol memory: one symbol's episodes and cooldowns never touch another's."""
 
@@ -98,6 +117,7 @@ class _SymbolState:
         self.last_emit: dict[tuple[str, str], float] = {}  # (engine, signal) -> event ts
         self.last_pattern: dict[tuple[str, str], float] = {}  # (engine, signal) -> episode emitted
         self.debounce: dict[str, Debounce] = {}  # state engine -> its debounced reading
+        self.pending: dict[str, _Held] = {}  # pattern engine -> its verdict awaiting the chain
         self.states: dict[str, EngineState] = {}
 
 
@@ -191,21 +211,60 @@ class EnginePipeline:
 
     def _episode(self, sym: _SymbolState, name: str, result: EngineResult, m: LiveMetrics) -> Signal | None:
         """Emit when a verdict becomes active (or changes signal), its key is out of cooldown and
-        its price pattern (result.episode) is not the one this key last emitted."""
+        its price pattern (result.episode) is not the one this key last emitted.
+
+        A pattern's evidence on the chain (OI at the level, the dealer-gamma regime) belongs to
+        the chain observed with the spot move that showed it. A snapshot brings both at once; a
+        broker streams that chain over the following minute. So a verdict that becomes active on
+        an update whose chain is not a whole observation (`ChainObservations.settled`) is held
+        until the observation that goes with the latest spot move is complete (the one in
+        progress if it began after the update before that move, else the next), at most
+        `PATTERN_WAIT_S`, and decided on that chain's verdict: the completing update's, or the
+        update's before it when the observation closed there or this update brings the next
+        spot move. Where the pattern no longer shows at all on that chain (its side scores
+        nothing: the spot shape left the engine's window before the chain was whole), nothing
+        later speaks to it and it is decided as it was seen. A signal is stamped when the
+        pattern first showed. On snapshots every update is a whole observation: nothing waits."""
+        held = sym.pending.get(name)
+        observations = sym.history.observations
+        fresh = result.active and result.signal != sym.episode.get(name)
+        if held is None and fresh and not observations.settled:
+            # The observation that goes with the latest spot move: the one in progress if it
+            # began after the update before that move, else the next one to begin.
+            since, moved = observations.in_progress, sym.history.spot_moved_after
+            stale = since is not None and moved is not None and since <= moved
+            held = sym.pending[name] = _Held(result, m, observations.completed + (2 if stale else 1))
+        if held is not None and observations.completed < held.decides and m.ts - held.seen_m.ts < PATTERN_WAIT_S:
+            if observations.reporting:
+                held.chain = (result, m)
+            return None
+        sym.pending.pop(name, None)
+        at = m.ts
+        if held is not None:
+            if held.chain is not None and (observations.closed_before or sym.history.spot_moved):
+                # The observation ended with the update before, or this update brings the next
+                # spot move: the chain observed with the pattern is the one as of that update.
+                result, m = held.chain
+            if not result.active and not result.features.get(f"{held.seen.direction.lower()}_score"):
+                result, m = held.seen, held.seen_m
+            at = held.seen_m.ts if result.signal == held.seen.signal else m.ts
         ongoing = sym.episode.get(name)
         sym.episode[name] = result.signal if result.active else None
         if not result.active or result.signal == ongoing:
             return None
         key = (name, result.signal)
         last = sym.last_emit.get(key)
-        if last is not None and m.ts - last < self.config.cooldown_s:
+        if last is not None and at - last < self.config.cooldown_s:
             return None
         # A pattern outlives the cooldown inside a 5-10 minute window; once emitted, it is done.
         if result.episode is not None and sym.last_pattern.get(key) == result.episode:
             return None
-        sym.last_emit[key] = m.ts
+        sym.last_emit[key] = at
         if result.episode is not None:
             sym.last_pattern[key] = result.episode
+        if at != m.ts:
+            spot = float(sym.history.sample("spot", np.array([at]))[0])
+            m = replace(m, ts=at, spot=spot if np.isfinite(spot) else m.spot)
         return self._signal(name, result, m)
 
     def _state_change(

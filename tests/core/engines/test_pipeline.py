@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from core.config import EngineConfig
-from core.domain import LiveMetrics
-from core.engines.base import EngineParams, EngineResult
+from core.domain import LiveMetrics, frozen_array
+from core.engines.base import EngineParams, EngineResult, Scorecard
 from core.engines.dealer_gamma import DealerGammaEngine
-from core.engines.pipeline import ENGINE_NAMES, EnginePipeline
+from core.engines.pipeline import ENGINE_NAMES, PATTERN_WAIT_S, EnginePipeline
 from core.engines.smart_money import SmartMoneyReading
 from core.errors import ConfigError
-from tests.core.engines.builders import EXPIRY, T0, make_metrics
+from tests.core.engines.builders import EXPIRY, STRIKES, T0, make_metrics
 
 
 class Threshold:
@@ -276,3 +278,93 @@ def test_a_flicker_shorter_than_the_glitch_time_does_not_reset_the_hold():
 
     assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=60.0)) == [121.0]
     assert emitted(EngineConfig(state_hold_s=120.0, state_glitch_s=0.0)) == [240.0]
+
+
+class Evidence:
+    """A pattern engine with chain evidence: spot above 25000 is the pattern (0.4), a put-call
+    ratio above 1 on the chain the evidence (0.3); active from 0.5, so only with both."""
+
+    name: ClassVar[str] = "Evidence"
+    params_type: ClassVar[type[EngineParams]] = EngineParams
+
+    def evaluate(self, metrics: LiveMetrics, history, params=None) -> EngineResult:
+        card = Scorecard()
+        if metrics.spot > 25000:
+            card.add("up", "pattern", 0.4)
+            card.add("up", "evidence", 0.3, (metrics.pcr_oi or 0.0) > 1.0)
+        return card.decide(0.5, "UP_SIG", "DOWN_SIG", {})
+
+
+def streamed(ts_offset: float, spot: float, legs_at: float | list[float], pcr: float = 1.2) -> LiveMetrics:
+    """The chain as a stream leaves it at `ts_offset`: each leg (calls, then puts, `legs_at` one
+    time for all or one per leg) last reported at `legs_at`, its put-call ratio `pcr`."""
+    m = replace(at(ts_offset, spot), pcr_oi=pcr)
+    n = len(m.strikes)
+    times = T0 + np.broadcast_to(np.asarray(legs_at, dtype=float), (2 * n,))
+    return replace(m, call_ts=frozen_array(times[:n]), put_ts=frozen_array(times[n:]))
+
+
+def pattern_run(steps: list[tuple]) -> list[tuple[float, str, float]]:
+    """(update offset, signal, stamp offset) the Evidence engine emits on `steps` (streamed args)."""
+    pipe = EnginePipeline(engines=[Evidence()])
+    out = []
+    for offset, *rest in steps:
+        out += [(offset, s.signal, s.ts - T0) for s in pipe.evaluate(streamed(offset, *rest)).signals]
+    return out
+
+
+OBSERVED = [(0, 24500, 0), (60, 24500, 60)]  # two whole observations: the chain's legs known
+
+
+def test_a_pattern_on_a_partly_streamed_chain_is_decided_on_the_chain_observed_with_it():
+    """Streamed, the spot move that completes a pattern arrives before the chain observed with
+    it: the verdict waits for that observation and is decided on its verdict, stamped when the
+    pattern first showed."""
+    # Active at 120 s on the 60 s chain; the 120 s chain, whole at 150 s, confirms it.
+    assert pattern_run([*OBSERVED, (120, 25100, 60), (150, 25100, 120)]) == [(150, "UP_SIG", 120.0)]
+    # The whole 120 s chain refutes the evidence while the pattern still shows: never emitted.
+    assert pattern_run([*OBSERVED, (120, 25100, 60), (150, 25100, 120, 0.8)]) == []
+    # The pattern left before the chain was whole (its side scores nothing): decided as seen.
+    assert pattern_run([*OBSERVED, (120, 25100, 60), (150, 24500, 120, 0.8)]) == [(150, "UP_SIG", 120.0)]
+    # No observation completes: decided PATTERN_WAIT_S after it showed.
+    waited = [*OBSERVED, (120, 25100, 60), (150, 25100, 60), (120 + PATTERN_WAIT_S, 25100, 60)]
+    assert pattern_run(waited) == [(120 + PATTERN_WAIT_S, "UP_SIG", 120.0)]
+    # The same chain delivered whole with the spot move: decided at once.
+    assert pattern_run([*OBSERVED, (120, 25100, 120)]) == [(120, "UP_SIG", 120.0)]
+
+
+def test_a_spot_tick_amid_a_streaming_chain_waits_for_the_observation_after_it():
+    """A spot tick while an observation is still arriving belongs with the next one: the
+    observation in progress, closed when one of its legs reports again, does not decide it."""
+    n = 2 * len(STRIKES)
+    early, middle = n * 2 // 5, n * 2 // 5  # two fifths each, then the last fifth of the legs
+
+    def legs(a: float, b: float, c: float) -> list[float]:
+        return [a] * early + [b] * middle + [c] * (n - early - middle)
+
+    steps = [
+        *OBSERVED,
+        (80, 24500, legs(80, 60, 60)),  # an observation begins arriving
+        (100, 24500, legs(80, 100, 60)),  # ... its last fifth does not report this time
+        (120, 25100, legs(80, 100, 60)),  # the spot move: the pattern shows
+        (125, 25100, legs(125, 100, 60)),  # the first legs again: the 80 s observation closes
+    ]
+    whole = legs(125, 130, 130)  # the 125 s observation completes
+    assert pattern_run([*steps, (130, 25100, whole, 0.8)]) == []  # refuted by the chain after it
+    assert pattern_run([*steps, (130, 25100, whole)]) == [(130, "UP_SIG", 120.0)]
+
+
+def test_an_update_that_completes_the_chain_with_the_next_spot_move_is_not_read_for_the_pattern():
+    """The last legs of the observation and the next spot move arrive together: the pattern is
+    decided on the chain as of the update before (here refuting it), not on the new spot, where
+    it no longer shows and would be decided as first seen."""
+    n = 2 * len(STRIKES)
+    k = n * 2 // 5
+    part = [140.0] * k + [60.0] * (n - k)  # two fifths of the 120 s chain
+    rest = [140.0] * k + [150.0] * (n - k)  # ... and the rest: the observation completes
+    steps = [*OBSERVED, (120, 25100, 60), (140, 25100, part, 0.8)]
+    assert pattern_run([*steps, (150, 24500, rest, 0.8)]) == []
+    # Had the update before confirmed it, the pattern is emitted, stamped when it showed.
+    assert pattern_run([*OBSERVED, (120, 25100, 60), (140, 25100, part), (150, 24500, rest)]) == [
+        (150, "UP_SIG", 120.0)
+    ]

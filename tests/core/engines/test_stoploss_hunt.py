@@ -10,7 +10,7 @@ import pytest
 from core.engines.history import EngineHistory
 from core.engines.pipeline import EnginePipeline
 from core.engines.stoploss_hunt import StoplossHuntEngine, StoplossHuntParams
-from tests.core.engines.builders import T0, calm_path, chain, make_metrics, ramp, run
+from tests.core.engines.builders import T0, calm_path, chain, make_metrics, ramp, run, stamped
 
 ENGINE = StoplossHuntEngine()
 BASE = make_metrics(support=25000.0, resistance=25150.0)
@@ -97,12 +97,14 @@ def test_the_later_completed_hunt_wins_over_an_older_opposite_one():
 
 
 def test_pipeline_emits_both_hunts_in_order_and_each_once():
+    """The chain delivered whole with every update: a pattern is decided on the update it shows
+    on (on a chain still streaming in, it would wait for the chain's observation)."""
     pipe = EnginePipeline(engines=[ENGINE])
     path = np.r_[hunt_then_opposite_hunt(), np.full(400, 25080.0)]
     fired = [
         (i, s.signal)
         for i, spot in enumerate(path)
-        for s in pipe.evaluate(replace(BASE, ts=T0 + i, spot=float(spot))).signals
+        for s in pipe.evaluate(stamped(replace(BASE, ts=T0 + i, spot=float(spot)))).signals
     ]
     assert [sig for _, sig in fired] == ["HUNT_UP", "HUNT_DOWN"]
     assert PRE < fired[0][0] < fired[1][0] <= len(path) - 400
