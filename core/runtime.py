@@ -40,6 +40,7 @@ class _SymbolTimers:
     metrics_ts: float = float("-inf")
     snapshot_ts: float = float("-inf")
     chain_ts: float = float("-inf")
+    pending: ChainSnapshot | None = None  # the latest chain the metrics interval held back
 
 
 @dataclass
@@ -200,13 +201,31 @@ class Runtime:
         self._feed_status = status
 
     def on_items(self, items: Sequence[FeedItem]) -> None:
+        first = next((ts for item in items if (ts := getattr(item, "ts", None)) is not None), None)
+        if first is not None:
+            self._after_quiet(first)
         if not self.state.apply(items):
             return
         for symbol, snap in self.state.publish().items():
             now = self.clock.advance(snap.ts)
             timers = self._timers.setdefault(symbol, _SymbolTimers())
             if now - timers.metrics_ts >= self.config.analytics.metrics_interval_s:
-                timers.metrics_ts = now
+                timers.metrics_ts, timers.pending = now, None
+                self._cycle_symbol(snap, timers)
+            else:
+                timers.pending = snap
+
+    def _after_quiet(self, ts: float) -> None:
+        """Cycle a chain the metrics interval held back when the feed then went quiet for more than
+        an interval: a timer would have computed it once the interval passed. Without this, the
+        last legs of a streamed burst wait for the next batch, which on a sparse feed is the next
+        spot move minutes later, and the observation they complete is read without them."""
+        interval = self.config.analytics.metrics_interval_s
+        for timers in self._timers.values():
+            snap = timers.pending
+            if snap is not None and ts - timers.metrics_ts >= 2 * interval:
+                self.clock.advance(snap.ts)
+                timers.metrics_ts, timers.pending = timers.metrics_ts + interval, None
                 self._cycle_symbol(snap, timers)
 
     # the metrics + engines cycle ---------------------------------------------------------------
