@@ -224,7 +224,6 @@ class Runtime:
         for timers in self._timers.values():
             snap = timers.pending
             if snap is not None and ts - timers.metrics_ts >= 2 * interval:
-                self.clock.advance(snap.ts)
                 timers.metrics_ts, timers.pending = timers.metrics_ts + interval, None
                 self._cycle_symbol(snap, timers)
 

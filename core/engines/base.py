@@ -46,6 +46,12 @@ class EngineResult:
     active: bool = False
     episode: float | None = None
 
+    def side_score(self, direction: Direction) -> float:
+        """What the side pointing `direction` scored on this update (`Scorecard.decide` records
+        both sides, active or not); 0 for NONE or an engine that scores no sides."""
+        score = self.features.get(f"{direction.lower()}_score", 0.0) if direction != "NONE" else 0.0
+        return float(score or 0.0)
+
     @staticmethod
     def inactive(
         features: Mapping[str, Any] | None = None, signal: str = "", raw_score: float = 0.0

@@ -113,7 +113,7 @@ class ChainObservations:
         return observed
 
     @property
-    def in_progress(self) -> float | None:
+    def in_progress_since(self) -> float | None:
         """When the observation in progress was observed (its stamp so far); None when no leg
         has reported into one since the last observation completed."""
         return self._first_ts

@@ -231,7 +231,7 @@ class EnginePipeline:
         if held is None and fresh and not observations.settled:
             # The observation that goes with the latest spot move: the one in progress if it
             # began after the update before that move, else the next one to begin.
-            since, moved = observations.in_progress, sym.history.spot_moved_after
+            since, moved = observations.in_progress_since, sym.history.spot_moved_after
             stale = since is not None and moved is not None and since <= moved
             held = sym.pending[name] = _Held(result, m, observations.completed + (2 if stale else 1))
         if held is not None and observations.completed < held.decides and m.ts - held.seen_m.ts < PATTERN_WAIT_S:
@@ -245,7 +245,7 @@ class EnginePipeline:
                 # The observation ended with the update before, or this update brings the next
                 # spot move: the chain observed with the pattern is the one as of that update.
                 result, m = held.chain
-            if not result.active and not result.features.get(f"{held.seen.direction.lower()}_score"):
+            if not result.active and not result.side_score(held.seen.direction):
                 result, m = held.seen, held.seen_m
             at = held.seen_m.ts if result.signal == held.seen.signal else m.ts
         ongoing = sym.episode.get(name)

@@ -98,3 +98,14 @@ def test_num_makes_features_json_friendly():
     assert num(np.float64(1.23456789)) == 1.234568
     assert num(float("nan")) is None and num(None) is None and num("x") is None
     assert isinstance(num(np.int64(3)), float)
+
+
+def test_a_verdict_tells_what_each_side_scored_active_or_not():
+    card = Scorecard()
+    card.add("up", "pattern", 0.4)
+    card.add("down", "other", 0.1)
+    below = card.decide(0.5, "UP_SIG", "DOWN_SIG", {})
+    assert not below.active
+    assert (below.side_score("UP"), below.side_score("DOWN"), below.side_score("NONE")) == (0.4, 0.1, 0.0)
+    card.add("up", "evidence", 0.3)
+    assert card.decide(0.5, "UP_SIG", "DOWN_SIG", {}).side_score("UP") == pytest.approx(0.7)
