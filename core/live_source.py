@@ -32,7 +32,8 @@ class _Feed:
 
 
 class DbLiveSource:
-    """Reads the latest published state; a row older than `stale_after_s` wall seconds is STALE."""
+    """Reads the latest published state; a row the worker wrote more than `stale_after_s` wall
+    seconds ago is STALE."""
 
     # A replica stores nothing, so it is no run: history pages default to every run but backtests.
     run_id: str | None = None
@@ -72,7 +73,8 @@ class DbLiveSource:
                             f"no worker has published {symbol} to live_chain_state yet")  # fmt: skip
         updated_at, payload = row
         by_expiry, default, states, _signals, feed = parse_live_state(payload)
-        age = time.time() - to_epoch(updated_at)
+        # The worker's wall clock when it wrote the row (rows from before it carried one: its stamp).
+        age = time.time() - float(feed.get("published_at", to_epoch(updated_at)))
         state, reason = feed.get("state", "connected"), feed.get("reason", "")
         if age > self.stale_after_s:
             state, reason = "stale", f"no update from the worker for {age:,.0f} s"

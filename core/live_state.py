@@ -113,7 +113,7 @@ def live_state_payload(
     default_expiry: date | None,
     engine_states: Mapping[str, EngineState],
     signals: Iterable[Signal],
-    feed: Mapping[str, str],
+    feed: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Everything a replica's Live page needs for one symbol, as JSON."""
     return {

@@ -291,6 +291,9 @@ class Runtime:
                     "mode": self.feed.mode,
                     "state": self._feed_status.state,
                     "reason": self._feed_status.reason,
+                    # Wall time of this write: a replica's staleness is the worker's silence, which
+                    # the row's event-time stamp cannot measure (a simulated day may run ahead of now).
+                    "published_at": time.time(),
                 },
             )
             self.logger.upsert_live_state(symbol, payload)

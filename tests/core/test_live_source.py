@@ -70,3 +70,36 @@ def test_replica_without_a_worker_says_so(sqlite_url, tmp_path):
     view = source.view("BANKNIFTY")
     assert view.metrics == {} and view.feed_state == "disconnected"
     assert "no worker has published BANKNIFTY" in view.feed_reason
+
+
+@pytest.mark.parametrize("silent_s,state", [(60.0, "stale"), (0.0, "connected")])
+def test_staleness_is_the_workers_silence_in_wall_time_not_the_rows_event_time(
+    sqlite_url, tmp_path, silent_s, state
+):
+    """A simulated session may run ahead of the wall clock (it starts at the next open): the row's
+    event-time stamp is an hour ahead, yet a worker silent for a minute is STALE."""
+    import time
+
+    import sqlalchemy as sa
+
+    from core.clock import to_datetime
+    from core.live_source import DbLiveSource
+    from core.live_state import live_state_payload
+    from core.storage.database import make_engine, upgrade
+    from core.storage.models import LiveChainState
+
+    upgrade(sqlite_url)
+    now = time.time()
+    feed = {"mode": "SIMULATED", "state": "connected", "reason": "", "published_at": now - silent_s}
+    payload = live_state_payload({}, None, {}, [], feed)
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(LiveChainState.__table__),
+            {"symbol": "NIFTY", "updated_at": to_datetime(now + 3600.0), "snapshot": payload},
+        )
+    engine.dispose()
+    config = replace(load_config(env={"STRIKEIQ_DATA_DIR": str(tmp_path)}), database_url=sqlite_url)
+    view = DbLiveSource(config).view("NIFTY")
+    assert view.feed_state == state
+    assert ("no update from the worker for 60 s" in view.feed_reason) == (state == "stale")
