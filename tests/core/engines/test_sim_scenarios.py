@@ -6,15 +6,21 @@ Times are event seconds from the script start, after the simulator's warm-up (Fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import copyreg
+import threading
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from types import MappingProxyType
 
 import pytest
 
 from core.analytics.structural import LiveStructuralEngine
 from core.config import AnalyticsConfig, FeedConfig
-from core.domain import Signal
+from core.domain import InstrumentInfo, Signal
 from core.engines.pipeline import EnginePipeline
 from core.feed.scenarios import ALL_SIGNALS, DEMO_S, SCENARIOS
+from core.feed.script import ScriptedScenario
 from core.feed.simulator import Simulator
 from core.market_calendar import MarketCalendar
 from core.state.market_state import MarketStateManager
@@ -56,6 +62,31 @@ class Run:
     first_spot: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class LivePath:
+    """The real path from the feed's batches to the pipeline's signals, one batch at a time."""
+
+    symbols: tuple[str, ...]
+    script_start_ts: float
+    run: Run = field(default_factory=Run)
+
+    def __post_init__(self) -> None:
+        self.state = MarketStateManager(list(self.symbols), calendar=CAL)
+        self.metrics = LiveStructuralEngine(AnalyticsConfig(), CAL)
+        self.interval = AnalyticsConfig().metrics_interval_s
+        self.last: dict[str, float] = {}
+
+    def apply(self, batch: list) -> None:
+        self.state.apply(batch)
+        for symbol, snap in self.state.publish().items():
+            if snap.ts - self.last.get(symbol, float("-inf")) >= self.interval:
+                self.last[symbol] = snap.ts
+                m = self.metrics.compute(snap)
+                self.run.first_spot.setdefault(symbol, m.spot)
+                out = self.run.pipeline.evaluate(m).signals
+                self.run.signals += [(s.ts - self.script_start_ts, s) for s in out]
+
+
 def run_scenario(
     scenario: str,
     seconds: float,
@@ -63,28 +94,53 @@ def run_scenario(
     symbols=("NIFTY",),
     mode: str = "broker",
     warmup_s: float | None = None,
+    shared_warmup: bool = False,
 ) -> Run:
-    """Simulate the warm-up (default FeedConfig.warmup_s) and `seconds` of the script."""
+    """Simulate the warm-up (default FeedConfig.warmup_s) and `seconds` of the script.
+
+    A script only starts steering the market once its warm-up is over: until then every script's
+    market is the calm one (per seed, symbols and delivery). With `shared_warmup` the path reads that
+    warm-up once per test process (for the scenario library, run on one seed) and each run starts
+    from a copy of it, after checking that its own warm-up batches are the same, batch for batch
+    (the simulator still makes them; the path does not read them again).
+    """
     warmup = {} if warmup_s is None else {"warmup_s": warmup_s}
     config = FeedConfig(
         speed=0, seed=seed, scenario=scenario, symbols=symbols, start=START, delivery=mode, **warmup
     )
     sim = Simulator(config, CAL)
-    state = MarketStateManager(list(symbols), calendar=CAL)
-    metrics = LiveStructuralEngine(AnalyticsConfig(), CAL)
-    run = Run()
-    interval = AnalyticsConfig().metrics_interval_s
-    last: dict[str, float] = {}
-    for batch in sim.batches(until_ts=sim.script_start_ts + seconds):
-        state.apply(batch)
-        for symbol, snap in state.publish().items():
-            if snap.ts - last.get(symbol, float("-inf")) >= interval:
-                last[symbol] = snap.ts
-                m = metrics.compute(snap)
-                run.first_spot.setdefault(symbol, m.spot)
-                out = run.pipeline.evaluate(m).signals
-                run.signals += [(s.ts - sim.script_start_ts, s) for s in out]
-    return run
+    stream = sim.batches(until_ts=sim.script_start_ts + seconds)
+    scripted = isinstance(sim.scenario, ScriptedScenario) and sim.scenario.fixed_regime == "calm"
+    if shared_warmup and scripted and config.warmup_s > 0:
+        warm_batches, warm_path = warm_start(replace(config, scenario="calm"))
+        for expected in warm_batches:
+            assert next(stream) == expected, "a script changed the market during its warm-up"
+        path = copy.deepcopy(warm_path, {id(CAL): CAL})
+    else:
+        path = LivePath(tuple(symbols), sim.script_start_ts)
+    for batch in stream:
+        path.apply(batch)
+    return path.run
+
+
+# A copy of the path copies the market state's read-only mappings; its pipeline gets a lock of its own.
+copyreg.pickle(MappingProxyType, lambda m: (MappingProxyType, (dict(m),)))
+copyreg.pickle(type(threading.Lock()), lambda _: (threading.Lock, ()))
+
+
+@lru_cache(maxsize=2)  # the scenario library's seed, in each delivery
+def warm_start(config: FeedConfig) -> tuple[list[list], LivePath]:
+    """The calm market's warm-up batches and the path after reading them."""
+    sim = Simulator(config, CAL)
+    path = LivePath(config.symbols, sim.script_start_ts)
+    batches = []
+    # A longer run is the same market with more after it: stop at the first batch of the script.
+    for batch in sim.batches(until_ts=sim.script_start_ts + 60.0):
+        if next(i.ts for i in batch if not isinstance(i, InstrumentInfo)) >= sim.script_start_ts:
+            break
+        path.apply(batch)
+        batches.append(batch)
+    return batches, path
 
 
 def signals_of(scenario: str, seconds: float, **kw) -> list[tuple[float, Signal]]:
@@ -95,6 +151,32 @@ def expected_direction(signal: str) -> str:
     if signal in DIRECTION:
         return DIRECTION[signal]
     return "UP" if signal.endswith("_UP") else "DOWN" if signal.endswith("_DOWN") else "NONE"
+
+
+def straight_run(scenario: str, seconds: float, **kw) -> Run:
+    """run_scenario's market read from its first batch to its last, sharing nothing."""
+    config = FeedConfig(speed=0, scenario=scenario, start=START, **kw)
+    sim = Simulator(config, CAL)
+    path = LivePath(config.symbols, sim.script_start_ts)
+    for batch in sim.batches(until_ts=sim.script_start_ts + seconds):
+        path.apply(batch)
+    return path.run
+
+
+def fingerprint(run: Run) -> str:
+    """Everything a run produced, but the signals' random ids (repr: a NaN feature equals itself)."""
+    states = {n: replace(s, last_signal=s.last_signal and replace(s.last_signal, id="")) for n, s in
+              run.pipeline.states("NIFTY").items()}  # fmt: skip
+    return repr(([(t, replace(s, id="")) for t, s in run.signals], run.first_spot, states))
+
+
+@pytest.mark.parametrize("mode", ["broker", "sync"])
+def test_a_run_from_the_shared_warm_up_is_the_run_from_its_own(mode):
+    """Two minutes of warm-up, then five of the demo (a sweep, a trap, a squeeze ...): the same
+    signals, engine states and spots as reading the whole market."""
+    shared = run_scenario("demo", 300, seed=2, mode=mode, warmup_s=120.0, shared_warmup=True)
+    own = straight_run("demo", 300, seed=2, symbols=("NIFTY",), delivery=mode, warmup_s=120.0)
+    assert len(own.signals) >= 3 and fingerprint(shared) == fingerprint(own)
 
 
 SCRIPTED = [
@@ -109,7 +191,7 @@ SCRIPTED = [
 def test_each_scenario_fires_its_signal_in_its_window(name, mode):
     scenario = SCENARIOS[name]()
     lo, hi = scenario.window
-    fired = signals_of(name, hi + EMIT_LAG_S, mode=mode)
+    fired = signals_of(name, hi + EMIT_LAG_S, mode=mode, shared_warmup=True)
     (wanted,) = scenario.signals
     hits = [(t, s) for t, s in fired if s.signal == wanted and lo <= t <= hi]
     assert hits, f"{name}: no {wanted} in {lo}-{hi} s; got {[(round(t), s.signal) for t, s in fired]}"
@@ -126,7 +208,7 @@ def test_gamma_flip_crossing_moves_dealers_from_long_to_short_gamma(mode):
     lo, hi = SCENARIOS["gamma_flip_crossing"]().window
     fired = [
         (t, s.signal)
-        for t, s in signals_of("gamma_flip_crossing", hi + EMIT_LAG_S, mode=mode)
+        for t, s in signals_of("gamma_flip_crossing", hi + EMIT_LAG_S, mode=mode, shared_warmup=True)
         if s.engine == "DealerGammaEngine" and lo <= t <= hi
     ]
     regimes = [sig for _, sig in fired]
