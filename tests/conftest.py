@@ -27,8 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A quick test whose whole run is a prefix of a selected slow test's run checks nothing the
-    slow one does not: the quick loop keeps it, the full suite does not run it twice. Then the slow
-    tests go first."""
+    slow one does not: the quick loop keeps it, the full suite does not run it twice."""
     selected = {(item.originalname, _param_id(item)) for item in items if isinstance(item, pytest.Function)}
     covered = [
         item
@@ -38,9 +37,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if covered:
         config.hook.pytest_deselected(items=covered)
         items[:] = [item for item in items if item not in covered]
-    # The slow tests first: xdist's workers share out the long runs early and the quick tests fill
-    # in around them, instead of one worker starting a two-minute replay when the rest are done.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
