@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 
 from core.domain import FeedItem
-from core.errors import DataError
 from core.feed.base import FeedStats
-from core.feed.protocol import _decode_tick, decode_object
+from core.feed.protocol import accepted_tick, decode_object
 
 # typeshed types the scanner's context argument as a scanner; the C scanner takes the decoder
 _scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
@@ -46,12 +45,11 @@ def decode_line(line: str, stats: FeedStats, recv_ts: float) -> tuple[FeedItem |
     except orjson.JSONDecodeError:
         pass  # the scanner decides, and may accept what orjson refuses (NaN, lone surrogates)
     else:
-        if type(obj) is dict and obj.get("type") == "tick":
-            frame = obj.get("frame")
-            if frame is None or type(frame) is int:
-                try:
-                    return _decode_tick(obj, recv_ts), frame
-                except (DataError, TypeError, ValueError, OverflowError, AttributeError):
-                    pass  # rejected: decided again below from the stdlib's parse, and counted there
+        frame = obj.get("frame") if type(obj) is dict else None
+        if frame is None or type(frame) is int:
+            tick = accepted_tick(obj, recv_ts)
+            if tick is not None:
+                return tick, frame
+            # anything else (rejected included) is decided again below from the stdlib's parse
     obj = parse_exact(line)
     return decode_object(obj, stats, recv_ts), obj.get("frame") if type(obj) is dict else None

@@ -318,13 +318,22 @@ def _fast_ticks(text: str | bytes, recv_ts: float) -> list[FeedItem] | None:
         return None
     out: list[FeedItem] = []
     for obj in doc if type(doc) is list else (doc,):
-        if type(obj) is not dict or obj.get("type") != "tick":
+        tick = accepted_tick(obj, recv_ts)
+        if tick is None:
             return None
-        try:
-            out.append(_decode_tick(obj, recv_ts))
-        except (DataError, TypeError, ValueError, OverflowError, AttributeError):
-            return None
+        out.append(tick)
     return out
+
+
+def accepted_tick(obj: Any, recv_ts: float) -> Tick | None:
+    """The tick of a tick object the decoder accepts, else None, counting nothing: the fast paths
+    (orjson's objects) hand anything else to the stdlib path, which decides and counts."""
+    if type(obj) is not dict or obj.get("type") != "tick":
+        return None
+    try:
+        return _decode_tick(obj, recv_ts)
+    except (DataError, TypeError, ValueError, OverflowError, AttributeError):
+        return None
 
 
 def _encode_tick(t: Tick) -> dict[str, Any]:
