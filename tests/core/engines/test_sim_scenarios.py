@@ -153,16 +153,6 @@ def expected_direction(signal: str) -> str:
     return "UP" if signal.endswith("_UP") else "DOWN" if signal.endswith("_DOWN") else "NONE"
 
 
-def straight_run(scenario: str, seconds: float, **kw) -> Run:
-    """run_scenario's market read from its first batch to its last, sharing nothing."""
-    config = FeedConfig(speed=0, scenario=scenario, start=START, **kw)
-    sim = Simulator(config, CAL)
-    path = LivePath(config.symbols, sim.script_start_ts)
-    for batch in sim.batches(until_ts=sim.script_start_ts + seconds):
-        path.apply(batch)
-    return path.run
-
-
 def fingerprint(run: Run) -> str:
     """Everything a run produced, but the signals' random ids (repr: a NaN feature equals itself)."""
     states = {n: replace(s, last_signal=s.last_signal and replace(s.last_signal, id="")) for n, s in
@@ -175,7 +165,7 @@ def test_a_run_from_the_shared_warm_up_is_the_run_from_its_own(mode):
     """Two minutes of warm-up, then five of the demo (a sweep, a trap, a squeeze ...): the same
     signals, engine states and spots as reading the whole market."""
     shared = run_scenario("demo", 300, seed=2, mode=mode, warmup_s=120.0, shared_warmup=True)
-    own = straight_run("demo", 300, seed=2, symbols=("NIFTY",), delivery=mode, warmup_s=120.0)
+    own = run_scenario("demo", 300, seed=2, mode=mode, warmup_s=120.0)  # reads its whole market
     assert len(own.signals) >= 3 and fingerprint(shared) == fingerprint(own)
 
 
