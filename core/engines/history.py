@@ -75,6 +75,9 @@ class EngineHistory:
         # The update before spot last moved: the move happened after it (and by the update after).
         self.spot_moved_after: float | None = None
         self.spot_moved = False  # the latest update moved spot
+        # The update that brought the current spot: where windows that must not move with the
+        # clock between two spot observations end (a snapshot feed's spot holds for a minute).
+        self.spot_changed_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until the next update
@@ -110,6 +113,7 @@ class EngineHistory:
             previous = self.spot.last()
             if previous is None or previous[1] != metrics.spot:
                 self.spot_moved_after, self.spot_moved = last, True
+                self.spot_changed_ts = ts
             self.spot.append(ts, float(metrics.spot))
         self._last_ts = ts
         self._cache.clear()
@@ -198,9 +202,20 @@ class EngineHistory:
             return np.empty(0), np.empty(0)
         return self.between(name, now - seconds, now - end_offset_s)
 
-    def min_max(self, seconds: float, end_offset_s: float = 0.0) -> tuple[float, float] | None:
-        """Lowest and highest spot over (now - seconds, now - end_offset_s]."""
-        _, px = self.window("spot", seconds, end_offset_s)
+    def min_max(self, seconds: float, end_ts: float | None = None) -> tuple[float, float] | None:
+        """Lowest and highest spot held over (end - seconds, end], `end_ts` or now: the samples in
+        it and the one still in force at its start (spot is a step function of event time).
+
+        Held, not sampled: a feed that repeats the last spot at every update (a stream, updated
+        leg by leg) and one that has it once per snapshot must give the same range, so the value
+        at the window's start counts whether or not a repeat of it happens to fall inside.
+        """
+        end = self.last_ts if end_ts is None else end_ts
+        if end is None:
+            return None
+        ts, px = self.arrays("spot")
+        lo, hi = ts.searchsorted([end - seconds, end], side="right")
+        px = px[max(int(lo) - 1, 0) : hi]
         return (float(px.min()), float(px.max())) if len(px) else None
 
     def value_ago(self, name: str, seconds: float, end_ts: float | None = None) -> float | None:

@@ -68,7 +68,7 @@ class LiquidityEngine:
 def _levels(
     metrics: LiveMetrics, history: EngineHistory, p: LiquidityParams, through: Through
 ) -> list[tuple[str, float | None]]:
-    recent = history.min_max(p.recent_extreme_s, end_offset_s=p.window_s)
+    recent = _recent_range(history, p)
     if through == "below":
         return [
             ("support", metrics.support),
@@ -80,6 +80,22 @@ def _levels(
         ("call_wall", metrics.call_wall),
         ("recent_high", recent and recent[1]),
     ]
+
+
+def _recent_range(history: EngineHistory, p: LiquidityParams) -> tuple[float, float] | None:
+    """The "recent 30-minute" low and high a sweep is measured against: spot's range over the
+    `recent_extreme_s` that end `window_s` before the current spot was observed.
+
+    Anchored to that observation, not to the clock, so the level holds between two observations
+    as the clock runs on; and the edges sit half an observation interval later (`window_slack`),
+    between two samples, so a sample stamped a little early or late, or read with a leg streamed
+    in the same second, falls on the same side whether the market came as snapshots or a stream.
+    """
+    observed = history.spot_changed_ts
+    if observed is None:
+        return None
+    end = observed - p.window_s + history.window_slack(p.window_s)
+    return history.min_max(p.recent_extreme_s, end_ts=end)
 
 
 def _find_sweep(

@@ -57,16 +57,15 @@ def test_the_broker_stream_keeps_every_value_and_spreads_legs_over_the_minute():
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_committed_synthetic_recording_is_delivery_invariant(seed):
-    """Four hours of the simulator's `switching` market as 1-minute snapshots (9 signals).
-    Measured with the pattern decision on the chain observed with the spot move (see
-    `EnginePipeline._episode`) and the runtime's cycle after a quiet gap (`Runtime._after_quiet`):
-    0.89 / 0.9 / 1.0 for seeds 1 / 2 / 3 (0.90 / 0.82 / 0.82 before both); seeds 4-7 1.0 / 0.89 /
-    1.0 / 0.9. What is left is window edges, not delivery: the snapshot replay's SWEEP_UP at 10:53
-    exists only because its `recent_low` level (the minimum over the 30 minutes ending 3 minutes
-    ago) has edges that fall exactly on minute samples, so a stream shows it for about two seconds
-    or not at all (seeds 1 and 5); a SQUEEZE_DOWN's volume spike (seeds 2, 7) holds when read late
-    in the minute, not at its start. Held at 0.88, under the 0.9 bar, until the sweep's level is
-    anchored to the pierce rather than to now."""
+    """Four hours of the simulator's `switching` market as 1-minute snapshots (8 signals).
+    1.0 / 0.89 / 1.0 for seeds 1 / 2 / 3; seeds 4-7 1.0 / 1.0 / 1.0 / 0.89. What is left is a
+    SQUEEZE_DOWN streamed twice (seeds 2, 7): its volume spike holds when read late in the minute,
+    not at its start. Held at 0.88, under the 0.9 bar, for that reason. (The snapshot replay's
+    SWEEP_UP at 10:53 is gone since the sweep's recent low is spot's range as held, ending 3
+    minutes before the current spot was observed: it measured the pierce against a 30-minute
+    window that ended 3 minutes before the clock and so dropped the 10:20 low at the minute, while
+    a stream held it until the next second's update; 0.89 / 0.9 / 1.0 / 1.0 / 0.89 / 1.0 / 0.9
+    before.)"""
     result = compare(INVARIANCE_RECORDING, seed=seed)
     assert result.snapshot_signals >= 5  # the figure is not vacuous
     assert result.agreement >= 0.88, result.as_dict()

@@ -40,8 +40,12 @@ def test_value_ago_and_min_max():
     feed(h, np.arange(25000.0, 25600.0))  # +1 point per second for 600 s
     assert h.value_ago("spot", 60) == 25539.0
     assert h.value_ago("spot", 10_000) is None
-    assert h.min_max(120) == (25480.0, 25599.0)
-    assert h.min_max(300, end_offset_s=180) == (25300.0, 25419.0)
+    # Held over the window: the sample in force at its start (t - 120 s, exactly on one) counts.
+    assert h.min_max(120) == (25479.0, 25599.0)
+    assert h.min_max(300, end_ts=h.last_ts - 180) == (25119.0, 25419.0)
+    assert h.min_max(300, end_ts=h.last_ts - 179.5) == (25119.0, 25419.0)  # held until the next
+    assert h.min_max(300, end_ts=h.last_ts - 179.0) == (25120.0, 25420.0)
+    assert h.min_max(60, end_ts=h.last_ts - 1e6) is None  # before the first sample
 
 
 def test_sigma_1m_matches_direct_computation():

@@ -7,7 +7,16 @@ import pytest
 
 from core.engines.history import EngineHistory
 from core.engines.liquidity import LiquidityEngine, LiquidityParams
-from tests.core.engines.builders import calm_path, chain, make_metrics, ramp, run, volume_per_step
+from tests.core.engines.builders import (
+    T0,
+    calm_path,
+    chain,
+    make_metrics,
+    ramp,
+    run,
+    stamped,
+    volume_per_step,
+)
 
 ENGINE = LiquidityEngine()
 BASE = make_metrics(support=25000.0, resistance=25150.0)
@@ -109,6 +118,49 @@ def test_put_wall_and_recent_low_are_levels_too():
     ]
     result, _, _ = run(ENGINE, path, base=bare)
     assert result.reasons[0] == "pierce_reclaim_recent_low" and result.features["up_level"] == 25000.0
+
+
+def edge_low_minutes(far: float) -> np.ndarray:
+    """Minute samples: `far` exactly 33 minutes before the last sample (the far edge of the
+    recent-low window), a calm 25060 tape with a 25040 low, then origin, a pierce to 25000 and a
+    reclaim to 25065."""
+    return np.r_[far, np.full(28, 25060.0), 25040.0, 25060.0, 25000.0, 25030.0, 25065.0]
+
+
+def sweep_verdicts(times: list[float], spots: list[float], at: set[float]) -> set[tuple]:
+    """(signal, level kind) of the engine at each update time in `at`, fed (time, spot) updates."""
+    history, out = EngineHistory("NIFTY"), set()
+    for ts, spot in zip(times, spots, strict=True):
+        m = stamped(make_metrics(ts=ts, spot=spot))
+        history.update(m)
+        if ts in at:
+            result = ENGINE.evaluate(m, history)
+            out.add((result.signal, result.features.get("up_level_kind")))
+    return out
+
+
+@pytest.mark.parametrize(
+    "far, verdict",
+    [(24990.0, ("", None)), (25060.0, ("SWEEP_UP", "recent_low"))],
+    ids=["low-in-force-at-the-edge", "no-low-at-the-edge"],
+)
+def test_the_recent_low_is_the_same_on_snapshots_and_on_a_stream_of_them(far, verdict):
+    """The recent low is spot's range as held, ending 3 minutes before the current spot was
+    observed. A stream repeats the last spot at every update (legs arrive between snapshots) and
+    stamps the update that brings a new spot with the second's latest leg; a snapshot feed has
+    each spot once, on the minute. Whatever the clock reads within the last minute, both measure
+    the pierce to 25000 against the same level: the 24990 still in force at the window's start
+    (nothing pierced), or without it the tape's 25040 (a sweep)."""
+    minutes = edge_low_minutes(far)
+    snap_times = [T0 + 60.0 * k for k in range(len(minutes))]
+    snapshots = sweep_verdicts(snap_times, list(minutes), {snap_times[-1]})
+    stream_times, stream_spots = [], []
+    for k, spot in enumerate(minutes):
+        seconds = [0.3] + list(range(1, 60)) if k < len(minutes) - 1 else [0.3, 1.0, 30.0, 59.0]
+        stream_times += [T0 + 60.0 * k + s for s in seconds]
+        stream_spots += [float(spot)] * len(seconds)
+    streamed = sweep_verdicts(stream_times, stream_spots, set(stream_times[-4:]))
+    assert snapshots == streamed == {verdict}
 
 
 def test_whipsaw_through_both_levels_is_a_tie():
