@@ -14,7 +14,7 @@ import numpy as np
 
 from core.domain import Alert, Severity
 from core.market_calendar import TRADING_SECONDS_PER_YEAR
-from core.state.history import TIME_TOL, observation_interval_s
+from core.state.history import RECENT_OBSERVATIONS, TIME_TOL, observation_interval_s
 
 # A window counts as covered when the history reaches back this fraction of it (feeds have gaps).
 WINDOW_COVERAGE = 0.8
@@ -97,13 +97,16 @@ def _ret(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[
     return float(spot[-1] / spot[i] - 1.0), ""
 
 
-def _realized_vol(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[float | None, str]:
+def _realized_vol(
+    ts: np.ndarray, spot: np.ndarray, now: float, seconds: float, edge_s: float
+) -> tuple[float | None, str]:
     """Annualised realised vol from consecutive log returns over the window, per second of event
     time; (None, why) with fewer than MIN_RETURNS returns. The returns start at the last sample at
-    or before the window (not older than two windows): the one that opens its first return."""
+    or before the window (not older than two windows): the one that opens its first return. The
+    window's start is read `edge_s` later (half an observation interval, see `spot_features`)."""
     if not _covered(ts, now, seconds):
         return None, f"spot history does not cover {seconds:.0f} s yet"
-    a = int(np.searchsorted(ts, now - seconds, side="right")) - 1
+    a = int(np.searchsorted(ts, now - seconds + edge_s, side="right")) - 1
     a = a if a >= 0 and ts[a] >= now - 2 * seconds else a + 1
     t, s = ts[a:], spot[a:]
     if len(t) - 1 < MIN_RETURNS or t[-1] <= t[0]:
@@ -133,9 +136,16 @@ def spot_features(ts: np.ndarray, spot: np.ndarray, now: float) -> SpotFeatures:
         names = ("ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
         return SpotFeatures(None, None, None, None, None, dict.fromkeys(names, reason))
     (ret_1m, why_1m), (ret_5m, why_5m) = _ret(ts, spot, now, 60.0), _ret(ts, spot, now, 300.0)
-    window = spot[ts > now - 300.0]
+    # Window starts fall half an observation interval after the instant `seconds` back: between two
+    # observations, not on one. On 1-minute snapshots the instant 5 minutes back is an observation's
+    # own time, and a stream stamps each observation with the update that brought it (up to a second
+    # later, with the legs of that second), so a start exactly there would take or leave that
+    # observation by the jitter of the stamps, not by the market.
+    edge = float(np.median(np.diff(ts[-(RECENT_OBSERVATIONS + 1) :]))) / 2.0
+    window = spot[ts > now - 300.0 + min(edge, 150.0)]
     range_5m = float(window.max() - window.min()) if _covered(ts, now, 300.0) else None
-    (rv30, why_30), (rv5, why_5) = _realized_vol(ts, spot, now, 1800.0), _realized_vol(ts, spot, now, 300.0)
+    rv30, why_30 = _realized_vol(ts, spot, now, 1800.0, min(edge, 900.0))
+    rv5, why_5 = _realized_vol(ts, spot, now, 300.0, min(edge, 150.0))
     spike = rv5 / rv30 if rv5 is not None and rv30 else None
     why_spike = f"5-minute vol: {why_5}" if rv5 is None else f"30-minute vol: {why_30 or 'zero'}"
     missing = {

@@ -24,6 +24,24 @@ def test_vol_spike_ratio_on_one_minute_samples_counts_the_return_into_the_window
     assert "vol_spike_ratio" not in f.missing
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_features_on_minute_snapshots_do_not_depend_on_sub_second_stamps(seed):
+    """The same 40 minutes of 1-minute observations, stamped on the minute (a snapshot replay) and
+    each up to a second later (a stream stamps an observation with the update that brought it,
+    along with that second's legs): the windows' starts fall between observations, so both take
+    the same ones. Here the observation 5 minutes back is stamped later than the latest one, which
+    put it outside a window that started exactly 5 minutes before."""
+    rng = np.random.default_rng(seed)
+    ts, _ = every(60.0, 40)
+    spot = 25000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0008, len(ts))))
+    late = ts + rng.uniform(0.0, 1.0, len(ts))
+    late[-1], late[-6], late[-31] = NOW + 0.2, NOW - 300.0 + 0.8, NOW - 1800.0 + 0.9
+    on_minute, stream = spot_features(ts, spot, NOW), spot_features(late, spot, NOW + 0.2)
+    for name in ("ret_1m", "ret_5m", "range_5m", "vol_spike_ratio"):
+        assert getattr(stream, name) == pytest.approx(getattr(on_minute, name), rel=0.02), name
+    assert stream.realized_vol_30m == pytest.approx(on_minute.realized_vol_30m, rel=0.02)
+
+
 def test_vol_spike_ratio_is_not_evaluable_on_five_minute_samples_and_says_why():
     f = spot_features(*every(300.0, 120), NOW)
     assert f.realized_vol_30m is not None and f.vol_spike_ratio is None
