@@ -85,8 +85,10 @@ def make_engine(
         connect_args["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
     connect_args.update(kwargs.pop("connect_args", {}))
     kwargs.setdefault("pool_pre_ping", True)
-    # SQLAlchemy's multi-row VALUES batching skips ON CONFLICT inserts, and psycopg2's own
-    # executemany sends one statement per row: its execute_batch sends a page of them per round trip.
+    # psycopg2's own executemany sends one statement per row; its execute_batch sends a page of
+    # them per round trip. SQLAlchemy's multi-row VALUES ("values_only", insertmanyvalues) also
+    # takes ON CONFLICT DO NOTHING, but wrote the logger's signals slower here (3.5-4.2k/s against
+    # 5.6-5.7k/s, `bench --only logger` on PostgreSQL 15, 2026-11).
     kwargs.setdefault("executemany_mode", "values_plus_batch")
     kwargs.setdefault("executemany_batch_page_size", PG_BATCH_ROWS)
     return sa.create_engine(parsed.set(drivername="postgresql+psycopg2"), connect_args=connect_args, **kwargs)
