@@ -71,17 +71,36 @@ def keep_quote(old: Tick | None, new: Tick) -> Tick:
     return replace(new, **{f: getattr(old, f) for f in QUOTE if getattr(new, f) is None})
 
 
-@cache
-def tape(name: str, seconds: float, mode: str = "broker", seed: int = 7) -> tuple[Frame, ...]:
-    start, stream = batches(name, seconds, seed, mode=mode)
+# Index ticks move by drift after a calm warm-up: no step between two of them is a gap (calm 1 s
+# sd is ~0.003 %). The trending and volatile regimes jump now and then, by design.
+MAX_INDEX_STEP = 0.0012  # |ln| between consecutive index ticks
+
+
+def horizon(name: str) -> float:
+    """How long each scenario's market is read: its whole script, and at least 12 minutes."""
+    return max(720.0, getattr(scenario_for(name), "seconds", 0.0))
+
+
+@dataclass(frozen=True)
+class Recording:
+    frames: tuple[Frame, ...]
+    max_index_step: float  # the largest |ln| step between consecutive index ticks
+
+
+@cache  # one market per scenario and delivery, read once by every test of it in this process
+def record(name: str, mode: str = "broker", seed: int = 7) -> Recording:
+    start, stream = batches(name, horizon(name), seed, mode=mode)
     legs: dict[tuple[float, str], Tick] = {}
     front, spot, frames, last = None, math.nan, [], -math.inf
+    max_step = 0.0
     for batch in stream:
         for item in batch:
             if isinstance(item, InstrumentInfo):
                 front = item.expiries[0]
             elif type(item) is Tick:
                 if not item.right:
+                    if spot == spot:  # not the first
+                        max_step = max(max_step, abs(math.log(item.ltp / spot)))
                     spot = item.ltp
                 elif item.expiry == front:
                     key = (item.strike, item.right)
@@ -90,7 +109,15 @@ def tape(name: str, seconds: float, mode: str = "broker", seed: int = 7) -> tupl
         if ts - last >= 1.0:
             last = ts
             frames.append(_frame(ts - start, spot, legs))
-    return tuple(frames)
+    return Recording(tuple(frames), max_step)
+
+
+def tape(name: str, mode: str) -> tuple[Frame, ...]:
+    """The front expiry once a second over the scenario's horizon, from a market whose prices never
+    teleported (each scenario's own test checks that of its market, which it reads anyway)."""
+    recording = record(name, mode)
+    assert recording.max_index_step < MAX_INDEX_STEP, f"{name} ({mode}): spot jumped"
+    return recording.frames
 
 
 def _frame(t: float, spot: float, legs: dict) -> Frame:
@@ -159,22 +186,30 @@ def test_scripted_market_is_deterministic_by_seed_and_replays_on_every_run():
     ]
 
 
+SWEEPS = [("liquidity_sweep_support", 1), ("liquidity_sweep_resistance", -1)]
+HUNTS = [("stop_hunt_down", -1), ("stop_hunt_up", 1)]
+VACUUMS = [("liquidity_vacuum_up", 1), ("liquidity_vacuum_down", -1)]
+SQUEEZES = [("gamma_squeeze_up", 1), ("gamma_squeeze_down", -1)]
+TRAPS = [("bull_trap", 1), ("bear_trap", -1)]
+WAVES = [("put_writing_wave", 1), ("call_writing_wave", -1)]
+# The scripted markets the tests below read through tape(), which checks their steps too.
+TAPED = {name for cases in (SWEEPS, HUNTS, VACUUMS, SQUEEZES, TRAPS, WAVES) for name, _ in cases}
+TAPED.add("gamma_flip_crossing")
+
+
 @pytest.mark.parametrize(
-    "name", ["calm", *(n for n in SCENARIOS if isinstance(scenario_for(n), ScriptedScenario))]
+    "name",
+    ["calm", *(n for n in SCENARIOS if isinstance(scenario_for(n), ScriptedScenario) and n not in TAPED)],
 )
 @pytest.mark.parametrize("mode", MODES)
 def test_prices_never_teleport(name, mode):
-    """Scripts move spot by drift, after a calm warm-up: no step between index ticks is a gap (calm
-    1 s sd is ~0.003 %). The trending and volatile regimes jump now and then, by design."""
-    _, stream = batches(name, max(660.0, getattr(scenario_for(name), "seconds", 0.0)), mode=mode)
-    px = np.array([t.ltp for b in stream for t in b if type(t) is Tick and not t.right])
-    assert np.max(np.abs(np.diff(np.log(px)))) < 0.0012
+    assert record(name, mode).max_index_step < MAX_INDEX_STEP
 
 
-@pytest.mark.parametrize("name,side", [("liquidity_sweep_support", 1), ("liquidity_sweep_resistance", -1)])
+@pytest.mark.parametrize("name,side", SWEEPS)
 @pytest.mark.parametrize("mode", MODES)
 def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three_minutes(name, side, mode):
-    frames = tape(name, 480, mode)
+    frames = tape(name, mode)
     before = at(frames, 265)
     level = before.support() if side == 1 else before.resistance()
     assert abs(before.spot - level) / level < 0.002  # it had come down (up) onto the wall
@@ -186,10 +221,10 @@ def test_sweep_pierces_the_wall_by_a_tenth_of_a_percent_and_is_back_within_three
     assert len(back) and back[0] <= 180  # one frame a second
 
 
-@pytest.mark.parametrize("name,side", [("stop_hunt_down", -1), ("stop_hunt_up", 1)])
+@pytest.mark.parametrize("name,side", HUNTS)
 @pytest.mark.parametrize("mode", MODES)
 def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retraces(name, side, mode):
-    frames = tape(name, 620, mode)
+    frames = tape(name, mode)
     sigma = sigma_1m(frames, 360)
     start = at(frames, 360)
     level = start.support() if side == -1 else start.resistance()
@@ -202,10 +237,10 @@ def test_stop_hunt_spikes_three_sigma_through_the_wall_within_a_minute_and_retra
     assert retrace >= 0.6 * abs(start.spot - extreme)
 
 
-@pytest.mark.parametrize("name,side", [("liquidity_vacuum_up", 1), ("liquidity_vacuum_down", -1)])
+@pytest.mark.parametrize("name,side", VACUUMS)
 @pytest.mark.parametrize("mode", MODES)
 def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, side, mode):
-    frames = tape(name, 700, mode)
+    frames = tape(name, mode)
     calm = [f for f in frames if 60 <= f.t <= 385]
     depth, spread = np.median([f.depth for f in calm]), np.median([f.spread for f in calm])
     thin = at(frames, 430)
@@ -215,10 +250,10 @@ def test_vacuum_empties_the_near_money_book_widens_spreads_and_moves_fast(name, 
     assert at(frames, 660).depth > 0.7 * depth  # the books refill
 
 
-@pytest.mark.parametrize("name,side", [("gamma_squeeze_up", 1), ("gamma_squeeze_down", -1)])
+@pytest.mark.parametrize("name,side", SQUEEZES)
 @pytest.mark.parametrize("mode", MODES)
 def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side, mode):
-    frames = tape(name, 600, mode)
+    frames = tape(name, mode)
     assert at(frames, 0).near_mix() < 0.3 < 0.5 < at(frames, 120).near_mix()  # put-heavy: short gamma
     assert at(frames, 300).near_mix() > 0.5  # ... for the whole 5-minute setup
     assert side * math.log(at(frames, 540).spot / at(frames, 240).spot) > 0.003  # 5-minute momentum
@@ -229,10 +264,10 @@ def test_squeeze_piles_puts_near_the_money_then_chases_half_a_percent(name, side
     assert sum(f1.oi(right, k) for k in band) > 1.05 * sum(f0.oi(right, k) for k in band)  # bought
 
 
-@pytest.mark.parametrize("name,side", [("bull_trap", 1), ("bear_trap", -1)])
+@pytest.mark.parametrize("name,side", TRAPS)
 @pytest.mark.parametrize("mode", MODES)
 def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_minutes(name, side, mode):
-    frames = tape(name, 620, mode)
+    frames = tape(name, mode)
     f0 = at(frames, 235)
     level = f0.resistance() if side == 1 else f0.support()
     beyond = side * (spots(frames, 235, 620) - level) / level
@@ -248,16 +283,16 @@ def test_trap_breaks_out_on_thin_volume_against_writers_and_fails_within_ten_min
 
 @pytest.mark.parametrize("mode", MODES)
 def test_flip_crossing_turns_the_near_money_mix_from_calls_to_puts_while_spot_falls(mode):
-    frames = tape("gamma_flip_crossing", 720, mode)
+    frames = tape("gamma_flip_crossing", mode)
     assert at(frames, 60).near_mix() < -0.5 and at(frames, 240).near_mix() < -0.5  # 4 minutes long
     assert at(frames, 570).near_mix() > 0.5
     assert at(frames, 570).spot < at(frames, 300).spot * (1 - 0.003)
 
 
-@pytest.mark.parametrize("name,side", [("put_writing_wave", 1), ("call_writing_wave", -1)])
+@pytest.mark.parametrize("name,side", WAVES)
 @pytest.mark.parametrize("mode", MODES)
 def test_writing_wave_adds_oi_at_the_money_while_premiums_bleed(name, side, mode):
-    frames = tape(name, 420, mode)
+    frames = tape(name, mode)
     f0, f1 = at(frames, 60), at(frames, 400)
     atm = f0.strikes[np.argmin(np.abs(f0.strikes - f0.spot))]
     step = f0.strikes[1] - f0.strikes[0]
