@@ -21,6 +21,8 @@ import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.storage.types import CleanJSON
+
 COPY_MIN_ROWS = 32  # fewer rows go through the plain INSERT: a staging table costs a few statements
 
 # COPY's text format: backslash escapes for the characters that delimit fields and rows.
@@ -48,7 +50,10 @@ def copy_ignoring_conflicts(
         fields = []
         for column, proc in zip(columns, procs, strict=True):
             value = row[column]
-            fields.append(_text(proc(value) if proc is not None else value))
+            if type(value) is CleanJSON and value.text is not None:
+                fields.append(_str(value.text))  # what the column's processor would write again
+            else:
+                fields.append(_text(proc(value) if proc is not None else value))
         buffer.write("\t".join(fields))
         buffer.write("\n")
     buffer.seek(0)

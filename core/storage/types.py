@@ -56,9 +56,17 @@ def _key(key: Any) -> str:
 
 
 class CleanJSON(dict[str, Any]):
-    """A dict that sanitize_json produced, so the column type need not sanitise it a second time."""
+    """A dict that sanitize_json produced, so the column type need not sanitise it a second time.
 
-    __slots__ = ()
+    `text` is its JSON when sanitize_json had to write it anyway (data that was already strict JSON),
+    for a writer that sends JSON as text (core.storage.bulk); None otherwise. Treat it as frozen.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, data: Any = (), text: str | None = None) -> None:
+        super().__init__(data)
+        self.text = text
 
 
 # JSON text of a string holding NUL or a surrogate (valid astral characters also show as surrogate
@@ -77,11 +85,14 @@ def sanitize_json(obj: Any) -> Any:
     if isinstance(obj, CleanJSON):
         return obj
     try:
-        fast = _SUSPECT.search(json.dumps(obj, allow_nan=False)) is None
+        text: str | None = json.dumps(obj, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        fast = False
-    out = obj if fast else _sanitize(obj, set())
-    return CleanJSON(out) if isinstance(out, dict) else out
+        text = None
+    if text is None or _SUSPECT.search(text) is not None:
+        out, text = _sanitize(obj, set()), None
+    else:
+        out = obj
+    return CleanJSON(out, text) if isinstance(out, dict) else out
 
 
 def _sanitize(obj: Any, path: set[int]) -> Any:

@@ -80,6 +80,15 @@ def test_sanitised_data_is_strict_json_and_stable(value) -> None:
     text.encode("utf-8")
     assert "\x00" not in text
     assert sanitize_json(out) == out
+    if isinstance(out, dict) and out.text is not None:  # kept for COPY: the JSON of what came out
+        assert json.loads(out.text) == out
+
+
+def test_the_json_text_is_kept_only_for_data_that_was_already_strict() -> None:
+    strict = sanitize_json({"a": [1, 2.5, None], "b": "x"})
+    assert strict.text == json.dumps({"a": [1, 2.5, None], "b": "x"})
+    assert sanitize_json({"a": math.nan}).text is None
+    assert sanitize_json({"k": "nul\x00"}).text is None and sanitize_json({"d": date(2026, 1, 2)}).text is None
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
