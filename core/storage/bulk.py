@@ -10,6 +10,8 @@ is stored exactly as the executemany path would store it.
 from __future__ import annotations
 
 import io
+import itertools
+import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
@@ -24,6 +26,12 @@ from sqlalchemy.orm import Session
 from core.storage.types import CleanJSON
 
 COPY_MIN_ROWS = 32  # fewer rows go through the plain INSERT: a staging table costs a few statements
+
+log = logging.getLogger(__name__)
+# Per database URL: may this role create a temporary table? (PUBLIC may, unless an operator revoked
+# TEMP.) Found out once, in a savepoint, so a role without it costs nothing but the plain INSERT.
+_STAGING: dict[str, bool] = {}
+_NAMES = itertools.count()  # a staging table per call: no name clash within one transaction
 
 # COPY's text format: backslash escapes for the characters that delimit fields and rows.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -43,7 +51,11 @@ def copy_ignoring_conflicts(
     columns = list(rows[0])
     if any(len(row) != len(columns) or any(c not in row for c in columns) for row in rows):
         raise Unsupported("rows with different columns")
-    dialect = session.get_bind().dialect
+    bind = session.get_bind()
+    where = bind.engine.url.render_as_string(hide_password=True)
+    if _STAGING.get(where) is False:
+        raise Unsupported("this role cannot create a temporary table")
+    dialect = bind.dialect
     procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     buffer = io.StringIO()
     for row in rows:
@@ -59,16 +71,23 @@ def copy_ignoring_conflicts(
     buffer.seek(0)
     preparer = dialect.identifier_preparer
     target = preparer.format_table(table)
-    stage = preparer.quote(f"strikeiq_stage_{table.name}")
+    stage = preparer.quote(f"strikeiq_stage_{next(_NAMES)}")
     names = ", ".join(preparer.quote(c) for c in columns)
     conflict = ", ".join(preparer.quote(c) for c in key)
     connection = session.connection()
-    # Dropped at commit; made with this call's columns (one left by an earlier call in the same
-    # transaction may have others). CREATE ... AS keeps the types, not the NOT NULL of an id.
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS pg_temp.{stage}")
-    connection.exec_driver_sql(
-        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA"
-    )
+    # Dropped at commit. CREATE ... AS keeps the columns' types, not the NOT NULL of an id.
+    create = f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {target} WITH NO DATA"
+    if where in _STAGING:
+        connection.exec_driver_sql(create)
+    else:
+        try:
+            with session.begin_nested():  # the SAVEPOINT goes out with the session's next statement
+                session.connection().exec_driver_sql(create)
+        except sa.exc.ProgrammingError as exc:  # InsufficientPrivilege; an outage stays an outage
+            _STAGING[where] = False
+            log.warning("no COPY staging on %s (%s); writing with INSERT statements", where, exc.orig)
+            raise Unsupported("this role cannot create a temporary table") from exc
+        _STAGING[where] = True
     copy = f"COPY {stage} ({names}) FROM STDIN"
     cursor = connection.connection.cursor()
     try:

@@ -3,17 +3,21 @@ same keys and fails a bad row the same way (the writer then retries the batch ro
 
 from __future__ import annotations
 
+import logging
 import math
+import uuid
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from core.domain import Signal
 from core.storage import bulk, database
-from core.storage.database import insert_ignoring_conflicts
+from core.storage.database import insert_ignoring_conflicts, make_engine
 from core.storage.models import AiSignalLog
 
 TABLE = AiSignalLog.__table__
@@ -110,7 +114,7 @@ def test_two_tables_and_two_calls_in_one_transaction(session_factory):
     with session_factory() as session, session.begin():
         insert_ignoring_conflicts(session, TABLE, rows("a"), KEY)
         narrow = [{k: v for k, v in row.items() if k not in ("metadata", "expiry")} for row in rows("b")]
-        insert_ignoring_conflicts(session, TABLE, narrow, KEY)  # other columns, same staging name
+        insert_ignoring_conflicts(session, TABLE, narrow, KEY)  # other columns, a second staging table
     assert len(ids(session_factory, "a")) == len(ids(session_factory, "b")) == N
 
 
@@ -135,3 +139,31 @@ def test_a_value_copy_cannot_spell_takes_the_insert_path(session_factory):
     del mixed[5]["run_id"]
     with pytest.raises(bulk.Unsupported), session_factory() as session:
         bulk.copy_ignoring_conflicts(session, TABLE, mixed, KEY)
+
+
+def test_a_role_that_may_not_create_temporary_tables_writes_with_insert_statements(migrated_url, caplog):
+    """An operator may revoke TEMP from PUBLIC: the writer must keep writing, not take the refusal
+    for an outage and journal every batch forever."""
+    role, url = f"strikeiq_notemp_{uuid.uuid4().hex[:8]}", make_url(migrated_url)
+    admin = make_engine(migrated_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+        conn.exec_driver_sql(f'REVOKE TEMPORARY ON DATABASE "{url.database}" FROM PUBLIC')
+        conn.exec_driver_sql(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.exec_driver_sql(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    engine = make_engine(url.set(username=role).render_as_string(hide_password=False))
+    try:
+        caplog.set_level(logging.WARNING, logger=bulk.__name__)
+        for prefix in ("p", "q"):  # found out once; the second batch goes straight to the INSERT
+            with Session(engine) as session, session.begin():
+                insert_ignoring_conflicts(session, TABLE, rows(prefix), KEY)
+        assert len([r for r in caplog.records if "no COPY staging" in r.getMessage()]) == 1
+        with Session(admin) as session:
+            count = session.scalar(sa.select(sa.func.count()).select_from(TABLE))
+        assert count == 2 * N
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
+            conn.exec_driver_sql(f'DROP ROLE "{role}"')
+        admin.dispose()
