@@ -177,11 +177,14 @@ def test_registry_lists_every_scenario_with_a_description_and_builds_it_fresh():
 
 
 def test_scripted_market_is_deterministic_by_seed_and_replays_on_every_run():
-    sim = Simulator(FeedConfig(speed=0, seed=5, scenario="demo", start=START), CAL)
+    # Two minutes of warm-up: the property does not depend on its length (the default is 15).
+    config = FeedConfig(speed=0, seed=5, scenario="demo", start=START, warmup_s=120.0)
+    sim = Simulator(config, CAL)
     first = list(sim.batches(until_ts=sim.script_start_ts + 120))
+    assert sim.script_start_ts > sim.start_ts and any(type(t) is Tick for t in first[-1])
     assert list(sim.batches(until_ts=sim.script_start_ts + 120)) == first  # levels re-pinned, same script
-    _, other = batches("demo", 120, seed=6)
-    assert [t for b in other for t in b if type(t) is Tick] != [
+    other = Simulator(replace(config, seed=6), CAL)
+    assert [t for b in other.batches(until_ts=other.script_start_ts + 120) for t in b if type(t) is Tick] != [
         t for b in first for t in b if type(t) is Tick
     ]
 
