@@ -14,7 +14,7 @@ import numpy as np
 
 from core.domain import Alert, Severity
 from core.market_calendar import TRADING_SECONDS_PER_YEAR
-from core.state.history import TIME_TOL, observation_interval_s
+from core.state.history import TIME_TOL, edge_slack, observation_interval_s
 
 # A window counts as covered when the history reaches back this fraction of it (feeds have gaps).
 WINDOW_COVERAGE = 0.8
@@ -141,11 +141,11 @@ def spot_features(ts: np.ndarray, spot: np.ndarray, now: float) -> SpotFeatures:
     # own time, and a stream stamps each observation with the update that brought it (up to a second
     # later, with the legs of that second), so a start exactly there would take or leave that
     # observation by the jitter of the stamps, not by the market.
-    interval = observation_interval_s(ts, spot) or 0.0
-    window = spot[ts > now - 300.0 + min(interval, 300.0) / 2.0]
+    interval = observation_interval_s(ts, spot)
+    window = spot[ts > now - 300.0 + edge_slack(interval, 300.0)]
     range_5m = float(window.max() - window.min()) if _covered(ts, now, 300.0) else None
-    rv30, why_30 = _realized_vol(ts, spot, now, 1800.0, min(interval, 1800.0) / 2.0)
-    rv5, why_5 = _realized_vol(ts, spot, now, 300.0, min(interval, 300.0) / 2.0)
+    rv30, why_30 = _realized_vol(ts, spot, now, 1800.0, edge_slack(interval, 1800.0))
+    rv5, why_5 = _realized_vol(ts, spot, now, 300.0, edge_slack(interval, 300.0))
     spike = rv5 / rv30 if rv5 is not None and rv30 else None
     why_spike = f"5-minute vol: {why_5}" if rv5 is None else f"30-minute vol: {why_30 or 'zero'}"
     missing = {

@@ -13,7 +13,7 @@ from core.engines.debounce import Debounce, Settled
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.engines.observations import ChainObservations
 from core.engines.shapes import Pierce, Side, Spike
-from core.state.history import TIME_TOL, RingBuffer, observation_interval_s
+from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
 
 __all__ = [
     "ChainObservations",
@@ -250,7 +250,7 @@ class EngineHistory:
         interval (so the base is the observation nearest the window's start), TIME_TOL of the
         window while the interval is unknown."""
         interval = self.sample_interval_s()
-        return min(interval / 2.0, window_s / 2.0) if interval else window_s * TIME_TOL
+        return edge_slack(interval, window_s) if interval else window_s * TIME_TOL
 
     def too_coarse(self, span_s: float, samples: int) -> str | None:
         """Why spot is sampled too coarsely for a rule that must see `samples` spot observations

@@ -35,6 +35,13 @@ def observation_interval_s(
     return float(np.median(gaps)) if len(gaps) else None
 
 
+def edge_slack(interval_s: float | None, window_s: float) -> float:
+    """How far after the instant `window_s` back a window starts: half the observation interval
+    (at most half the window), between two observations rather than on one, so a sample stamped a
+    little early or late falls on the same side of the edge; 0 while the interval is unknown."""
+    return min(interval_s, window_s) / 2.0 if interval_s else 0.0
+
+
 def _changes(values: np.ndarray, start: int) -> np.ndarray:
     """Indices from `start` on of the samples that differ from the one before (the first always does)."""
     if start == 0:
