@@ -49,14 +49,14 @@ def copy_ignoring_conflicts(
     wins), in the session's transaction. Every row must have the first row's columns. Raises
     Unsupported, before anything is sent, for a value it cannot spell."""
     columns = list(rows[0])
-    if any(len(row) != len(columns) or any(c not in row for c in columns) for row in rows):
+    if any(row.keys() != rows[0].keys() for row in rows):
         raise Unsupported("rows with different columns")
     bind = session.get_bind()
     where = bind.engine.url.render_as_string(hide_password=True)
     if _STAGING.get(where) is False:
         raise Unsupported("this role cannot create a temporary table")
     dialect = bind.dialect
-    procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
     buffer = io.StringIO()
     for row in rows:
         fields = []
@@ -111,7 +111,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return _str(value)
     if isinstance(value, bool | np.bool_):
-        return "t" if value else "f"
+        return _bool(value)
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
@@ -129,6 +129,10 @@ def _str(value: str) -> str:
     return value
 
 
+def _bool(value: Any) -> str:
+    return "t" if value else "f"
+
+
 def _float(x: float) -> str:
     if math.isfinite(x):
         return repr(x)
@@ -141,7 +145,7 @@ _SPELL: dict[type, Callable[[Any], str]] = {
     str: _str,
     float: _float,
     int: str,
-    bool: lambda b: "t" if b else "f",
+    bool: _bool,
     datetime: datetime.isoformat,
     date: date.isoformat,
 }
