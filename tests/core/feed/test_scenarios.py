@@ -99,7 +99,7 @@ def record(name: str, mode: str = "broker", seed: int = 7) -> Recording:
                 front = item.expiries[0]
             elif type(item) is Tick:
                 if not item.right:
-                    if spot == spot:  # not the first
+                    if not math.isnan(spot):  # not the first index tick
                         max_step = max(max_step, abs(math.log(item.ltp / spot)))
                     spot = item.ltp
                 elif item.expiry == front:
