@@ -75,15 +75,17 @@ def _covered(ts: np.ndarray, now: float, seconds: float) -> bool:
     return len(ts) > 0 and ts[0] <= now - WINDOW_COVERAGE * seconds
 
 
-def _sparse(ts: np.ndarray, spot: np.ndarray, finest_s: float, what: str) -> str:
-    """Why a covered window still has too few samples: the feed is coarser than `finest_s`, or a gap."""
-    interval = observation_interval_s(ts, spot)
+def _sparse(interval: float | None, finest_s: float, what: str) -> str:
+    """Why a covered window still has too few samples: the feed (observed every `interval` s) is
+    coarser than `finest_s`, or a gap."""
     if interval is not None and interval > finest_s * (1 + TIME_TOL):
         return f"not evaluable at this resolution: spot observed every ~{interval:.0f} s; {what}"
     return f"gap in the spot history: {what}"
 
 
-def _ret(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[float | None, str]:
+def _ret(
+    ts: np.ndarray, spot: np.ndarray, now: float, seconds: float, interval: float | None
+) -> tuple[float | None, str]:
     """Simple return over `seconds` from the sample whose age is nearest the horizon, among those
     (1 - TIME_TOL) to 2 horizons old: a feed's clock wobbles, and the snapshot stamped 299 s back
     is the 5-minute-old one when the one before it is 10 minutes old. (None, why) without one."""
@@ -92,26 +94,26 @@ def _ret(ts: np.ndarray, spot: np.ndarray, now: float, seconds: float) -> tuple[
     if lo >= hi:
         if ts[0] > young:
             return None, f"spot history does not cover {seconds:.0f} s yet"
-        return None, _sparse(ts, spot, seconds, f"no sample {now - young:.0f}-{now - old:.0f} s old")
+        return None, _sparse(interval, seconds, f"no sample {now - young:.0f}-{now - old:.0f} s old")
     i = lo + int(np.argmin(np.abs(now - ts[lo:hi] - seconds)))
     return float(spot[-1] / spot[i] - 1.0), ""
 
 
 def _realized_vol(
-    ts: np.ndarray, spot: np.ndarray, now: float, seconds: float, edge_s: float
+    ts: np.ndarray, spot: np.ndarray, now: float, seconds: float, interval: float | None
 ) -> tuple[float | None, str]:
     """Annualised realised vol from consecutive log returns over the window, per second of event
     time; (None, why) with fewer than MIN_RETURNS returns. The returns start at the last sample at
     or before the window (not older than two windows): the one that opens its first return. The
-    window's start is read `edge_s` later (half an observation interval, see `spot_features`)."""
+    window's start is read half an observation interval later (`edge_slack`, see `spot_features`)."""
     if not _covered(ts, now, seconds):
         return None, f"spot history does not cover {seconds:.0f} s yet"
-    a = int(np.searchsorted(ts, now - seconds + edge_s, side="right")) - 1
+    a = int(np.searchsorted(ts, now - seconds + edge_slack(interval, seconds), side="right")) - 1
     a = a if a >= 0 and ts[a] >= now - 2 * seconds else a + 1
     t, s = ts[a:], spot[a:]
     if len(t) - 1 < MIN_RETURNS or t[-1] <= t[0]:
         what = f"{len(t) - 1} of the {MIN_RETURNS} returns it needs in {seconds:.0f} s"
-        return None, _sparse(ts, spot, seconds / MIN_RETURNS, what)
+        return None, _sparse(interval, seconds / MIN_RETURNS, what)
     r = np.diff(np.log(s))
     return float(np.sqrt(np.sum(r * r) / (t[-1] - t[0]) * TRADING_SECONDS_PER_YEAR)), ""
 
@@ -135,17 +137,19 @@ def spot_features(ts: np.ndarray, spot: np.ndarray, now: float) -> SpotFeatures:
         reason = "spot history has fewer than 2 samples"
         names = ("ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
         return SpotFeatures(None, None, None, None, None, dict.fromkeys(names, reason))
-    (ret_1m, why_1m), (ret_5m, why_5m) = _ret(ts, spot, now, 60.0), _ret(ts, spot, now, 300.0)
+    # One interval for every feature (and every reason why one is missing): a median of the gaps.
+    interval = observation_interval_s(ts, spot)
+    ret_1m, why_1m = _ret(ts, spot, now, 60.0, interval)
+    ret_5m, why_5m = _ret(ts, spot, now, 300.0, interval)
     # Window starts fall half an observation interval after the instant `seconds` back: between two
     # observations, not on one. On 1-minute snapshots the instant 5 minutes back is an observation's
     # own time, and a stream stamps each observation with the update that brought it (up to a second
     # later, with the legs of that second), so a start exactly there would take or leave that
     # observation by the jitter of the stamps, not by the market.
-    interval = observation_interval_s(ts, spot)
     window = spot[ts > now - 300.0 + edge_slack(interval, 300.0)]
     range_5m = float(window.max() - window.min()) if _covered(ts, now, 300.0) else None
-    rv30, why_30 = _realized_vol(ts, spot, now, 1800.0, edge_slack(interval, 1800.0))
-    rv5, why_5 = _realized_vol(ts, spot, now, 300.0, edge_slack(interval, 300.0))
+    rv30, why_30 = _realized_vol(ts, spot, now, 1800.0, interval)
+    rv5, why_5 = _realized_vol(ts, spot, now, 300.0, interval)
     spike = rv5 / rv30 if rv5 is not None and rv30 else None
     why_spike = f"5-minute vol: {why_5}" if rv5 is None else f"30-minute vol: {why_30 or 'zero'}"
     missing = {
