@@ -37,11 +37,14 @@ def positioning(c: ChainArrays) -> Positioning:
     out["max_pain"] = flow.max_pain(strikes, oi[0], oi[1])
     if out["max_pain"] is None:
         missing.append(("max_pain", "no open interest"))
-    per_strike = {"strikes": strikes, "call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
+    per_strike = {"call_oi": oi[0], "put_oi": oi[1], "call_volume": vol[0]}
     per_strike.update(put_volume=vol[1], call_ltp=c["ltp"][0], put_ltp=c["ltp"][1])
     per_strike.update(call_ts=c["ts"][0], put_ts=c["ts"][1])
     per_strike.update(call_bid=c["bid"][0], put_bid=c["bid"][1], call_ask=c["ask"][0], put_ask=c["ask"][1])
     per_strike.update(call_oi_change=day_change[0], put_oi_change=day_change[1])
+    # The chain's own (read-only float) strikes, not a copy: one object for as long as the strike
+    # grid holds, which the engines' history compares by identity before comparing values.
+    out["strikes"] = strikes
     out.update({k: frozen_array(v) for k, v in per_strike.items()})
     total = np.nansum(oi, axis=0)
     max_oi_strike = float(strikes[np.argmax(total)]) if total.max(initial=0) > 0 else None

@@ -180,22 +180,11 @@ class LegGrid:
         base_ts = ends[legs] - window_s + slack_s
         if not np.isfinite(base_ts).all():
             return None, "no complete observation of the chain yet"
-        if not self.samples or base_ts.min() < self.samples[0].ts:
-            return None, self.base(float(base_ts.min()))[1]
+        first = float(base_ts.min())
+        if not self.samples or first < self.samples[0].ts:
+            return None, self.base(first)[1]
         grid = self._times().searchsorted(base_ts, side="right") - 1
-        old_oi, old_px = np.full((2, len(legs)), np.nan)
-        lo_g, hi_g = int(grid.min()), int(grid.max())
-        one = lo_g == hi_g  # usually every leg's window starts at the same grid sample
-        for g in [lo_g] if one else np.unique(grid).tolist():  # each grid sample's legs at once
-            k = np.arange(len(legs)) if one else np.flatnonzero(grid == g)
-            snap = self.samples[g]
-            i = legs[k]
-            if snap.strikes is not strikes:  # a grid that changed since (snapshots are never empty)
-                j = np.minimum(snap.strikes.searchsorted(strikes[i]), len(snap.strikes) - 1)
-                found = snap.strikes[j] == strikes[i]
-                k, i = k[found], j[found]
-            old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[i]
-            old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[i]
+        old_oi, old_px = self._at_bases(right, strikes, legs, grid)
         ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
         if not ok.any():
             return None, "no leg of the band has OI at the start of its window"
@@ -204,11 +193,39 @@ class LegGrid:
         base_oi = old_oi[ok].sum()
         flow = StrikeFlow(
             float(cur_oi[legs][ok].sum() - base_oi),
-            float(dpx.mean()) if len(dpx) else 0.0,
+            float(dpx.sum() / len(dpx)) if len(dpx) else 0.0,  # dpx.mean()'s arithmetic, undispatched
             float(base_oi),
             int(ok.sum()),
         )
         return flow, ""
+
+    def _at_bases(
+        self, right: str, strikes: np.ndarray, legs: np.ndarray, grid: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """OI and premium of `legs` (columns of `strikes`) of one right in grid samples `grid`, one
+        per leg; NaN where a sample lacks the strike."""
+        lo_g, hi_g = int(grid.min()), int(grid.max())
+        snaps = [self.samples[g] for g in range(lo_g, hi_g + 1)]
+        if all(snap.strikes is strikes for snap in snaps):
+            # The usual case, a strike grid unchanged since the windows' starts: one gather.
+            at = (grid - lo_g, legs)
+            if right == "CE":
+                oi, px = [snap.call_oi for snap in snaps], [snap.call_ltp for snap in snaps]
+            else:
+                oi, px = [snap.put_oi for snap in snaps], [snap.put_ltp for snap in snaps]
+            return np.array(oi, dtype=float)[at], np.array(px, dtype=float)[at]
+        old_oi, old_px = np.full((2, len(legs)), np.nan)
+        for g in np.unique(grid).tolist():  # each grid sample's legs at once
+            k = np.flatnonzero(grid == g)
+            snap = self.samples[g]
+            i = legs[k]
+            if snap.strikes is not strikes:  # a grid that changed since (snapshots are never empty)
+                j = np.minimum(snap.strikes.searchsorted(strikes[i]), len(snap.strikes) - 1)
+                found = snap.strikes[j] == strikes[i]
+                k, i = k[found], j[found]
+            old_oi[k] = (snap.call_oi if right == "CE" else snap.put_oi)[i]
+            old_px[k] = (snap.call_ltp if right == "CE" else snap.put_ltp)[i]
+        return old_oi, old_px
 
 
 def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:
