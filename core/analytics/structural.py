@@ -8,6 +8,7 @@ Arrays shaped (2, n) hold calls in row 0 and puts in row 1, columns on ascending
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -217,9 +218,8 @@ class _Run:
     def _note_unsolved(self, reasons: np.ndarray) -> None:
         """Per-leg IV failures, counted by reason, under unavailable["leg_iv"] (for the System page)."""
         failed = reasons[reasons != greeks.OK]
-        if failed.size:
-            codes, counts = np.unique(failed, return_counts=True)
-            detail = ", ".join(f"{code} {n}" for code, n in zip(codes, counts, strict=True))
+        if failed.size:  # counted, then sorted as np.unique sorts (whose sort costs more here)
+            detail = ", ".join(f"{code} {n}" for code, n in sorted(Counter(failed.tolist()).items()))
             self.skip(f"{failed.size} of {reasons.size} legs without IV: {detail}", "leg_iv")
 
     def _atm_iv(self) -> None:
