@@ -127,16 +127,27 @@ def spot_features(ts: np.ndarray, spot: np.ndarray, now: float) -> SpotFeatures:
     market would otherwise show a drifting realised vol and a 1-minute return of zero that a
     snapshot replay of it never shows.
     """
+    return observed_features(*spot_observations(ts, spot, now))
+
+
+def spot_observations(ts: np.ndarray, spot: np.ndarray, now: float) -> tuple[np.ndarray, np.ndarray]:
+    """The finite, positive samples at or before `now` that differ from the sample before them."""
     keep = (ts <= now) & np.isfinite(spot) & (spot > 0)
     ts, spot = ts[keep], spot[keep]
-    if len(ts):
-        changed = np.r_[True, spot[1:] != spot[:-1]]
-        ts, spot = ts[changed], spot[changed]
-        now = float(ts[-1])
+    if not len(ts):
+        return ts, spot
+    changed = np.concatenate(([True], spot[1:] != spot[:-1]))
+    return ts[changed], spot[changed]
+
+
+def observed_features(ts: np.ndarray, spot: np.ndarray) -> SpotFeatures:
+    """spot_features of spot observations (`spot_observations`), anchored at the last one: a
+    function of these two arrays alone."""
     if len(ts) < 2:
         reason = "spot history has fewer than 2 samples"
         names = ("ret_1m", "ret_5m", "range_5m", "realized_vol_30m", "vol_spike_ratio")
         return SpotFeatures(None, None, None, None, None, dict.fromkeys(names, reason))
+    now = float(ts[-1])
     # One interval for every feature (and every reason why one is missing): a median of the gaps.
     interval = observation_interval_s(ts, spot)
     ret_1m, why_1m = _ret(ts, spot, now, 60.0, interval)

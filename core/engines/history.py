@@ -80,7 +80,7 @@ class EngineHistory:
         self.spot_changed_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._interval: tuple[float | None] | None = None  # sample_interval_s, until the next update
+        self._interval: tuple[float | None] | None = None  # sample_interval_s, until spot moves
 
     @property
     def last_ts(self) -> float | None:
@@ -114,10 +114,11 @@ class EngineHistory:
             if previous is None or previous[1] != metrics.spot:
                 self.spot_moved_after, self.spot_moved = last, True
                 self.spot_changed_ts = ts
+            if self.spot_moved or len(self.spot) == self.spot.capacity:  # else the interval holds:
+                self._interval = None  # it depends on when spot changed (and on the first sample)
             self.spot.append(ts, float(metrics.spot))
         self._last_ts = ts
         self._cache.clear()
-        self._interval = None
         self.updates += 1
         return True
 

@@ -55,7 +55,7 @@ def edge_slack(interval_s: float | None, window_s: float) -> float:
 def _changes(values: np.ndarray, start: int) -> np.ndarray:
     """Indices from `start` on of the samples that differ from the one before (the first always does)."""
     if start == 0:
-        return np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+        return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
     return start + np.flatnonzero(values[start:] != values[start - 1 : -1])
 
 
