@@ -50,7 +50,7 @@ def positioning(c: ChainArrays) -> Positioning:
     max_oi_strike = float(strikes[np.argmax(total)]) if total.max(initial=0) > 0 else None
     classes = flow.buildup_classes(c["ltp"] - c["prev_close"], day_change)
     out["buildup_counts"] = MappingProxyType(flow.buildup_counts(classes))
-    out["call_buildup"], out["put_buildup"] = tuple(classes[0]), tuple(classes[1])
+    out["call_buildup"], out["put_buildup"] = tuple(classes[0].tolist()), tuple(classes[1].tolist())
     return Positioning(MappingProxyType(out), tuple(missing), max_oi_strike)
 
 
