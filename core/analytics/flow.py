@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analytics import numeric
+
 CALL, PUT = 0, 1
 BUILDUP_KINDS = ("LONG_BUILDUP", "SHORT_BUILDUP", "SHORT_COVERING", "LONG_UNWINDING")
 _BUILDUP_NAMES = np.array(("", *BUILDUP_KINDS), dtype=object)
@@ -190,5 +192,5 @@ def near_atm_liquidity(
         quoted = (bid > 0) & (ask > 0) & (ask >= bid)
     if not quoted.any():
         return None, None
-    spread = float(np.mean(((ask - bid) / (0.5 * (ask + bid)))[quoted]))
+    spread = numeric.mean(((ask - bid) / (0.5 * (ask + bid)))[quoted])
     return spread, float(np.nansum(bid_qty) + np.nansum(ask_qty))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -29,3 +31,16 @@ def nanmean(values: np.ndarray) -> float:
     count = len(values) - int(np.count_nonzero(missing))
     total = np.where(missing, 0.0, values).sum()
     return float(total / count) if count else float("nan")
+
+
+def mean(values: np.ndarray) -> float:
+    """np.mean of a non-empty 1-D float array by its own arithmetic: the sum over the count."""
+    return float(values.sum() / len(values))
+
+
+def std(values: np.ndarray, ddof: int = 0) -> float:
+    """np.std of a 1-D float array of more than `ddof` values by its own arithmetic: the square
+    root of the summed squared deviations from the mean (sum over count) over count - ddof."""
+    n = len(values)
+    dev = values - values.sum() / n
+    return math.sqrt((dev * dev).sum() / (n - ddof))

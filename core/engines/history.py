@@ -8,6 +8,7 @@ from typing import TypeGuard
 
 import numpy as np
 
+from core.analytics import numeric
 from core.domain import LiveMetrics
 from core.engines.debounce import Debounce, Settled
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
@@ -15,17 +16,8 @@ from core.engines.observations import ChainObservations
 from core.engines.shapes import Pierce, Side, Spike
 from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
 
-__all__ = [
-    "ChainObservations",
-    "Debounce",
-    "EngineHistory",
-    "OiSnapshot",
-    "Pierce",
-    "Settled",
-    "Side",
-    "Spike",
-    "StrikeFlow",
-]
+__all__ = ["ChainObservations", "Debounce", "EngineHistory", "OiSnapshot", "Pierce", "Settled", "Side"]
+__all__ += ["Spike", "StrikeFlow"]
 
 
 # A pierce's origin-side sample may lie this far before the window (one sampling interval of a
@@ -302,7 +294,7 @@ class EngineHistory:
         rets = np.diff(np.log(px))
         if len(rets) < min_returns:
             return None
-        return float(np.std(rets, ddof=1))
+        return numeric.std(rets, ddof=1)
 
     def volume_rate(self, t0: float, t1: float) -> float | None:
         """Units traded per minute from the cumulative-volume sample as of `t0` to the one as of

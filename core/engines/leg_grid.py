@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.analytics import numeric
 from core.domain import LiveMetrics
 
 
@@ -136,7 +137,7 @@ class LegGrid:
         d_oi = float(np.sum(cur_oi[ic]) - np.sum(old_oi[ib]))
         dpx = (cur_px[ic] - old_px[ib]) if len(cur_px) == n else np.array([np.nan])
         dpx = dpx[np.isfinite(dpx)]
-        d_premium = float(np.mean(dpx)) if len(dpx) else 0.0
+        d_premium = numeric.mean(dpx) if len(dpx) else 0.0
         return StrikeFlow(d_oi, d_premium, float(np.sum(old_oi[ib])), int(len(ic)))
 
     def flow_over(
@@ -193,7 +194,7 @@ class LegGrid:
         base_oi = old_oi[ok].sum()
         flow = StrikeFlow(
             float(cur_oi[legs][ok].sum() - base_oi),
-            float(dpx.sum() / len(dpx)) if len(dpx) else 0.0,  # dpx.mean()'s arithmetic, undispatched
+            numeric.mean(dpx) if len(dpx) else 0.0,
             float(base_oi),
             int(ok.sum()),
         )

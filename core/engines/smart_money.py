@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from core.analytics import numeric
 from core.domain import LiveMetrics
 from core.engines.base import EngineParams, EngineResult, Scorecard, not_evaluable, num
 from core.engines.history import EngineHistory
@@ -190,8 +191,8 @@ def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
     if not np.isfinite(values[0]) or len(values) < p.pcr_z_min_samples + 1:
         return None
     base, now = values[:-1], float(values[-1])
-    std = max(float(np.std(base)), p.pcr_z_min_std)
-    return (now - float(np.mean(base))) / std
+    std = max(numeric.std(base), p.pcr_z_min_std)
+    return (now - numeric.mean(base)) / std
 
 
 def _straddle_rule(
