@@ -2,7 +2,9 @@
 MarketStateManager -> LiveStructuralEngine every 1 s of event time -> EnginePipeline (default config).
 
 Times are event seconds from the script start, after the simulator's warm-up (FeedConfig.warmup_s,
-15 minutes of the baseline market). Broker delivery is the default; the sync variants are @slow."""
+15 minutes of the baseline market). Each scenario's window is checked in broker delivery, the
+default and the way Kite and Upstox deliver a market; sync delivery (whole-chain steps) is checked
+by the demo, which fires every signal type in it on both symbols (@slow)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ from core.state.market_state import MarketStateManager
 
 CAL = MarketCalendar.default()
 START = "2026-12-02T10:00:00"  # an ordinary Wednesday, mid-morning
-MODES = ["broker", pytest.param("sync", marks=pytest.mark.slow)]
 # A state (bias, gamma regime) is stamped when it qualified and emitted once the debounce has
 # confirmed it, up to a minute later: runs go this far past a window to see what it stamped.
 EMIT_LAG_S = 120.0
@@ -128,7 +129,7 @@ copyreg.pickle(MappingProxyType, lambda m: (MappingProxyType, (dict(m),)))
 copyreg.pickle(type(threading.Lock()), lambda _: (threading.Lock, ()))
 
 
-@lru_cache(maxsize=2)  # the scenario library's seed, in each delivery
+@lru_cache(maxsize=2)  # the scenario library's seed, and the shared warm-up test's
 def warm_start(config: FeedConfig) -> tuple[list[list], LivePath]:
     """The calm market's warm-up batches and the path after reading them."""
     sim = Simulator(config, CAL)
@@ -160,12 +161,11 @@ def fingerprint(run: Run) -> str:
     return repr(([(t, replace(s, id="")) for t, s in run.signals], run.first_spot, states))
 
 
-@pytest.mark.parametrize("mode", ["broker", "sync"])
-def test_a_run_from_the_shared_warm_up_is_the_run_from_its_own(mode):
+def test_a_run_from_the_shared_warm_up_is_the_run_from_its_own():
     """Two minutes of warm-up, then five of the demo (a sweep, a trap, a squeeze ...): the same
     signals, engine states and spots as reading the whole market."""
-    shared = run_scenario("demo", 300, seed=2, mode=mode, warmup_s=120.0, shared_warmup=True)
-    own = run_scenario("demo", 300, seed=2, mode=mode, warmup_s=120.0)  # reads its whole market
+    shared = run_scenario("demo", 300, seed=2, warmup_s=120.0, shared_warmup=True)
+    own = run_scenario("demo", 300, seed=2, warmup_s=120.0)  # reads its whole market
     assert len(own.signals) >= 3 and fingerprint(shared) == fingerprint(own)
 
 
@@ -176,12 +176,11 @@ SCRIPTED = [
 ]
 
 
-@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", SCRIPTED)
-def test_each_scenario_fires_its_signal_in_its_window(name, mode):
+def test_each_scenario_fires_its_signal_in_its_window(name):
     scenario = SCENARIOS[name]()
     lo, hi = scenario.window
-    fired = signals_of(name, hi + EMIT_LAG_S, mode=mode, shared_warmup=True)
+    fired = signals_of(name, hi + EMIT_LAG_S, shared_warmup=True)
     (wanted,) = scenario.signals
     hits = [(t, s) for t, s in fired if s.signal == wanted and lo <= t <= hi]
     assert hits, f"{name}: no {wanted} in {lo}-{hi} s; got {[(round(t), s.signal) for t, s in fired]}"
@@ -193,12 +192,11 @@ def test_each_scenario_fires_its_signal_in_its_window(name, mode):
     assert opposite == []
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_gamma_flip_crossing_moves_dealers_from_long_to_short_gamma(mode):
+def test_gamma_flip_crossing_moves_dealers_from_long_to_short_gamma():
     lo, hi = SCENARIOS["gamma_flip_crossing"]().window
     fired = [
         (t, s.signal)
-        for t, s in signals_of("gamma_flip_crossing", hi + EMIT_LAG_S, mode=mode, shared_warmup=True)
+        for t, s in signals_of("gamma_flip_crossing", hi + EMIT_LAG_S, shared_warmup=True)
         if s.engine == "DealerGammaEngine" and lo <= t <= hi
     ]
     regimes = [sig for _, sig in fired]
