@@ -10,14 +10,14 @@ import numpy as np
 
 from core.analytics import numeric
 from core.domain import LiveMetrics
-from core.engines.debounce import Debounce, Settled
+from core.engines.debounce import Debounce
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.engines.observations import ChainObservations
 from core.engines.shapes import Pierce, Side, Spike
 from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
 
-__all__ = ["ChainObservations", "Debounce", "EngineHistory", "OiSnapshot", "Pierce", "Settled", "Side"]
-__all__ += ["Spike", "StrikeFlow"]
+# EngineHistory and the shapes the engines import from here.
+__all__ = ["EngineHistory", "Pierce", "Side", "Spike", "StrikeFlow"]
 
 
 # A pierce's origin-side sample may lie this far before the window (one sampling interval of a
