@@ -36,9 +36,10 @@ case "${1:-run}" in
     shift || true
     "$VENV/bin/python" -m ruff check --quiet .
     "$VENV/bin/python" -m mypy --no-error-summary  # strict on core/ ([tool.mypy] in pyproject.toml)
-    # pytest-xdist: two workers per core (a third of the suite's time is tests waiting on sockets,
-    # servers and browsers, which a second worker overlaps); worksteal rebalances the long tests.
-    exec "$VENV/bin/python" -m pytest -q -n "${STRIKEIQ_TEST_WORKERS:-$((2 * $(nproc)))}" --dist worksteal "$@"
+    # pytest-xdist: one worker per core plus one, which overlaps the tests that wait on sockets,
+    # servers and browsers; more workers only time-slice the CPU-bound simulations and cost CPU
+    # (2 cores: 2 workers 695 s, 3 workers 638 s, 4 workers 697-709 s). worksteal rebalances.
+    exec "$VENV/bin/python" -m pytest -q -n "${STRIKEIQ_TEST_WORKERS:-$(($(nproc) + 1))}" --dist worksteal "$@"
     ;;
   setup)
     setup requirements-dev.txt
