@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.analytics import numeric
+
 # Feed clocks wobble by a second or two: a sample counts as `seconds` away when it lies within
 # this fraction of it (a snapshot stamped 299 s before now is the 5-minute-old one).
 TIME_TOL = 0.1
@@ -31,18 +33,8 @@ def observation_interval_s(
             break
         tail *= 2
     gaps = np.diff(ts[changed[-(recent + 1) :]])
-    return _median_positive(gaps[gaps > 0].tolist())
-
-
-def _median_positive(values: list[float]) -> float | None:
-    """np.median of a few positive floats (None for none), in Python: on ~30 values numpy's
-    dispatch costs more than the sort. Same float: numpy takes the middle value, or the mean of
-    the middle two, (0.0 + a + b) / 2, which for positive a and b is (a + b) / 2."""
-    if not values:
-        return None
-    values.sort()
-    half = len(values) // 2
-    return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2.0
+    gaps = gaps[gaps > 0]
+    return numeric.median(gaps) if len(gaps) else None
 
 
 def edge_slack(interval_s: float | None, window_s: float) -> float:
