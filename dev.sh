@@ -8,6 +8,10 @@ cd "$(dirname "$0")"
 
 PYTHON="${PYTHON:-python3}"
 VENV=".venv"
+# Keep Python's bytecode cache even where the environment turns it off: otherwise every server,
+# CLI and pool process the suite starts recompiles the project, and every test worker re-rewrites
+# every test module's asserts on every run (collection 14 s instead of 5 s per worker).
+unset PYTHONDONTWRITEBYTECODE
 
 setup() {
   local reqs="$1"
