@@ -58,40 +58,21 @@ def underlying_tick(sim: SymbolMarket, ts: float) -> Tick:
 def sync_ticks(sim: SymbolMarket, ts: float, full: bool) -> list[Tick]:
     """The underlying tick and the option legs that traded this step (all legs when `full`)."""
     out = [underlying_tick(sim, ts)]
+    symbol = sim.symbol
     for b in sim.books:
         q = sim.quotes(b, full)
+        strikes, rights, expiry = b.strikes, b.rights, b.expiry
         cols = zip(
-            b.K[q.idx].tolist(),
-            b.is_call[q.idx].tolist(),
-            q.ltp.tolist(),
-            q.bid.tolist(),
-            q.ask.tolist(),
-            q.depth.tolist(),
-            b.oi[q.idx].tolist(),
-            b.volume[q.idx].tolist(),
-            b.prev_close[q.idx].tolist(),
-            b.prev_oi[q.idx].tolist(),
-            strict=True,
-        )
+            q.idx.tolist(), q.ltp.tolist(), q.bid.tolist(), q.ask.tolist(), q.depth.tolist(),
+            b.oi[q.idx].tolist(), b.volume[q.idx].tolist(), b.prev_close[q.idx].tolist(),
+            b.prev_oi[q.idx].tolist(), strict=True,
+        )  # fmt: skip
+        # Positional, in Tick's field order (symbol, ts, ltp, recv_ts, expiry, strike, right, oi,
+        # volume, bid, ask, bid_qty, ask_qty, prev_close, prev_oi): the simulator builds tens of
+        # thousands of ticks a simulated minute, and keywords cost a quarter of each construction.
         out.extend(
-            Tick(
-                symbol=sim.symbol,
-                ts=ts,
-                ltp=lt,
-                recv_ts=ts,
-                expiry=b.expiry,
-                strike=k,
-                right="CE" if call else "PE",
-                oi=oi,
-                volume=vol,
-                bid=bd,
-                ask=ak,
-                bid_qty=dq[0],
-                ask_qty=dq[1],
-                prev_close=pc,
-                prev_oi=poi,
-            )
-            for k, call, lt, bd, ak, dq, oi, vol, pc, poi in cols
+            Tick(symbol, ts, lt, ts, expiry, strikes[i], rights[i], oi, vol, bd, ak, bq, aq, pc, poi)
+            for i, lt, bd, ak, (bq, aq), oi, vol, pc, poi in cols
         )
     return out
 
@@ -235,8 +216,7 @@ class BrokerDelivery:
             old = kept.get(b.expiry)
             interest = old.interest if old else np.exp(INTEREST_SD * self.rng.standard_normal(n))
             phase = old.oi_phase if old else self.rng.random(n)
-            rights = np.where(b.is_call, "CE", "PE").tolist()
-            last = [ltp[(b.expiry, k, r)] for k, r in zip(b.K.tolist(), rights, strict=True)]
+            last = [ltp[(b.expiry, k, r)] for k, r in zip(b.strikes, b.rights, strict=True)]
             self.legs[b.expiry] = _Legs(interest, phase, b.oi.tolist(), last, np.full(n, np.inf))
         self.next_spot_ms = _ms(chain[0].ts) + int(self.rng.integers(*SPOT_GAP_MS))
 
@@ -267,43 +247,31 @@ class BrokerDelivery:
         bid, ask = mm.quote(np.maximum(b.price[idx], mm.TICK_SIZE), K, sim.spot, sim.step, sim.state)
         liq = mm.liquidity(K, sim.spot, sim.step)
         depth = mm.depth_lots(self.rng, np.repeat(liq, 2).reshape(-1, 2), sim.state) * sim.lot
-        buyer = self.rng.random(len(idx)) < 0.5
+        buyer = (self.rng.random(len(idx)) < 0.5).tolist()
         missing = self.rng.random(len(idx)).tolist()
         cols = zip(
-            idx.tolist(), at_ms.tolist(), is_trade.tolist(), np.where(buyer, ask, bid).tolist(),
-            bid.tolist(), ask.tolist(), depth.tolist(), K.tolist(), b.is_call[idx].tolist(),
-            b.oi[idx].tolist(), b.volume[idx].tolist(), b.prev_close[idx].tolist(), b.prev_oi[idx].tolist(),
-            missing, strict=True,
+            idx.tolist(), at_ms.tolist(), is_trade.tolist(), buyer, bid.tolist(), ask.tolist(),
+            depth.tolist(), b.oi[idx].tolist(), b.volume[idx].tolist(), b.prev_close[idx].tolist(),
+            b.prev_oi[idx].tolist(), missing, strict=True,
         )  # fmt: skip
+        symbol, expiry, strikes, rights = sim.symbol, b.expiry, b.strikes, b.rights
+        ltp, oi = legs.ltp, legs.oi
+        no_depth = P_NO_QUOTE + P_NO_DEPTH
         out = []
-        for i, ms, trade, traded, bd, ak, (bq, aq), k, call, oi, vol, pc, poi, gone in cols:
+        for i, ms, trade, buy, bd, ak, (bq, aq), new_oi, vol, pc, poi, gone in cols:
             if trade:
-                legs.ltp[i] = traded
+                ltp[i] = ak if buy else bd  # a buyer lifts the ask, a seller hits the bid
             else:
-                legs.oi[i] = oi
-            if gone < P_NO_QUOTE + P_NO_DEPTH:
+                oi[i] = new_oi
+            if gone < no_depth:
                 bq = aq = None
                 if gone < P_NO_QUOTE:
                     bd = ak = None
             ts = ms / 1000.0
             tick = Tick(
-                symbol=sim.symbol,
-                ts=ts,
-                ltp=legs.ltp[i],
-                recv_ts=ts,
-                expiry=b.expiry,
-                strike=k,
-                right="CE" if call else "PE",
-                oi=legs.oi[i],
-                volume=vol,
-                bid=bd,
-                ask=ak,
-                bid_qty=bq,
-                ask_qty=aq,
-                prev_close=pc,
-                prev_oi=poi,
+                symbol, ts, ltp[i], ts, expiry, strikes[i], rights[i], oi[i], vol, bd, ak, bq, aq, pc, poi
             )
-            out.append((ms, tick))
+            out.append((ms, tick))  # positional Tick as in sync_ticks
         return out
 
     def _events(

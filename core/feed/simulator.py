@@ -10,7 +10,7 @@ import math
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from core.clock import IST
 from core.config import DEFAULT_LOT_SIZE, DEFAULT_STRIKE_STEP, FeedConfig
-from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus
+from core.domain import FeedItem, FeedStatus, InstrumentInfo, MarketStatus, Right
 from core.errors import ConfigError
 from core.feed import market_model as mm
 from core.feed.base import FeedSink, FeedStats
@@ -60,6 +60,17 @@ class Book:
     volume: np.ndarray
     prev_close: np.ndarray
     price: np.ndarray
+    # K and the rights as Python values, fixed like K: both deliveries read a leg's from these
+    # when they build its tick instead of converting array slices every step.
+    strikes: list[float] = field(init=False)
+    rights: list[Right] = field(init=False)
+    # mm.liquidity(K) at spot `liq_spot`: advance and quote_draws both need it at the same spot.
+    liq: np.ndarray = field(init=False)
+    liq_spot: float = field(init=False, default=math.nan)
+
+    def __post_init__(self) -> None:
+        self.strikes = self.K.tolist()
+        self.rights = ["CE" if call else "PE" for call in self.is_call.tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +204,21 @@ class SymbolMarket:
         for b in self.books:
             if oi_step:
                 self._update_oi(b, ts)
-            liq = mm.liquidity(b.K, self.spot, self.step)
+            liq = self._liquidity(b)
             rate = self.profile.volume_lots_per_s * b.weight * self.state.activity * liq * dt
             b.volume += self.rng.poisson(rate) * self.lot
             b.price = self._fair(b.K, b.is_call, b.close_ts, ts, self.spot)
         if oi_step:
             self.last_oi_ts = ts
         return oi_step
+
+    def _liquidity(self, b: Book) -> np.ndarray:
+        """mm.liquidity of book `b` at the current spot, computed once per spot (read-only)."""
+        if b.liq_spot != self.spot:
+            b.liq = mm.liquidity(b.K, self.spot, self.step)
+            b.liq.flags.writeable = False
+            b.liq_spot = self.spot
+        return b.liq
 
     def oi_due(self) -> float:
         """When the next exchange OI step is due: the ~3-minute cycle, or a script's faster one."""
@@ -243,7 +262,7 @@ class SymbolMarket:
         Drawn from the market's own generator, as sync delivery always has; broker delivery makes
         the same draws and discards them, so a seed gives one market whichever way it is delivered.
         """
-        liq = mm.liquidity(b.K, self.spot, self.step)
+        liq = self._liquidity(b)
         if full:
             idx = np.arange(len(b.K))
         else:
