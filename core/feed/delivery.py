@@ -245,8 +245,10 @@ class BrokerDelivery:
         idx, at_ms, is_trade = self._events(sim, b, legs, start_ms, end_ms)
         K = b.K[idx]
         bid, ask = mm.quote(np.maximum(b.price[idx], mm.TICK_SIZE), K, sim.spot, sim.step, sim.state)
-        liq = mm.liquidity(K, sim.spot, sim.step)
-        depth = mm.depth_lots(self.rng, np.repeat(liq, 2).reshape(-1, 2), sim.state) * sim.lot
+        # The book's liquidity at this spot, already computed by the step: the same bits as
+        # mm.liquidity(K) (element by element, as numpy's exp is; checked over the simulator's runs).
+        liq = sim.liquidity(b)[idx]
+        depth = mm.depth_lots(self.rng, liq.repeat(2).reshape(-1, 2), sim.state) * sim.lot
         buyer = (self.rng.random(len(idx)) < 0.5).tolist()
         missing = self.rng.random(len(idx)).tolist()
         cols = zip(
@@ -281,11 +283,11 @@ class BrokerDelivery:
         order: each leg's trades (Poisson at its own rate) and the OI publications that fall due."""
         rate = trade_rate(b.K, sim.spot, sim.step, b.weight * sim.state.activity) * legs.interest
         counts = self.rng.poisson(np.minimum(rate, TRADE_MAX_PER_S) * (end_ms - start_ms) / 1000.0)
-        traded = np.repeat(np.arange(len(b.K)), counts)
+        traded = np.arange(len(b.K)).repeat(counts)
         trade_ms = self.rng.integers(start_ms, end_ms, len(traded))
-        published = np.flatnonzero(legs.oi_due_ms < end_ms)
+        published = (legs.oi_due_ms < end_ms).nonzero()[0]
         if not len(published):  # most windows: trades only, already in their legs' order
-            order = np.argsort(trade_ms, kind="stable")
+            order = trade_ms.argsort(kind="stable")
             return traded[order], trade_ms[order], np.ones(len(order), dtype=bool)
         oi_ms = np.maximum(legs.oi_due_ms[published], start_ms).astype(np.int64)
         legs.oi_due_ms[published] = np.inf

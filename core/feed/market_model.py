@@ -220,8 +220,8 @@ def atm_iv(level: float, T: float, state: StepState) -> float:
 
 def smile(K: np.ndarray, F: float, T: float, atm: float) -> np.ndarray:
     """IV per strike: skewed (puts richer) and convex in standardised log-moneyness."""
-    x = np.clip(np.log(K / F) / (atm * np.sqrt(T)), -4.0, 4.0)
-    iv: np.ndarray = np.clip(atm * (1.0 - 0.07 * x + 0.025 * x * x), 0.03, 2.0)
+    x = (np.log(K / F) / (atm * np.sqrt(T))).clip(-4.0, 4.0)
+    iv: np.ndarray = (atm * (1.0 - 0.07 * x + 0.025 * x * x)).clip(0.03, 2.0)
     return iv
 
 

@@ -64,7 +64,8 @@ class Book:
     # when they build its tick instead of converting array slices every step.
     strikes: list[float] = field(init=False)
     rights: list[Right] = field(init=False)
-    # mm.liquidity(K) at spot `liq_spot`: advance and quote_draws both need it at the same spot.
+    # mm.liquidity(K) at spot `liq_spot`: advance, quote_draws and the broker delivery all need it
+    # at the same spot.
     liq: np.ndarray = field(init=False)
     liq_spot: float = field(init=False, default=math.nan)
 
@@ -204,7 +205,7 @@ class SymbolMarket:
         for b in self.books:
             if oi_step:
                 self._update_oi(b, ts)
-            liq = self._liquidity(b)
+            liq = self.liquidity(b)
             rate = self.profile.volume_lots_per_s * b.weight * self.state.activity * liq * dt
             b.volume += self.rng.poisson(rate) * self.lot
             b.price = self._fair(b.K, b.is_call, b.close_ts, ts, self.spot)
@@ -212,8 +213,8 @@ class SymbolMarket:
             self.last_oi_ts = ts
         return oi_step
 
-    def _liquidity(self, b: Book) -> np.ndarray:
-        """mm.liquidity of book `b` at the current spot, computed once per spot (read-only)."""
+    def liquidity(self, b: Book) -> np.ndarray:
+        """mm.liquidity of book `b`'s legs at the current spot, computed once per spot (read-only)."""
         if b.liq_spot != self.spot:
             b.liq = mm.liquidity(b.K, self.spot, self.step)
             b.liq.flags.writeable = False
@@ -262,13 +263,13 @@ class SymbolMarket:
         Drawn from the market's own generator, as sync delivery always has; broker delivery makes
         the same draws and discards them, so a seed gives one market whichever way it is delivered.
         """
-        liq = self._liquidity(b)
+        liq = self.liquidity(b)
         if full:
             idx = np.arange(len(b.K))
         else:
-            idx = np.flatnonzero(self.rng.random(len(b.K)) < np.minimum(1.0, 0.6 * liq * b.weight))
+            idx = (self.rng.random(len(b.K)) < np.minimum(1.0, 0.6 * liq * b.weight)).nonzero()[0]
         buyer = self.rng.random(len(idx)) < 0.5
-        depth = mm.depth_lots(self.rng, np.repeat(liq[idx], 2).reshape(-1, 2), self.state) * self.lot
+        depth = mm.depth_lots(self.rng, liq[idx].repeat(2).reshape(-1, 2), self.state) * self.lot
         return idx, buyer, depth
 
     def info(self) -> InstrumentInfo:
