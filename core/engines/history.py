@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TypeGuard
+from collections.abc import Callable, Hashable
+from functools import lru_cache
+from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
@@ -14,7 +16,13 @@ from core.engines.debounce import Debounce
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.engines.observations import ChainObservations
 from core.engines.shapes import Pierce, Side, Spike
-from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
+from core.state.history import (
+    RECENT_OBSERVATIONS,
+    TIME_TOL,
+    RingBuffer,
+    edge_slack,
+    observation_interval_s,
+)
 
 # EngineHistory and the shapes the engines import from here.
 __all__ = ["EngineHistory", "Pierce", "Side", "Spike", "StrikeFlow"]
@@ -26,6 +34,13 @@ ORIGIN_LOOKBACK_S = 120.0
 
 # Scalar series kept besides spot; `total_volume` and `total_oi` are call + put sums in units.
 TRACKED_METRICS = ("pcr_oi", "atm_straddle", "total_volume", "total_oi")
+
+# How many sigma_1m answers are kept across updates (each engine asks for a few ends at most).
+SIGMA_MEMO = 16
+# How many answers `kept` holds for one series before starting afresh.
+KEPT_MEMO = 64
+
+T = TypeVar("T")
 
 
 class EngineHistory:
@@ -72,7 +87,19 @@ class EngineHistory:
         self.spot_changed_ts: float | None = None
         # Engines query the same series many times per update; materialise each one once.
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Answers that several engines, or both sides of one, ask for on the same update: functions
+        # of the history as of this update, cleared with _cache.
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        # sigma_1m answers kept across updates while the samples they read stand (see sigma_1m):
+        # (window_s, end, min_returns) -> (sigma, first spot ts then, first grid time).
+        self._sigmas: dict[tuple[float, float, int], tuple[float | None, float, float]] = {}
+        # Answers that are functions of one tracked series, kept until it next changes (`kept`).
+        self._kept: dict[str, dict[Hashable, Any]] = {name: {} for name in TRACKED_METRICS}
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until spot moves
+        # When spot moved, for its latest RECENT_OBSERVATIONS + 1 observations (the first sample
+        # counts as one), and whether the ring has dropped a sample since: sample_interval_s.
+        self._moves: deque[float] = deque(maxlen=RECENT_OBSERVATIONS + 1)
+        self._spot_dropped = False
 
     @property
     def last_ts(self) -> float | None:
@@ -106,11 +133,15 @@ class EngineHistory:
             if previous is None or previous[1] != metrics.spot:
                 self.spot_moved_after, self.spot_moved = last, True
                 self.spot_changed_ts = ts
+                self._moves.append(ts)
+            if len(self.spot) == self.spot.capacity:
+                self._spot_dropped = True  # the append below drops the oldest sample
             if self.spot_moved or len(self.spot) == self.spot.capacity:  # else the interval holds:
                 self._interval = None  # it depends on when spot changed (and on the first sample)
             self.spot.append(ts, float(metrics.spot))
         self._last_ts = ts
         self._cache.clear()
+        self._memo.clear()
         self.updates += 1
         return True
 
@@ -125,6 +156,7 @@ class EngineHistory:
                 if last_value is None or last_value[1] != value:
                     changed = True  # a chain-derived series moved: data changed
                 series.append(ts, float(value))
+                self._kept[name].clear()
         if changed or self._oi_data_ts is None:
             self._oi_data_ts = ts
 
@@ -162,7 +194,10 @@ class EngineHistory:
     ) -> tuple[StrikeFlow | None, str]:
         """OI and premium change over `window_s` on the chain's observations, each leg back from
         the observation its latest value belongs to (LegGrid.flow_over)."""
-        anchors = self.observations.anchors()
+        anchors = self._memo.get(("anchors",))
+        if anchors is None:  # a function of the observations, which only update() advances
+            anchors = self._memo["anchors",] = self.observations.anchors()
+            anchors.flags.writeable = False
         if len(anchors) != 2 * len(metrics.strikes):
             anchors = np.concatenate((metrics.call_ts, metrics.put_ts))
         return self.observed_legs.flow_over(
@@ -206,10 +241,15 @@ class EngineHistory:
         end = self.last_ts if end_ts is None else end_ts
         if end is None:
             return None
+        key = ("min_max", seconds, end)
+        if key in self._memo:  # both sides of a sweep measure against the same range
+            found: tuple[float, float] | None = self._memo[key]
+            return found
         ts, px = self.arrays("spot")
         lo, hi = ts.searchsorted([end - seconds, end], side="right")
         px = px[max(int(lo) - 1, 0) : hi]
-        return (float(px.min()), float(px.max())) if len(px) else None
+        found = self._memo[key] = (float(px.min()), float(px.max())) if len(px) else None
+        return found
 
     def value_ago(self, name: str, seconds: float, end_ts: float | None = None) -> float | None:
         """The value of a series as of `seconds` before `end_ts` (default the latest update);
@@ -225,18 +265,45 @@ class EngineHistory:
     def sample(self, name: str, times: np.ndarray) -> np.ndarray:
         """Values as of each time (last at or before it); NaN where the series does not reach back."""
         ts, val = self.arrays(name)
-        idx = np.searchsorted(ts, times, side="right") - 1
-        out = np.full(len(times), np.nan)
+        idx = ts.searchsorted(times, side="right") - 1
         ok = idx >= 0
+        if ok.all():  # the usual case: the series reaches back to every time
+            return val[idx]
+        out = np.full(len(times), np.nan)
         out[ok] = val[idx[ok]]
         return out
+
+    def kept(self, series: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """compute(), remembered until the tracked `series` next changes: for an answer that is
+        a function of that series and of `key` alone (which must say everything else it reads)."""
+        memo = self._kept[series]
+        if key in memo:
+            found: T = memo[key]
+            return found
+        if len(memo) >= KEPT_MEMO:
+            memo.clear()
+        found = memo[key] = compute()
+        return found
 
     def sample_interval_s(self) -> float | None:
         """Seconds between spot observations, the median over recent ones (None before two): the
         finest spot move the engines can see."""
         if self._interval is None:
-            self._interval = (observation_interval_s(*self.arrays("spot")),)
+            self._interval = (self._observation_interval(),)
         return self._interval[0]
+
+    def _observation_interval(self) -> float | None:
+        """`observation_interval_s` of spot, from the moves update() saw where they are the ones
+        it would find in the ring: all of them while the ring has dropped nothing (its first
+        sample is the first move), else when the oldest of a full set lies after the ring's
+        first sample (which the function counts as an observation whatever its value)."""
+        ts, px = self.arrays("spot")
+        moves = self._moves
+        if len(ts) < 2 or (self._spot_dropped and not (len(moves) == moves.maxlen and moves[0] > ts[0])):
+            return observation_interval_s(ts, px)
+        gaps = np.diff(np.array(moves))
+        gaps = gaps[gaps > 0]
+        return numeric.median(gaps) if len(gaps) else None
 
     def window_slack(self, window_s: float) -> float:
         """How much younger than `window_s` a window's base may be: half the feed's observation
@@ -284,17 +351,33 @@ class EngineHistory:
     ) -> float | None:
         """Standard deviation of 1-minute log returns of spot over (end_ts - window_s, end_ts], as a
         fraction. Ending the window before the move being judged keeps it out of its own yardstick.
+
+        The same window is asked for on many updates (a spike's start stays put while it is in
+        the hunt's window), so answers are kept while the samples they read stand: each grid time
+        reads the last spot sample at or before it, an answer is kept only when a sample after
+        `end` was already stored (timestamps never decrease, so later samples are all after
+        `end`), and the ring's evictions only change grid times before its first sample.
         """
         end = self.last_ts if end_ts is None else end_ts
         if end is None:
             return None
-        grid = end - 60.0 * np.arange(int(window_s // 60), -1, -1)
+        ts, _ = self.arrays("spot")
+        key = (window_s, end, min_returns)
+        kept = self._sigmas.pop(key, None)
+        if kept is not None and len(ts) and (kept[1] == ts[0] or kept[2] >= ts[0]):
+            self._sigmas[key] = kept  # re-inserted: the most recently used are kept longest
+            return kept[0]
+        grid = end - _minute_steps(int(window_s // 60))
         px = self.sample("spot", grid)
         px = px[np.isfinite(px) & (px > 0)]
-        rets = np.diff(np.log(px))
-        if len(rets) < min_returns:
-            return None
-        return numeric.std(rets, ddof=1)
+        log_px = np.log(px)
+        rets = log_px[1:] - log_px[:-1]  # np.diff's arithmetic
+        sigma = numeric.std(rets, ddof=1) if len(rets) >= min_returns else None
+        if len(ts) and end < ts[-1]:
+            if len(self._sigmas) >= SIGMA_MEMO:
+                del self._sigmas[next(iter(self._sigmas))]  # the least recently used
+            self._sigmas[key] = (sigma, float(ts[0]), float(grid[0]))
+        return sigma
 
     def volume_rate(self, t0: float, t1: float) -> float | None:
         """Units traded per minute from the cumulative-volume sample as of `t0` to the one as of
@@ -332,25 +415,43 @@ class EngineHistory:
         before a pierce is often just outside it. Whether spot has come back is the caller's
         question (the latest spot is the last sample).
         """
-        now = self.last_ts
-        if now is None or not level > 0:
+        if self.last_ts is None or not level > 0:
             return None
-        ts, px = self._from_anchor(now - window_s, now, origin_lookback_s)
-        first = int(ts.searchsorted(now - window_s, side="right"))  # ts is sorted: the window's first
-        if len(ts) < 2 or first == len(ts):
+        found = self._extreme(side, window_s, origin_lookback_s)
+        if found is None:
             return None
+        ts, px, i = found
         below = side == "below"
-        inside = px[first:]
-        i = first + int(inside.argmin() if below else inside.argmax())
         extreme = float(px[i])
         depth = (level - extreme) / level if below else (extreme - level) / level
         if depth < min_depth_pct:
             return None
-        origin = np.flatnonzero(px[:i] >= level if below else px[:i] <= level)
+        origin = (px[:i] >= level if below else px[:i] <= level).nonzero()[0]
         if not len(origin):
             return None
         j = int(origin[-1])
         return Pierce(level, side, extreme, float(ts[i]), float(ts[j]), float(depth))
+
+    def _extreme(
+        self, side: Side, window_s: float, origin_lookback_s: float
+    ) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """Spot samples from a pierce's anchor (`_from_anchor`) to now and the index of the lowest
+        ("below") or highest sample in the window; None without two samples or one in the window.
+        The same for every level an engine tries, so it is found once per update."""
+        key = ("extreme", side, window_s, origin_lookback_s)
+        if key in self._memo:
+            found: tuple[np.ndarray, np.ndarray, int] | None = self._memo[key]
+            return found
+        now = self.last_ts
+        assert now is not None  # pierce() returns before looking without an update
+        ts, px = self._from_anchor(now - window_s, now, origin_lookback_s)
+        first = int(ts.searchsorted(now - window_s, side="right"))  # ts is sorted: the window's first
+        found = None
+        if len(ts) >= 2 and first != len(ts):
+            inside = px[first:]
+            found = (ts, px, first + int(inside.argmin() if side == "below" else inside.argmax()))
+        self._memo[key] = found
+        return found
 
     def spike(self, side: Side, window_s: float, lead_s: float) -> Spike | None:
         """The move into the window's low ("below") or high ("above") from the opposite extreme
@@ -361,12 +462,12 @@ class EngineHistory:
         if len(px) < 2:
             return None
         below = side == "below"
-        i = int(np.argmin(px) if below else np.argmax(px))
+        i = int(px.argmin() if below else px.argmax())
         lts, lpx = self._from_anchor(float(ts[i]) - lead_s, float(ts[i]), lead_s * TIME_TOL)
         if not len(lpx):
             return None
         # The last time at the opposite extreme: where the move itself began.
-        k = len(lpx) - 1 - int(np.argmax(lpx[::-1]) if below else np.argmin(lpx[::-1]))
+        k = len(lpx) - 1 - int(lpx[::-1].argmax() if below else lpx[::-1].argmin())
         after = px[i:]
         rebound = float(after.max() if below else after.min())
         return Spike(side, float(lpx[k]), float(lts[k]), float(px[i]), float(ts[i]), rebound)
@@ -375,8 +476,16 @@ class EngineHistory:
         """Event time of the first spot sample after `t0` at or below `price` ("below") or at or
         above it ("above"); None if spot has not been there since."""
         ts, px = self.between("spot", t0, self.last_ts if self.last_ts is not None else t0)
-        hit = np.flatnonzero(px <= price if side == "below" else px >= price)
+        hit = (px <= price if side == "below" else px >= price).nonzero()[0]
         return float(ts[hit[0]]) if len(hit) else None
+
+
+@lru_cache(maxsize=8)
+def _minute_steps(minutes: int) -> np.ndarray:
+    """60 * [minutes, ..., 1, 0]: the offsets of a 1-minute grid back from its end (read-only)."""
+    steps = 60.0 * np.arange(minutes, -1, -1)
+    steps.flags.writeable = False
+    return steps
 
 
 def _tracked_values(m: LiveMetrics) -> dict[str, float | None]:

@@ -179,7 +179,17 @@ def _pcr_rules(
 def pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
     """z-score of the latest PCR against the preceding window's PCR, sampled as of each point of a
     fixed grid (pcr_z_step_s), so the number of samples does not depend on how often the feed
-    delivered; None while the history does not cover the whole window."""
+    delivered; None while the history does not cover the whole window.
+
+    A function of the PCR series, the chain's last change and the z parameters: computed again
+    only when one of them changed (the chain is observed every minute or so, engines run on
+    every update)."""
+    z = (p.pcr_z_window_s, p.pcr_z_step_s, p.pcr_z_min_samples, p.pcr_z_min_std)
+    key = ("pcr_shift_z", history.data_ts, *z)
+    return history.kept("pcr_oi", key, lambda: _pcr_shift_z(history, p))
+
+
+def _pcr_shift_z(history: EngineHistory, p: SmartMoneyParams) -> float | None:
     now_ts = history.data_ts  # the chain's last change: PCR is a function of the chain
     if now_ts is None:
         return None
