@@ -60,6 +60,9 @@ class LegGrid:
         self.samples: deque[OiSnapshot] = deque(maxlen=self._capacity)
         self._now: OiSnapshot | None = None  # the latest update's chain, not yet on the grid
         self._times_cache: np.ndarray | None = None
+        # Per right, the legs of a metrics update with OI and a tick time: several bands are read
+        # off the same update (writing, buying), and the update never changes (frozen arrays).
+        self._reported: dict[str, tuple[LiveMetrics, np.ndarray]] = {}
 
     def update(self, m: LiveMetrics, ts: float | None = None) -> bool:
         """Grid points in (last grid point, ts] take the chain as of each: the previous update's
@@ -172,31 +175,35 @@ class LegGrid:
         if not n or len(cur_oi) != n or len(leg_ts) != n:
             return None, "no per-leg OI and tick times"
         strikes = metrics.strikes
-        legs = np.flatnonzero(
-            (strikes >= lo - 1e-9) & (strikes <= hi + 1e-9) & np.isfinite(cur_oi) & np.isfinite(leg_ts)
-        )
+        reported = self._reported.get(right)
+        if reported is None or reported[0] is not metrics:
+            reported = self._reported[right] = (metrics, np.isfinite(cur_oi) & np.isfinite(leg_ts))
+        legs = ((strikes >= lo - 1e-9) & (strikes <= hi + 1e-9) & reported[1]).nonzero()[0]
         if not len(legs):
             return None, "no leg with OI in the band"
         ends = leg_ts if anchors is None else (anchors[:n] if right == "CE" else anchors[n:])
         base_ts = ends[legs] - window_s + slack_s
-        if not np.isfinite(base_ts).all():
+        starts = base_ts.tolist()  # a band's handful of legs: cheaper as Python floats
+        if not all(map(math.isfinite, starts)):
             return None, "no complete observation of the chain yet"
-        first = float(base_ts.min())
+        first = min(starts)
         if not self.samples or first < self.samples[0].ts:
             return None, self.base(first)[1]
         grid = self._times().searchsorted(base_ts, side="right") - 1
         old_oi, old_px = self._at_bases(right, strikes, legs, grid)
         ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
-        if not ok.any():
+        count = int(np.count_nonzero(ok))
+        if not count:
             return None, "no leg of the band has OI at the start of its window"
-        dpx = (cur_px[legs] - old_px)[ok] if len(cur_px) == n else np.array([np.nan])
+        cur_oi = cur_oi[legs]
+        dpx = cur_px[legs] - old_px if len(cur_px) == n else np.array([np.nan])
+        if count < len(legs):  # else every leg counts: the same arrays, unindexed
+            cur_oi, old_oi = cur_oi[ok], old_oi[ok]
+            dpx = dpx[ok] if len(cur_px) == n else dpx
         dpx = dpx[np.isfinite(dpx)]
-        base_oi = old_oi[ok].sum()
+        base_oi = old_oi.sum()
         flow = StrikeFlow(
-            float(cur_oi[legs][ok].sum() - base_oi),
-            numeric.mean(dpx) if len(dpx) else 0.0,
-            float(base_oi),
-            int(ok.sum()),
+            float(cur_oi.sum() - base_oi), numeric.mean(dpx) if len(dpx) else 0.0, float(base_oi), count
         )
         return flow, ""
 
@@ -205,7 +212,22 @@ class LegGrid:
     ) -> tuple[np.ndarray, np.ndarray]:
         """OI and premium of `legs` (columns of `strikes`) of one right in grid samples `grid`, one
         per leg; NaN where a sample lacks the strike."""
-        lo_g, hi_g = int(grid.min()), int(grid.max())
+        used = set(grid.tolist())  # a handful of legs: cheaper as Python ints than numpy calls
+        lo_g, hi_g = min(used), max(used)
+        first, last = self.samples[lo_g], self.samples[hi_g]
+        if len(used) <= 2 and first.strikes is strikes and last.strikes is strikes:
+            # The usual case, a strike grid unchanged since the windows' starts and every leg's
+            # base in one of two samples (a leg's window ends at the latest complete observation
+            # or at the one in progress): picked leg by leg.
+            first_oi, first_px = _leg_values(first, right)
+            if lo_g == hi_g:
+                return first_oi[legs], first_px[legs]
+            in_first = grid == lo_g
+            last_oi, last_px = _leg_values(last, right)
+            return (
+                np.where(in_first, first_oi[legs], last_oi[legs]),
+                np.where(in_first, first_px[legs], last_px[legs]),
+            )
         snaps = [self.samples[g] for g in range(lo_g, hi_g + 1)]
         if all(snap.strikes is strikes for snap in snaps):
             # The usual case, a strike grid unchanged since the windows' starts: one gather.
@@ -229,11 +251,25 @@ class LegGrid:
         return old_oi, old_px
 
 
+def _leg_values(snap: OiSnapshot, right: str) -> tuple[np.ndarray, np.ndarray]:
+    """A snapshot's OI and premiums of one right, as float arrays."""
+    oi, px = (snap.call_oi, snap.call_ltp) if right == "CE" else (snap.put_oi, snap.put_ltp)
+    return np.asarray(oi, dtype=float), np.asarray(px, dtype=float)
+
+
 def _same_chain(a: OiSnapshot, b: OiSnapshot) -> bool:
     return (
         (a.strikes is b.strikes or np.array_equal(a.strikes, b.strikes))
-        and np.array_equal(a.call_oi, b.call_oi, equal_nan=True)
-        and np.array_equal(a.put_oi, b.put_oi, equal_nan=True)
-        and np.array_equal(a.call_ltp, b.call_ltp, equal_nan=True)
-        and np.array_equal(a.put_ltp, b.put_ltp, equal_nan=True)
+        and _same_values(a.call_oi, b.call_oi)
+        and _same_values(a.put_oi, b.put_oi)
+        and _same_values(a.call_ltp, b.call_ltp)
+        and _same_values(a.put_ltp, b.put_ltp)
     )
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """np.array_equal(a, b, equal_nan=True), for float arrays without its overhead: every
+    element equal or NaN in both (a chain's OI and premiums always have legs without a value)."""
+    if a.dtype.kind != "f" or b.dtype.kind != "f" or a.shape != b.shape:
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(((a == b) | (np.isnan(a) & np.isnan(b))).all())

@@ -69,18 +69,19 @@ class ChainObservations:
             self.observed, self.reporting, self.settled = m.ts, True, True
             self.completed += 1
             return m.ts
-        if not (self._strikes is m.strikes or np.array_equal(self._strikes, m.strikes)):
+        if not (self._strikes is m.strikes or _same_strikes(self._strikes, m.strikes)):
             self._realign(m.strikes)
         ts = np.concatenate((m.call_ts, m.put_ts))
+        finite = np.isfinite(ts)
         with np.errstate(invalid="ignore"):
-            new = np.isfinite(ts) & ~(ts <= self._ts)
+            new = finite & ~(ts <= self._ts)
         self._ts = ts
         if not new.any():
             return None
         self.reporting = True
         # "Most of the chain at once" counts the legs the chain has now, if more than before.
-        legs = max(int(self._expected.sum()), int(np.isfinite(ts).sum()))
-        self.settled = 2 * int(new.sum()) > legs
+        legs = max(int(np.count_nonzero(self._expected)), int(np.count_nonzero(finite)))
+        self.settled = 2 * int(np.count_nonzero(new)) > legs
         # With no previous observation, or one whose legs no longer tell when the chain is whole
         # (the chain grew by more than half since: a few strikes, then the whole chain), the
         # observation in progress only establishes which legs the chain has (see the class doc).
@@ -139,8 +140,9 @@ class ChainObservations:
         previous observation lacked than half the legs it had. Its legs then no longer tell when
         the chain is whole: the observation completes when an update reports most of the chain at
         once (a snapshot) or when a leg reports a second time."""
-        expected = int(self._expected.sum())
-        return bool(expected) and 2 * int(((self._reported | new) & ~self._expected).sum()) > expected
+        expected = int(np.count_nonzero(self._expected))
+        joined = int(np.count_nonzero((self._reported | new) & ~self._expected))
+        return bool(expected) and 2 * joined > expected
 
     def _report(self, new: np.ndarray, ts: np.ndarray) -> None:
         """Add this update's reports to the observation in progress. It is dated by its first
@@ -170,3 +172,8 @@ class ChainObservations:
                     self._expected[orig],
                 )
         self._strikes, self._ts, self._reported, self._expected = strikes, ts, reported, expected
+
+
+def _same_strikes(a: np.ndarray, b: np.ndarray) -> bool:
+    """np.array_equal(a, b) without its overhead (a feed's strike list is often a new array)."""
+    return a.shape == b.shape and bool((a == b).all())
