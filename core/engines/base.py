@@ -116,25 +116,28 @@ class Engine(Protocol):
 class Scorecard:
     """Accumulates named rule hits on the up and down sides of one evaluation."""
 
-    __slots__ = ("_hits",)
+    __slots__ = ("_tags", "_weights")
 
     def __init__(self) -> None:
-        self._hits: dict[Side, list[tuple[str, float]]] = {"up": [], "down": []}
+        # Tags and weights in parallel lists: decide() reads each as a whole.
+        self._tags: dict[Side, list[str]] = {"up": [], "down": []}
+        self._weights: dict[Side, list[float]] = {"up": [], "down": []}
 
     def add(self, side: Side, tag: str, weight: float, when: bool = True) -> bool:
         """Add `weight` under `tag` to `side` if `when`; returns `when` so rules can chain."""
         if when and weight > 0:
-            self._hits[side].append((tag, weight))
+            self._tags[side].append(tag)
+            self._weights[side].append(weight)
         return bool(when)
 
     def has(self, side: Side) -> bool:
-        return bool(self._hits[side])
+        return bool(self._tags[side])
 
     def score(self, side: Side) -> float:
-        return round(min(1.0, sum(w for _, w in self._hits[side])), _SCORE_DIGITS)
+        return round(min(1.0, sum(self._weights[side])), _SCORE_DIGITS)
 
     def tags(self, side: Side) -> tuple[str, ...]:
-        return tuple(t for t, _ in self._hits[side])
+        return tuple(self._tags[side])
 
     def decide(
         self,
@@ -150,18 +153,20 @@ class Scorecard:
         """
         episodes = episodes or {}
         up, down = self.score("up"), self.score("down")
+        up_tags, down_tags = self.tags("up"), self.tags("down")
         # Every rule that hit, so a tile can show why a verdict is (not yet) a signal.
         feats = {**features, "up_score": up, "down_score": down}
-        feats["up_rules"], feats["down_rules"] = list(self.tags("up")), list(self.tags("down"))
+        feats["up_rules"], feats["down_rules"] = self._tags["up"][:], self._tags["down"][:]
         if up > down and up >= threshold:
             margin = round(up - down, _SCORE_DIGITS)
-            return EngineResult(up_signal, "UP", up, margin, self.tags("up"), feats, True, episodes.get("up"))
+            return EngineResult(up_signal, "UP", up, margin, up_tags, feats, True, episodes.get("up"))
         if down > up and down >= threshold:
             margin = round(down - up, _SCORE_DIGITS)
             return EngineResult(
-                down_signal, "DOWN", down, margin, self.tags("down"), feats, True, episodes.get("down")
+                down_signal, "DOWN", down, margin, down_tags, feats, True, episodes.get("down")
             )
-        return EngineResult.inactive(feats, raw_score=max(up, down))
+        # What EngineResult.inactive builds, without copying the new dict once more.
+        return EngineResult("", "NONE", max(up, down), 0.0, (), feats, False)
 
 
 def num(value: Any, digits: int = 6) -> float | None:

@@ -136,6 +136,9 @@ class EnginePipeline:
             tuple(engines) if engines is not None else tuple(c() for c in ENGINE_CLASSES)
         )
         self.params = _engine_params(self.engines, self.config.overrides)
+        self._state_engines = frozenset(
+            e.name for e in self.engines if getattr(e, "kind", "pattern") == "state"
+        )
         self._symbols: dict[str, _SymbolState] = {}
         self._stats = {e.name: _EngineStats() for e in self.engines}
         self._counters = dict.fromkeys(
@@ -153,20 +156,23 @@ class EnginePipeline:
         results: dict[str, EngineResult] = {}
         signals: list[Signal] = []
         states = dict(sym.states)
+        history = sym.history
         for engine in self.engines:
-            result = self._run(engine, metrics, sym.history)
+            name = engine.name
+            result = self._run(engine, metrics, history)
             if result is None:
                 continue
-            results[engine.name] = result
-            if getattr(engine, "kind", "pattern") == "state":
+            results[name] = result
+            if name in self._state_engines:
                 emitted = self._state_change(sym, engine, result, metrics)
             else:
-                emitted = [s] if (s := self._episode(sym, engine.name, result, metrics)) else []
+                emitted = [s] if (s := self._episode(sym, name, result, metrics)) else []
             signals.extend(emitted)
-            previous = states.get(engine.name)
+            previous = states.get(name)
             last = emitted[-1] if emitted else (previous.last_signal if previous else None)
-            held = sym.debounce[engine.name].state if engine.name in sym.debounce else None
-            states[engine.name] = EngineState(engine.name, result, metrics.ts, last, held)
+            debounce = sym.debounce.get(name)
+            held = debounce.state if debounce is not None else None
+            states[name] = EngineState(name, result, metrics.ts, last, held)
         sym.states = states  # reference swap: readers see the old or the new dict, never a mix
         with self._lock:
             self._counters["updates"] += 1
@@ -201,7 +207,8 @@ class EnginePipeline:
             stats = self._stats[engine.name]
             stats.evaluations += 1
             stats.total_ms += elapsed_ms
-            stats.max_ms = max(stats.max_ms, elapsed_ms)
+            if elapsed_ms > stats.max_ms:
+                stats.max_ms = elapsed_ms
             if error:
                 if stats.last_error.split(" (symbol")[0] != error.split(" (symbol")[0]:
                     log.warning("engine %s failed: %s", engine.name, error)
