@@ -165,8 +165,7 @@ class Scorecard:
             return EngineResult(
                 down_signal, "DOWN", down, margin, down_tags, feats, True, episodes.get("down")
             )
-        # What EngineResult.inactive builds, without copying the new dict once more.
-        return EngineResult("", "NONE", max(up, down), 0.0, (), feats, False)
+        return EngineResult.inactive(feats, raw_score=max(up, down))
 
 
 def num(value: Any, digits: int = 6) -> float | None:
