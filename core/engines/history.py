@@ -117,7 +117,7 @@ class EngineHistory:
         last = self.last_ts
         if last is not None and metrics.ts < last:
             return False
-        self.legs.update(metrics)  # first: the part that can reject malformed arrays
+        self.legs.update(metrics, compare=False)  # first: the part that can reject malformed arrays
         ts = metrics.ts
         obs = self.observations
         observed = obs.update(metrics)

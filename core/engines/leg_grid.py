@@ -8,13 +8,18 @@ before the first sample is not evaluable (`base` says why), never answered from 
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from core.analytics import numeric
 from core.domain import LiveMetrics
+
+# How many bands' flows LegGrid.flow_over keeps (the engines read four per update).
+FLOW_MEMO = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,16 @@ class StrikeFlow:
         return self.rel_oi >= min_rel and self.d_premium > 0
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _KeptFlow:
+    """An answer of LegGrid.flow_over and what it was computed from (held, so compared by identity)."""
+
+    key: tuple[Any, ...]
+    strikes: np.ndarray
+    bases: tuple[OiSnapshot, ...]
+    flow: tuple[StrikeFlow | None, str]
+
+
 class LegGrid:
     """Per-leg OI and premiums (one expiry's strikes) sampled every `grid_s` for `retention_s`."""
 
@@ -63,11 +78,15 @@ class LegGrid:
         # Per right, the legs of a metrics update with OI and a tick time: several bands are read
         # off the same update (writing, buying), and the update never changes (frozen arrays).
         self._reported: dict[str, tuple[LiveMetrics, np.ndarray]] = {}
+        # flow_over's latest answer per band (right, lo, hi, window).
+        self._flows: dict[tuple[str, float, float, float], _KeptFlow] = {}
 
-    def update(self, m: LiveMetrics, ts: float | None = None) -> bool:
+    def update(self, m: LiveMetrics, ts: float | None = None, compare: bool = True) -> bool:
         """Grid points in (last grid point, ts] take the chain as of each: the previous update's
         chain for points before ts, this one's for a point at ts exactly; `ts` is m.ts unless the
-        chain was observed at another moment. True if the chain changed since the previous update."""
+        chain was observed at another moment. True if the chain changed since the previous update;
+        always False without `compare`, for a caller that does not ask (comparing two chains
+        costs more than the rest)."""
         ts = m.ts if ts is None else ts
         n = len(m.strikes)
         if not n or len(m.call_oi) != n or len(m.put_oi) != n:
@@ -75,7 +94,7 @@ class LegGrid:
         call_ltp = m.call_ltp if len(m.call_ltp) == n else np.full(n, np.nan)
         put_ltp = m.put_ltp if len(m.put_ltp) == n else np.full(n, np.nan)
         now = OiSnapshot(ts, m.strikes, m.call_oi, m.put_oi, call_ltp, put_ltp)
-        changed = self._now is None or not _same_chain(self._now, now)
+        changed = compare and (self._now is None or not _same_chain(self._now, now))
         step = self.grid_s
         last_grid = self.samples[-1].ts if self.samples else None
         prev = self._now
@@ -190,16 +209,55 @@ class LegGrid:
         if not self.samples or first < self.samples[0].ts:
             return None, self.base(first)[1]
         grid = self._times().searchsorted(base_ts, side="right") - 1
+        band_oi, band_px = cur_oi[legs], (cur_px[legs] if len(cur_px) == n else None)
+        # The flow is a function of these legs' values now and of the grid samples their bases
+        # lie in (immutable once on the grid; and of the strike values only where a sample's
+        # strike list is another array): a band with no new report since an earlier update,
+        # measured from the same samples, reads the same, so the latest answer is kept per band.
+        bases = tuple(self.samples[g] for g in sorted(set(grid.tolist())))
+        same_grid = tuple(b.strikes is strikes for b in bases)
+        key = (
+            legs.tobytes(),
+            grid.tobytes(),
+            band_oi.tobytes(),
+            None if band_px is None else band_px.tobytes(),
+            same_grid,
+        )
+        slot = (right, lo, hi, window_s)
+        kept = self._flows.get(slot)
+        if (
+            kept is not None
+            and kept.key == key
+            and (all(same_grid) or kept.strikes is strikes)
+            and all(map(operator.is_, kept.bases, bases))
+        ):
+            return kept.flow
+        flow = self._band_flow(right, strikes, legs, grid, band_oi, band_px)
+        if len(self._flows) >= FLOW_MEMO:
+            self._flows.clear()
+        self._flows[slot] = _KeptFlow(key, strikes, bases, flow)
+        return flow
+
+    def _band_flow(
+        self,
+        right: str,
+        strikes: np.ndarray,
+        legs: np.ndarray,
+        grid: np.ndarray,
+        cur_oi: np.ndarray,
+        cur_px: np.ndarray | None,
+    ) -> tuple[StrikeFlow | None, str]:
+        """flow_over's sums for `legs` with values `cur_oi` and `cur_px` (None: the feed has no
+        premiums) now and their bases in grid samples `grid`."""
         old_oi, old_px = self._at_bases(right, strikes, legs, grid)
         ok = np.isfinite(old_oi)  # a leg with no OI at its base is left out, not counted as zero
         count = int(np.count_nonzero(ok))
         if not count:
             return None, "no leg of the band has OI at the start of its window"
-        cur_oi = cur_oi[legs]
-        dpx = cur_px[legs] - old_px if len(cur_px) == n else np.array([np.nan])
+        dpx = cur_px - old_px if cur_px is not None else np.array([np.nan])
         if count < len(legs):  # else every leg counts: the same arrays, unindexed
             cur_oi, old_oi = cur_oi[ok], old_oi[ok]
-            dpx = dpx[ok] if len(cur_px) == n else dpx
+            dpx = dpx[ok] if cur_px is not None else dpx
         dpx = dpx[np.isfinite(dpx)]
         base_oi = old_oi.sum()
         flow = StrikeFlow(
