@@ -85,10 +85,11 @@ class EngineHistory:
         # The update that brought the current spot: where windows that must not move with the
         # clock between two spot observations end (a snapshot feed's spot holds for a minute).
         self.spot_changed_ts: float | None = None
-        # Engines query the same series many times per update; materialise each one once.
+        # Engines query the same series many times per update; materialise each one once, until
+        # it next changes (spot with every update, the tracked series with an observation).
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         # Answers that several engines, or both sides of one, ask for on the same update: functions
-        # of the history as of this update, cleared with _cache.
+        # of the history as of this update.
         self._memo: dict[tuple[Any, ...], Any] = {}
         # sigma_1m answers kept across updates while the samples they read stand (see sigma_1m):
         # (window_s, end, min_returns) -> (sigma, first spot ts then, first grid time).
@@ -140,7 +141,7 @@ class EngineHistory:
                 self._interval = None  # it depends on when spot changed (and on the first sample)
             self.spot.append(ts, float(metrics.spot))
         self._last_ts = ts
-        self._cache.clear()
+        self._cache.pop("spot", None)
         self._memo.clear()
         self.updates += 1
         return True
@@ -156,6 +157,7 @@ class EngineHistory:
                 if last_value is None or last_value[1] != value:
                     changed = True  # a chain-derived series moved: data changed
                 series.append(ts, float(value))
+                self._cache.pop(name, None)
                 self._kept[name].clear()
         if changed or self._oi_data_ts is None:
             self._oi_data_ts = ts
@@ -209,7 +211,7 @@ class EngineHistory:
         return self.spot if name == "spot" else self.metrics[name]
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """All stored (ts, values) of a series in time order, read-only and shared until the next update."""
+        """All stored (ts, values) of a series in time order, read-only and shared until it changes."""
         cached = self._cache.get(name)
         if cached is None:
             ts, val = self.series(name).arrays()
@@ -220,7 +222,7 @@ class EngineHistory:
     def between(self, name: str, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples with ts in (t0, t1]; update() keeps timestamps non-decreasing, so this is a slice."""
         ts, val = self.arrays(name)
-        lo, hi = np.searchsorted(ts, [t0, t1], side="right")
+        lo, hi = ts.searchsorted(t0, side="right"), ts.searchsorted(t1, side="right")
         return ts[lo:hi], val[lo:hi]
 
     def window(self, name: str, seconds: float, end_offset_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +248,7 @@ class EngineHistory:
             found: tuple[float, float] | None = self._memo[key]
             return found
         ts, px = self.arrays("spot")
-        lo, hi = ts.searchsorted([end - seconds, end], side="right")
+        lo, hi = ts.searchsorted(end - seconds, side="right"), ts.searchsorted(end, side="right")
         px = px[max(int(lo) - 1, 0) : hi]
         found = self._memo[key] = (float(px.min()), float(px.max())) if len(px) else None
         return found
