@@ -16,13 +16,7 @@ from core.engines.debounce import Debounce
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.engines.observations import ChainObservations
 from core.engines.shapes import Pierce, Side, Spike
-from core.state.history import (
-    RECENT_OBSERVATIONS,
-    TIME_TOL,
-    RingBuffer,
-    edge_slack,
-    observation_interval_s,
-)
+from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
 
 # EngineHistory and the shapes the engines import from here.
 __all__ = ["EngineHistory", "Pierce", "Side", "Spike", "StrikeFlow"]
@@ -97,10 +91,6 @@ class EngineHistory:
         # Answers that are functions of one tracked series, kept until it next changes (`kept`).
         self._kept: dict[str, dict[Hashable, Any]] = {name: {} for name in TRACKED_METRICS}
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until spot moves
-        # When spot moved, for its latest RECENT_OBSERVATIONS + 1 observations (the first sample
-        # counts as one), and whether the ring has dropped a sample since: sample_interval_s.
-        self._moves: deque[float] = deque(maxlen=RECENT_OBSERVATIONS + 1)
-        self._spot_dropped = False
 
     @property
     def last_ts(self) -> float | None:
@@ -134,9 +124,6 @@ class EngineHistory:
             if previous is None or previous[1] != metrics.spot:
                 self.spot_moved_after, self.spot_moved = last, True
                 self.spot_changed_ts = ts
-                self._moves.append(ts)
-            if len(self.spot) == self.spot.capacity:
-                self._spot_dropped = True  # the append below drops the oldest sample
             if self.spot_moved or len(self.spot) == self.spot.capacity:  # else the interval holds:
                 self._interval = None  # it depends on when spot changed (and on the first sample)
             self.spot.append(ts, float(metrics.spot))
@@ -291,21 +278,8 @@ class EngineHistory:
         """Seconds between spot observations, the median over recent ones (None before two): the
         finest spot move the engines can see."""
         if self._interval is None:
-            self._interval = (self._observation_interval(),)
+            self._interval = (observation_interval_s(*self.arrays("spot")),)
         return self._interval[0]
-
-    def _observation_interval(self) -> float | None:
-        """`observation_interval_s` of spot, from the moves update() saw where they are the ones
-        it would find in the ring: all of them while the ring has dropped nothing (its first
-        sample is the first move), else when the oldest of a full set lies after the ring's
-        first sample (which the function counts as an observation whatever its value)."""
-        ts, px = self.arrays("spot")
-        moves = self._moves
-        if len(ts) < 2 or (self._spot_dropped and not (len(moves) == moves.maxlen and moves[0] > ts[0])):
-            return observation_interval_s(ts, px)
-        gaps = np.diff(np.array(moves))
-        gaps = gaps[gaps > 0]
-        return numeric.median(gaps) if len(gaps) else None
 
     def window_slack(self, window_s: float) -> float:
         """How much younger than `window_s` a window's base may be: half the feed's observation
