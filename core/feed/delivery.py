@@ -29,7 +29,7 @@ from core.domain import FeedItem, MarketStatus, Tick
 from core.feed import market_model as mm
 
 if TYPE_CHECKING:
-    from core.feed.simulator import Book, SymbolMarket
+    from core.feed.sim_market import Book, SymbolMarket
 
 FULL_REFRESH_S = 60.0  # sync: the whole chain again at least this often
 SLICE_MS = 250  # broker: ticks within one slice of event time are one batch

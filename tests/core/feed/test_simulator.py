@@ -22,7 +22,8 @@ from core.domain import FeedStatus, InstrumentInfo, MarketStatus, Tick
 from core.errors import ConfigError
 from core.feed import market_model as mm
 from core.feed.pacing import Pacer
-from core.feed.simulator import RATE, Simulator
+from core.feed.sim_market import RATE
+from core.feed.simulator import Simulator
 from core.market_calendar import MarketCalendar, expiry_close_epoch
 from core.state.market_state import MarketStateManager
 
