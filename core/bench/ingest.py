@@ -14,10 +14,11 @@ from core.clock import IST
 from core.config import FeedConfig
 from core.domain import FeedItem, FeedStatus, Right
 from core.feed.base import FeedStats
+from core.feed.encode import dumps
 from core.feed.instruments import Instrument, InstrumentMaster
 from core.feed.kite import FULL, INDEX_FULL, decode_kite
 from core.feed.proto import MarketDataFeedV3_pb2 as pb
-from core.feed.protocol import decode_frame, dumps, ts_to_ms
+from core.feed.protocol import decode_frame, ts_to_ms
 from core.feed.server import FeedServer
 from core.feed.upstox import decode_upstox
 from core.feed.websocket import WebSocketFeed

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from core.domain import FeedItem, FeedStatus
 from core.feed.base import FeedSink
-from core.feed.protocol import dumps, encode_item
+from core.feed.encode import dumps, encode_item
 
 
 class Recorder:

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from core.domain import FeedItem, FeedStatus, InstrumentInfo, LegKey, MarketStatus, Tick
 from core.feed.base import Feed
-from core.feed.protocol import dumps, encode_heartbeat, encode_item
+from core.feed.encode import dumps, encode_heartbeat, encode_item
 
 log = logging.getLogger(__name__)
 

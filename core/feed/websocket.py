@@ -15,7 +15,8 @@ from core.config import FeedConfig, mask_url
 from core.domain import FeedItem, FeedState, FeedStatus
 from core.errors import FeedError
 from core.feed.base import FeedSink, FeedStats, backoff_delay
-from core.feed.protocol import decode_frame, subscribe_message
+from core.feed.encode import subscribe_message
+from core.feed.protocol import decode_frame
 
 log = logging.getLogger(__name__)
 

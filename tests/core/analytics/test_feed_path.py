@@ -10,7 +10,8 @@ from core.analytics.structural import LiveStructuralEngine
 from core.config import AnalyticsConfig
 from core.domain import InstrumentInfo, LiveMetrics, Tick
 from core.feed.base import FeedStats
-from core.feed.protocol import decode_frame, encode_frame
+from core.feed.encode import encode_frame
+from core.feed.protocol import decode_frame
 from core.state.market_state import MarketStateManager
 from tests.factories import DEFAULT_TS, make_chain
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.config import FeedConfig
 from core.domain import InstrumentInfo, MarketStatus, Tick
-from core.feed.protocol import dumps, encode_item
+from core.feed.encode import dumps, encode_item
 from core.feed.simulator import Simulator
 
 SYNTHETIC_RECORDING = Path(__file__).resolve().parents[2] / "data" / "synthetic_backtest_NIFTY.jsonl.gz"

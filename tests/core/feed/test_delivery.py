@@ -18,7 +18,8 @@ from core.domain import Tick
 from core.errors import ConfigError
 from core.feed import delivery
 from core.feed.base import FeedStats
-from core.feed.protocol import decode_frame, encode_frame
+from core.feed.encode import encode_frame
+from core.feed.protocol import decode_frame
 from core.feed.simulator import Simulator
 from core.market_calendar import MarketCalendar
 

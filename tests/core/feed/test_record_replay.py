@@ -14,7 +14,7 @@ import pytest
 from core.config import FeedConfig
 from core.domain import InstrumentInfo, MarketStatus, Tick
 from core.feed.base import FeedStats
-from core.feed.protocol import encode_item
+from core.feed.encode import encode_item
 from core.feed.recorder import Recorder
 from core.feed.replay import ReplayFeed, iter_batches
 from core.feed.server import FeedServer

@@ -11,7 +11,7 @@ import websocket
 
 from core.config import FeedConfig
 from core.domain import InstrumentInfo, MarketStatus, Tick
-from core.feed.protocol import encode_item
+from core.feed.encode import encode_item
 from core.feed.server import FeedServer
 from core.feed.websocket import WebSocketFeed
 from tests.core.feed.test_websocket import FeedThread, RecordingSink

@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from core.config import FeedConfig
 from core.domain import FeedStatus, MarketStatus, Tick
 from core.feed.base import backoff_delay
-from core.feed.protocol import encode_frame, ts_to_ms
+from core.feed.encode import encode_frame
+from core.feed.protocol import ts_to_ms
 from core.feed.websocket import WebSocketFeed
 
 BASE_MS = 1_764_560_100_000
