@@ -15,16 +15,11 @@ from core.domain import LiveMetrics
 from core.engines.debounce import Debounce
 from core.engines.leg_grid import LegGrid, OiSnapshot, StrikeFlow
 from core.engines.observations import ChainObservations
-from core.engines.shapes import Pierce, Side, Spike
+from core.engines.shapes import Pierce, Side, Spike, SpotShapes
 from core.state.history import TIME_TOL, RingBuffer, edge_slack, observation_interval_s
 
 # EngineHistory and the shapes the engines import from here.
 __all__ = ["EngineHistory", "Pierce", "Side", "Spike", "StrikeFlow"]
-
-
-# A pierce's origin-side sample may lie this far before the window (one sampling interval of a
-# 1- or 2-minute feed), so a pierce in the window's first sample still has an origin.
-ORIGIN_LOOKBACK_S = 120.0
 
 # Scalar series kept besides spot; `total_volume` and `total_oi` are call + put sums in units.
 TRACKED_METRICS = ("pcr_oi", "atm_straddle", "total_volume", "total_oi")
@@ -37,7 +32,7 @@ KEPT_MEMO = 64
 T = TypeVar("T")
 
 
-class EngineHistory:
+class EngineHistory(SpotShapes):
     """Bounded look-back for one symbol, advanced by `update(metrics)` before the engines run.
 
     Scalar series are kept per update (capacities in samples; at the default 1 s metrics interval
@@ -206,40 +201,6 @@ class EngineHistory:
             cached = self._cache[name] = (ts, val)
         return cached
 
-    def between(self, name: str, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
-        """Samples with ts in (t0, t1]; update() keeps timestamps non-decreasing, so this is a slice."""
-        ts, val = self.arrays(name)
-        lo, hi = ts.searchsorted(t0, side="right"), ts.searchsorted(t1, side="right")
-        return ts[lo:hi], val[lo:hi]
-
-    def window(self, name: str, seconds: float, end_offset_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Samples with ts in (now - seconds, now - end_offset_s], now = the latest update."""
-        now = self.last_ts
-        if now is None:
-            return np.empty(0), np.empty(0)
-        return self.between(name, now - seconds, now - end_offset_s)
-
-    def min_max(self, seconds: float, end_ts: float | None = None) -> tuple[float, float] | None:
-        """Lowest and highest spot held over (end - seconds, end], `end_ts` or now: the samples in
-        it and the one still in force at its start (spot is a step function of event time).
-
-        Held, not sampled: a feed that repeats the last spot at every update (a stream, updated
-        leg by leg) and one that has it once per snapshot must give the same range, so the value
-        at the window's start counts whether or not a repeat of it happens to fall inside.
-        """
-        end = self.last_ts if end_ts is None else end_ts
-        if end is None:
-            return None
-        key = ("min_max", seconds, end)
-        if key in self._memo:  # both sides of a sweep measure against the same range
-            found: tuple[float, float] | None = self._memo[key]
-            return found
-        ts, px = self.arrays("spot")
-        lo, hi = ts.searchsorted(end - seconds, side="right"), ts.searchsorted(end, side="right")
-        px = px[max(int(lo) - 1, 0) : hi]
-        found = self._memo[key] = (float(px.min()), float(px.max())) if len(px) else None
-        return found
-
     def value_ago(self, name: str, seconds: float, end_ts: float | None = None) -> float | None:
         """The value of a series as of `seconds` before `end_ts` (default the latest update);
         None if the series is not that old."""
@@ -313,15 +274,6 @@ class EngineHistory:
         idx = idx[idx >= 0]
         return ts[idx], val[idx]
 
-    def _from_anchor(self, t0: float, t1: float, slack_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """Spot samples in [t0, t1], led by the last sample before t0 when it lies within `slack_s`
-        of it: on a sparse feed the sample just before a window is where a move into it began."""
-        ts, px = self.arrays("spot")
-        a = int(ts.searchsorted(t0, side="right")) - 1  # the last sample at or before t0
-        lo = a if a >= 0 and ts[a] >= t0 - slack_s else a + 1
-        hi = int(ts.searchsorted(t1, side="right"))
-        return ts[lo:hi], px[lo:hi]
-
     def sigma_1m(
         self, window_s: float = 1800.0, end_ts: float | None = None, min_returns: int = 5
     ) -> float | None:
@@ -374,86 +326,6 @@ class EngineHistory:
         if len(rates) < 3:
             return None
         return float(np.median(rates))
-
-    def pierce(
-        self,
-        level: float,
-        side: Side,
-        window_s: float,
-        min_depth_pct: float,
-        origin_lookback_s: float = ORIGIN_LOOKBACK_S,
-    ) -> Pierce | None:
-        """The deepest trade through `level` within the window, having started from the origin side.
-
-        "below": spot was at or above the level, then traded at least `min_depth_pct` under it.
-        The extreme lies inside the window; the origin-side sample may also be the last one before
-        the window (within `origin_lookback_s`): on a feed sampled every minute or two, the sample
-        before a pierce is often just outside it. Whether spot has come back is the caller's
-        question (the latest spot is the last sample).
-        """
-        if self.last_ts is None or not level > 0:
-            return None
-        found = self._extreme(side, window_s, origin_lookback_s)
-        if found is None:
-            return None
-        ts, px, i = found
-        below = side == "below"
-        extreme = float(px[i])
-        depth = (level - extreme) / level if below else (extreme - level) / level
-        if depth < min_depth_pct:
-            return None
-        origin = (px[:i] >= level if below else px[:i] <= level).nonzero()[0]
-        if not len(origin):
-            return None
-        j = int(origin[-1])
-        return Pierce(level, side, extreme, float(ts[i]), float(ts[j]), float(depth))
-
-    def _extreme(
-        self, side: Side, window_s: float, origin_lookback_s: float
-    ) -> tuple[np.ndarray, np.ndarray, int] | None:
-        """Spot samples from a pierce's anchor (`_from_anchor`) to now and the index of the lowest
-        ("below") or highest sample in the window; None without two samples or one in the window.
-        The same for every level an engine tries, so it is found once per update."""
-        key = ("extreme", side, window_s, origin_lookback_s)
-        if key in self._memo:
-            found: tuple[np.ndarray, np.ndarray, int] | None = self._memo[key]
-            return found
-        now = self.last_ts
-        assert now is not None  # pierce() returns before looking without an update
-        ts, px = self._from_anchor(now - window_s, now, origin_lookback_s)
-        first = int(ts.searchsorted(now - window_s, side="right"))  # ts is sorted: the window's first
-        found = None
-        if len(ts) >= 2 and first != len(ts):
-            inside = px[first:]
-            found = (ts, px, first + int(inside.argmin() if side == "below" else inside.argmax()))
-        self._memo[key] = found
-        return found
-
-    def spike(self, side: Side, window_s: float, lead_s: float) -> Spike | None:
-        """The move into the window's low ("below") or high ("above") from the opposite extreme
-        within `lead_s` before it. The last sample before that counts too if it is at most
-        TIME_TOL further back: on 1-minute snapshots, stamped a second early or late, the sample
-        a minute before the extreme is the only start there is."""
-        ts, px = self.window("spot", window_s)
-        if len(px) < 2:
-            return None
-        below = side == "below"
-        i = int(px.argmin() if below else px.argmax())
-        lts, lpx = self._from_anchor(float(ts[i]) - lead_s, float(ts[i]), lead_s * TIME_TOL)
-        if not len(lpx):
-            return None
-        # The last time at the opposite extreme: where the move itself began.
-        k = len(lpx) - 1 - int(lpx[::-1].argmax() if below else lpx[::-1].argmin())
-        after = px[i:]
-        rebound = float(after.max() if below else after.min())
-        return Spike(side, float(lpx[k]), float(lts[k]), float(px[i]), float(ts[i]), rebound)
-
-    def first_reach(self, t0: float, price: float, side: Side) -> float | None:
-        """Event time of the first spot sample after `t0` at or below `price` ("below") or at or
-        above it ("above"); None if spot has not been there since."""
-        ts, px = self.between("spot", t0, self.last_ts if self.last_ts is not None else t0)
-        hit = (px <= price if side == "below" else px >= price).nonzero()[0]
-        return float(ts[hit[0]]) if len(hit) else None
 
 
 @lru_cache(maxsize=8)
