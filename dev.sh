@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # StrikeIQ developer entry point.
 #   ./dev.sh run    set up .venv and start the dashboard (SQLite file + built-in simulator)
-#   ./dev.sh test   set up .venv, lint (ruff), type-check core/ (mypy) and run the whole test suite
+#   ./dev.sh test   set up .venv, lint and format-check (ruff), type-check core/ (mypy) and run the whole test suite
 #   ./dev.sh setup  only set up .venv (runtime + test dependencies)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,6 +39,7 @@ case "${1:-run}" in
     setup requirements-dev.txt
     shift || true
     "$VENV/bin/python" -m ruff check --quiet .
+    "$VENV/bin/python" -m ruff format --check --quiet .
     "$VENV/bin/python" -m mypy --no-error-summary  # strict on core/ ([tool.mypy] in pyproject.toml)
     # pytest-xdist: one worker per core plus one, which overlaps the tests that wait on sockets,
     # servers and browsers; more workers only time-slice the CPU-bound simulations and cost CPU

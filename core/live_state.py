@@ -103,9 +103,7 @@ def _state_from_dict(engine: str, d: Mapping[str, Any]) -> EngineState:
     result = None if r is None else EngineResult(**{**r, "reasons": tuple(r.get("reasons") or ())})
     last = d.get("last_signal")
     held = d.get("held")
-    return EngineState(
-        engine, result, d.get("updated_ts"), signal_from_dict(last) if last else None, held
-    )
+    return EngineState(engine, result, d.get("updated_ts"), signal_from_dict(last) if last else None, held)
 
 
 def live_state_payload(

@@ -63,7 +63,9 @@ def run_worker(config: Config, duration: float | None, publish_live_state: bool 
         "signals_written": logger.get("written", 0),
         "flushed": flushed,
         "learning": {k: health["learning"].get(k) for k in ("passes", "failures", "outcomes_written")},
-        "alerts": {k: health["alerts"].get(k) for k in ("rules", "fired", "sent", "failed", "skipped", "dropped")},
+        "alerts": {
+            k: health["alerts"].get(k) for k in ("rules", "fired", "sent", "failed", "skipped", "dropped")
+        },
     }
 
 

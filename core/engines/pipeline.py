@@ -241,7 +241,11 @@ class EnginePipeline:
             since, moved = observations.in_progress_since, sym.history.spot_moved_after
             stale = since is not None and moved is not None and since <= moved
             held = sym.pending[name] = _Held(result, m, observations.completed + (2 if stale else 1))
-        if held is not None and observations.completed < held.decides and m.ts - held.seen_m.ts < PATTERN_WAIT_S:
+        if (
+            held is not None
+            and observations.completed < held.decides
+            and m.ts - held.seen_m.ts < PATTERN_WAIT_S
+        ):
             if observations.reporting:
                 held.chain = (result, m)
             return None

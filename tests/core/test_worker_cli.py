@@ -69,7 +69,9 @@ def test_db_upgrade_and_current(sqlite_url):
     assert json.loads(down.stdout)["current"] is None
 
 
-@pytest.mark.parametrize("command", ["worker", "simulate", "record", "replay", "db", "evaluate", "bench", "export"])
+@pytest.mark.parametrize(
+    "command", ["worker", "simulate", "record", "replay", "db", "evaluate", "bench", "export"]
+)
 def test_every_command_has_help(command):
     result = cli(command, "--help", timeout=60)
     assert result.returncode == 0

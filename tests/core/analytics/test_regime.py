@@ -118,7 +118,9 @@ def test_breakout_regime_near_the_wall_ahead():
 
 
 def test_pin_risk_on_expiry_day_near_max_pain_and_oi_peak():
-    x = replace(BASE, dealer_gamma="long", ret_5m=0.0, max_pain=25000.0, max_oi_strike=25050.0, minutes_to_close=45)
+    x = replace(
+        BASE, dealer_gamma="long", ret_5m=0.0, max_pain=25000.0, max_oi_strike=25050.0, minutes_to_close=45
+    )
     regime, confidence = classify_regime(x)
     assert regime == "pin_risk" and 0.6 < confidence < 1.0
     not_expiry_day = replace(x, minutes_to_close=None)
@@ -148,7 +150,9 @@ def test_gamma_flip_break_near_and_crossing():
     before = replace(BASE, spot=25300.0, gamma_flip=25200.0)
     crossed = replace(BASE, spot=25100.0, gamma_flip=25200.0, dealer_gamma="short")
     assert _kinds(structural_alerts(crossed, before)) == {"GAMMA_FLIP_BREAK": "critical"}
-    assert _kinds(structural_alerts(replace(crossed, dealer_gamma="long"), before)) == {"GAMMA_FLIP_BREAK": "high"}
+    assert _kinds(structural_alerts(replace(crossed, dealer_gamma="long"), before)) == {
+        "GAMMA_FLIP_BREAK": "high"
+    }
 
 
 def test_flow_imbalance_spike():

@@ -180,7 +180,9 @@ def test_cli_prints_the_scorecard_and_writes_json(tmp_path, capsys, monkeypatch)
 
 
 def test_recordings_of_a_directory_and_their_symbols(tmp_path):
-    assert recording_files([SYNTHETIC_RECORDING.parent]) == sorted(SYNTHETIC_RECORDING.parent.glob("*.jsonl.gz"))
+    assert recording_files([SYNTHETIC_RECORDING.parent]) == sorted(
+        SYNTHETIC_RECORDING.parent.glob("*.jsonl.gz")
+    )
     assert recording_symbols(SYNTHETIC_RECORDING) == ("NIFTY",)
     plain = tmp_path / "BANKNIFTY_2026-01-01_x.jsonl"
     plain.write_text('{"type":"tick","symbol":"BANKNIFTY","ts":1767240000000,"ltp":50000}\n')

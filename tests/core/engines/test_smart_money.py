@@ -58,7 +58,9 @@ Z_N = 1900  # longer than the 30-minute PCR window
 
 
 def test_pcr_shift_z_beyond_one_counts():
-    rising = run(ENGINE, np.full(Z_N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < Z_N - 1 else 1.05})[0]
+    rising = run(
+        ENGINE, np.full(Z_N, 25000.0), per_step=lambda i, _: {"pcr_oi": 1.0 if i < Z_N - 1 else 1.05}
+    )[0]
     # A flat baseline has no spread: the 0.02 floor is the yardstick, so +0.05 is z = 2.5.
     assert rising.features["up_rules"] == ["pcr_rising"]
     assert rising.features["pcr_shift_z"] == pytest.approx(2.5)

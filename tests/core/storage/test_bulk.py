@@ -69,7 +69,9 @@ def ids(session_factory, prefix: str) -> list[str]:
     with session_factory() as session:
         return list(
             session.scalars(
-                sa.select(TABLE.c.signal_uid).where(TABLE.c.signal_uid.like(f"{prefix}%")).order_by(TABLE.c.id)
+                sa.select(TABLE.c.signal_uid)
+                .where(TABLE.c.signal_uid.like(f"{prefix}%"))
+                .order_by(TABLE.c.id)
             )
         )
 

@@ -88,7 +88,9 @@ def test_the_json_text_is_kept_only_for_data_that_was_already_strict() -> None:
     strict = sanitize_json({"a": [1, 2.5, None], "b": "x"})
     assert strict.text == json.dumps({"a": [1, 2.5, None], "b": "x"})
     assert sanitize_json({"a": math.nan}).text is None
-    assert sanitize_json({"k": "nul\x00"}).text is None and sanitize_json({"d": date(2026, 1, 2)}).text is None
+    assert (
+        sanitize_json({"k": "nul\x00"}).text is None and sanitize_json({"d": date(2026, 1, 2)}).text is None
+    )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -133,5 +135,7 @@ def test_numpy_scalars_are_stored_as_numbers(engine: sa.Engine) -> None:
                                    total_call_oi=np.int64(1_234_567), atm_iv=np.float32(0.125)))  # fmt: skip
         session.commit()
     with engine.connect() as conn:
-        row = conn.execute(sa.select(MarketSnapshot.spot, MarketSnapshot.total_call_oi, MarketSnapshot.atm_iv)).one()
+        row = conn.execute(
+            sa.select(MarketSnapshot.spot, MarketSnapshot.total_call_oi, MarketSnapshot.atm_iv)
+        ).one()
     assert (row.spot, row.total_call_oi, row.atm_iv) == (25001.25, 1_234_567, 0.125)
