@@ -13,15 +13,8 @@ from hypothesis import strategies as st
 
 from core.domain import InstrumentInfo, MarketStatus, Tick
 from core.feed.base import FeedStats
-from core.feed.protocol import (
-    REJECT_REASONS,
-    decode_frame,
-    encode_frame,
-    encode_heartbeat,
-    encode_item,
-    subscribe_message,
-    ts_to_ms,
-)
+from core.feed.encode import encode_frame, encode_heartbeat, encode_item, subscribe_message
+from core.feed.protocol import REJECT_REASONS, decode_frame, ts_to_ms
 
 RECV = 1_800_000_000.0
 TS_MS = 1_764_560_100_250  # 2025-12-01T03:35:00.250Z
