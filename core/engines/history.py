@@ -88,11 +88,6 @@ class EngineHistory(SpotShapes):
         self._interval: tuple[float | None] | None = None  # sample_interval_s, until spot moves
 
     @property
-    def last_ts(self) -> float | None:
-        """Event time of the latest accepted update: "now" for every window."""
-        return self._last_ts
-
-    @property
     def dealer_gamma(self) -> str | None:
         """The debounced dealer-gamma regime: long, short, neutral, or None before one has held."""
         state: str | None = self.gamma.state
@@ -187,19 +182,6 @@ class EngineHistory(SpotShapes):
         return self.observed_legs.flow_over(
             metrics, right, lo, hi, window_s, self.window_slack(window_s), anchors
         )
-
-    def series(self, name: str) -> RingBuffer:
-        """`spot` or one of TRACKED_METRICS."""
-        return self.spot if name == "spot" else self.metrics[name]
-
-    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """All stored (ts, values) of a series in time order, read-only and shared until it changes."""
-        cached = self._cache.get(name)
-        if cached is None:
-            ts, val = self.series(name).arrays()
-            ts.flags.writeable = val.flags.writeable = False
-            cached = self._cache[name] = (ts, val)
-        return cached
 
     def value_ago(self, name: str, seconds: float, end_ts: float | None = None) -> float | None:
         """The value of a series as of `seconds` before `end_ts` (default the latest update);

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.state.history import TIME_TOL
+from core.state.history import TIME_TOL, RingBuffer
 
 Side = Literal["below", "above"]
 
@@ -51,18 +51,34 @@ class Spike:
 
 
 class SpotShapes:
-    """Windows of a series and the shapes of spot's path in them (range, pierce, spike, return to a
-    price), mixed into EngineHistory: it supplies each series' samples (`arrays`), "now"
-    (`last_ts`) and `_memo`, the answers kept until its next update."""
+    """The stored series (spot and the tracked chain metrics) as arrays, their windows, and the
+    shapes of spot's path in them (range, pierce, spike, return to a price): the read side of
+    EngineHistory, which declares the series here and fills them in `update`; `_memo` holds
+    answers until its next update."""
 
+    spot: RingBuffer
+    metrics: dict[str, RingBuffer]
+    _last_ts: float | None
+    _cache: dict[str, tuple[np.ndarray, np.ndarray]]
     _memo: dict[tuple[Any, ...], Any]
 
     @property
     def last_ts(self) -> float | None:
-        raise NotImplementedError
+        """Event time of the latest accepted update: "now" for every window."""
+        return self._last_ts
+
+    def series(self, name: str) -> RingBuffer:
+        """`spot` or one of the tracked chain metrics (history.TRACKED_METRICS)."""
+        return self.spot if name == "spot" else self.metrics[name]
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """All stored (ts, values) of a series in time order, read-only and shared until it changes."""
+        cached = self._cache.get(name)
+        if cached is None:
+            ts, val = self.series(name).arrays()
+            ts.flags.writeable = val.flags.writeable = False
+            cached = self._cache[name] = (ts, val)
+        return cached
 
     def between(self, name: str, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples with ts in (t0, t1]; update() keeps timestamps non-decreasing, so this is a slice."""
