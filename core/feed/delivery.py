@@ -1,6 +1,6 @@
 """When the simulated market reaches the feed: `sync` (whole-chain steps) or `broker` (leg by leg).
 
-The market (core/feed/simulator.py) moves spot, prices, OI and volume on a fixed event-time grid;
+The market (core/feed/sim_market.py) moves spot, prices, OI and volume on a fixed event-time grid;
 for a seed it is the same market in both modes. A delivery decides only when each value is sent.
 
 - sync (the simulator's first delivery): every step carries the underlying and a random set of legs,
