@@ -1,6 +1,6 @@
-"""The compact day chart of the Live page, in Vega-Lite (Altair) like the rest of that page.
+"""The compact day chart of the Live page, a Vega-Lite spec like the rest of that page (app.vega).
 
-The Live panel refreshes every second: a keyed Altair chart is updated in place, where a Plotly
+The Live panel refreshes every second: a keyed Vega-Lite chart is updated in place, where a Plotly
 chart whose data changed is mounted afresh (app.charts explains). The panels are rows of ONE
 faceted view, so they share the time axis by construction and one hover selection draws the
 crosshair (a rule at the nearest time) through every row.
@@ -8,13 +8,10 @@ crosshair (a rule at the nearest time) through every row.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.clock import IST
+from app.vega import Spec, ch, empty, ist_times, long_rows, mark
 from core.storage.intraday import Series
 
 PANELS = ("Spot and levels", "PCR", "ATM straddle")
@@ -33,14 +30,10 @@ STRADDLE = (
     (PANELS[2], "vwap", "straddle VWAP", "#fb923c", False),
 )
 WIDTH = 900
-# per series, a longer day thinned evenly (newest kept): under the 5,000 rows Vega-Lite takes from
-# Altair, and light enough to rebuild on every one-second refresh of the Live panel
+# per series, a longer day thinned evenly (newest kept): light enough to rebuild and send on every
+# one-second refresh of the Live panel
 MAX_POINTS = 200
-
-
-def _times(ts: np.ndarray) -> list[datetime]:
-    """IST wall-clock times without a zone, so Vega-Lite shows IST whatever the browser's zone."""
-    return [datetime.fromtimestamp(float(t), IST).replace(tzinfo=None) for t in ts]
+HOVER = "hover"
 
 
 def _thin(n: int) -> np.ndarray:
@@ -53,60 +46,79 @@ def long_frame(series: Series, straddle: Series) -> pd.DataFrame:
     """One row per (time, series) with a finite value: the shape a faceted Vega-Lite chart reads."""
     frames = []
     for source, specs in ((series, SERIES), (straddle, STRADDLE)):
-        if not len(source):
-            continue
-        keep = _thin(len(source))
-        t = _times(source.ts[keep])
-        for panel, column, name, _, step in specs:
-            values = source.values[column][keep]
-            ok = np.isfinite(values)
-            frames.append(pd.DataFrame({
-                "t": np.asarray(t, dtype="datetime64[ns]")[ok], "panel": panel, "series": name,
-                "value": values[ok], "step": step,
-            }))  # fmt: skip
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if len(source):
+            keep = _thin(len(source))
+            values = {name: source.values[column][keep] for _, column, name, _, _ in specs}
+            frames.append(long_rows("t", ist_times(source.ts[keep]), values, "value"))
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    panel = {name: (panel, step) for panel, _, name, _, step in SERIES + STRADDLE}
+    names = frame.series.to_numpy()
+    frame["panel"] = [panel[n][0] for n in names]
+    frame["step"] = [panel[n][1] for n in names]
+    return frame
 
 
-def compact_day_chart(series: Series, straddle: Series) -> alt.TopLevelMixin:
+def compact_day_chart(series: Series, straddle: Series) -> Spec:
     """Spot with its levels (step lines), PCR and the ATM straddle with its VWAP, one row each."""
     frame = long_frame(series, straddle)
     if frame.empty:
-        return alt.Chart(pd.DataFrame({"x": []})).mark_point().properties(title="No stored snapshots yet")
+        return empty("No stored snapshots yet")
     specs = SERIES + STRADDLE
-    colour = alt.Color(
+    colour = ch(
         "series:N",
-        scale=alt.Scale(domain=[s[2] for s in specs], range=[s[3] for s in specs]),
-        legend=alt.Legend(orient="top", title=None, columns=0),
+        scale={"domain": [s[2] for s in specs], "range": [s[3] for s in specs]},
+        legend={"orient": "top", "title": None, "columns": 0},
     )
-    hover = alt.selection_point(fields=["t"], nearest=True, on="pointerover", clear="pointerout", empty=False)
-    x = alt.X("t:T", title=None)
-    y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=False))
-    base = alt.Chart().encode(x=x, y=y, color=colour)
-    smooth = base.mark_line(strokeWidth=1.5).transform_filter("!datum.step")
-    steps = base.mark_line(strokeWidth=1, interpolate="step-after").transform_filter("datum.step")
-    points = (
-        base.mark_point(size=40, opacity=0)
-        .encode(
-            tooltip=[
-                alt.Tooltip("t:T", format="%H:%M:%S", title="time"),
-                "series:N",
-                alt.Tooltip("value:Q", format=",.2f"),
-            ]  # fmt: skip
-        )
-        .add_params(hover)
-    )
-    rule = alt.Chart().mark_rule(color="#94a3b8", strokeDash=[3, 3]).encode(x="t:T").transform_filter(hover)
-    # a facet cannot take the container width: a fixed width that fits the wide layout
-    chart = alt.layer(smooth, steps, points, rule, data=frame).properties(height=110, width=WIDTH)
-    return (
-        chart.facet(
-            row=alt.Row(
-                "panel:N",
-                title=None,
-                sort=list(PANELS),
-                header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top"),
-            )
-        )  # fmt: skip
-        .resolve_scale(y="independent")
-        .configure_view(strokeWidth=0)
-    )
+    encoding = {
+        "x": ch("t:T", title=None),
+        "y": ch("value:Q", title=None, scale={"zero": False}),
+        "color": colour,
+    }
+    tooltip = [ch("t:T", format="%H:%M:%S", title="time"), ch("series:N"), ch("value:Q", format=",.2f")]
+    # the hover selection: the time nearest the pointer, read from the invisible points
+    hover = {
+        "name": HOVER,
+        "select": {
+            "type": "point",
+            "fields": ["t"],
+            "nearest": True,
+            "on": "pointerover",
+            "clear": "pointerout",
+        },
+        "views": ["points"],
+    }
+    layers = [
+        {
+            "mark": mark("line", strokeWidth=1.5),
+            "encoding": encoding,
+            "transform": [{"filter": "!datum.step"}],
+        },
+        {
+            "mark": mark("line", strokeWidth=1, interpolate="step-after"),
+            "encoding": encoding,
+            "transform": [{"filter": "datum.step"}],
+        },
+        {
+            "name": "points",
+            "mark": mark("point", size=40, opacity=0),
+            "encoding": {**encoding, "tooltip": tooltip},
+        },
+        {
+            "mark": mark("rule", color="#94a3b8", strokeDash=[3, 3]),
+            "encoding": {"x": ch("t:T")},
+            "transform": [{"filter": {"param": HOVER, "empty": False}}],
+        },
+    ]
+    header = {"labelAngle": 0, "labelAlign": "left", "labelAnchor": "start", "labelOrient": "top"}
+    return {
+        "data": {"name": "day"},
+        "datasets": {"day": frame},
+        # a facet cannot take the container width: a fixed width that fits the wide layout
+        "facet": {"row": ch("panel:N", title=None, sort=list(PANELS), header=header)},
+        "spec": {"layer": layers, "height": 110, "width": WIDTH},
+        "params": [hover],
+        "resolve": {"scale": {"y": "independent"}},
+        "config": {"view": {"strokeWidth": 0}},
+    }

@@ -178,10 +178,10 @@ def compact_spec(
     _live: LiveMetrics,
 ) -> tuple[dict, int, int]:
     """(Vega-Lite spec, stored points, live points) of today, rebuilt once per COMPACT_EVERY_S
-    bucket of event time: the Live panel reruns every second, and validating and serialising a
-    day's chart through Altair costs a few hundred milliseconds, json.dumps of the kept dict a few."""
+    bucket of event time: the Live panel reruns every second, and reading the stored day back and
+    shaping it costs tens of milliseconds, where the kept spec costs nothing."""
     series, straddle = day_with_tail(symbol, day, expiry, None, Scope(run_id, no_bt), _live)
-    return compact_day_chart(series, straddle).to_dict(), len(series) - series.tail, series.tail
+    return compact_day_chart(series, straddle), len(series) - series.tail, series.tail
 
 
 def compact_day_panel(runtime: LiveSource, symbol: str, metrics: LiveMetrics | None) -> None:

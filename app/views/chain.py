@@ -120,14 +120,14 @@ def chain_panel() -> None:
         column_config=right,
     )
     left, right = st.columns(2)
-    left.altair_chart(charts.iv_smile_chart(m), key="smile_chart")
-    right.altair_chart(charts.oi_chart(m, unit), key="chain_oi_chart")
+    left.vega_lite_chart(spec=charts.iv_smile_chart(m), key="smile_chart")
+    right.vega_lite_chart(spec=charts.oi_chart(m, unit), key="chain_oi_chart")
     left, right = st.columns(2)
-    left.altair_chart(charts.gex_profile_chart(m), key="gex_profile_chart")
-    right.altair_chart(charts.gex_by_strike_chart(m), key="chain_gex_chart")
+    left.vega_lite_chart(spec=charts.gex_profile_chart(m), key="gex_profile_chart")
+    right.vega_lite_chart(spec=charts.gex_by_strike_chart(m), key="chain_gex_chart")
     all_expiry_gex_panel(view.metrics, m)
     left, _ = st.columns(2)
-    left.altair_chart(charts.max_pain_chart(m), key="max_pain_chart")
+    left.vega_lite_chart(spec=charts.max_pain_chart(m), key="max_pain_chart")
 
 
 chain_panel()

@@ -147,11 +147,15 @@ def live_panel() -> None:
                 engine_tile(name, view.engine_states[name], m.ts, published_at)
     signals = runtime.bus.signals(symbol, limit=200)
     chart_left, chart_right = st.columns([3, 2])
-    chart_left.altair_chart(charts.spot_chart(runtime.bus.spot_series(symbol), signals), key="spot_chart")
-    chart_right.altair_chart(charts.gex_by_strike_chart(m), key="gex_chart")
+    chart_left.vega_lite_chart(
+        spec=charts.spot_chart(runtime.bus.spot_series(symbol), signals), key="spot_chart"
+    )
+    chart_right.vega_lite_chart(spec=charts.gex_by_strike_chart(m), key="gex_chart")
     chart_left, chart_right = st.columns([3, 2])
-    chart_left.altair_chart(charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart")
-    chart_right.altair_chart(charts.oi_chart(m), key="oi_chart")
+    chart_left.vega_lite_chart(
+        spec=charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart"
+    )
+    chart_right.vega_lite_chart(spec=charts.oi_chart(m), key="oi_chart")
     compact_day_panel(runtime, symbol, m)
     signal_feed(signals, published_at)
 

@@ -161,18 +161,21 @@ def test_compact_chart_frame_keeps_finite_values_and_thins_long_days():
     assert len(spot) <= MAX_POINTS + 1 and spot.value.iloc[-1] == 25000.0 + n - 1  # newest kept
     assert set(frame.series) == {"spot", "straddle"}  # all-NaN series leave no rows
     assert list(frame[frame.series == "straddle"].value) == [1.0, 3.0]
-    assert "facet" in compact_day_chart(Series(ts, values), straddle).to_dict()
+    assert "facet" in compact_day_chart(Series(ts, values), straddle)
 
 
-def test_a_full_session_fits_vega_lites_row_limit():
-    """4,500 five-second snapshots of every series: Altair refuses a dataset over 5,000 rows."""
+def test_a_full_session_is_thinned_to_the_row_budget_of_a_one_second_refresh():
+    """4,500 five-second snapshots of every series: each series keeps at most MAX_POINTS + 1 rows
+    (the newest kept), so the whole day the Live panel sends every refresh stays small."""
     import numpy as np
 
-    from app.intraday_compact import compact_day_chart, long_frame
+    from app.intraday_compact import MAX_POINTS, SERIES, STRADDLE, compact_day_chart
     from core.storage.intraday import SERIES_COLUMNS, Series
 
     ts = 1.79e9 + 5.0 * np.arange(4500)
     day = Series(ts, {c: np.linspace(1.0, 2.0, 4500) for c in SERIES_COLUMNS})
     straddle = Series(ts[::12], {"straddle": np.ones(375), "vwap": np.ones(375)})
-    assert len(long_frame(day, straddle)) < 5000
-    assert compact_day_chart(day, straddle).to_dict()["datasets"]  # raises MaxRowsError when too many
+    rows = compact_day_chart(day, straddle)["datasets"]["day"]
+    assert rows.groupby("series").size().max() <= MAX_POINTS + 1
+    assert set(rows.series) == {s[2] for s in SERIES + STRADDLE}
+    assert rows[rows.series == "spot"].value.iloc[-1] == 2.0  # the newest snapshot is kept

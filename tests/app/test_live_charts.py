@@ -10,6 +10,7 @@ from datetime import datetime
 import numpy as np
 
 from app import charts
+from app.vega import as_json
 from core.bus import ConfidencePoint
 from core.clock import IST
 from core.domain import frozen_array
@@ -48,7 +49,7 @@ def _label_marks(spec: dict) -> dict[str, dict]:
 
 def test_spot_and_flip_labels_point_away_from_each_other():
     for spot, flip in ((25_010.0, 25_030.0), (25_030.0, 25_010.0)):
-        spec = charts.gex_by_strike_chart(_chain_metrics(spot=spot, gamma_flip=flip)).to_dict()
+        spec = as_json(charts.gex_by_strike_chart(_chain_metrics(spot=spot, gamma_flip=flip)))
         marks = _label_marks(spec)
         lower, higher = ("spot", "flip") if spot < flip else ("flip", "spot")
         assert marks[lower]["align"] == "right" and marks[lower]["dx"] < 0
@@ -61,7 +62,7 @@ def test_strike_charts_zoom_to_the_strikes_that_matter_with_axis_units():
         (charts.gex_by_strike_chart(m), "₹ Cr per 1 % move"),
         (charts.oi_chart(m, "lakh units"), "OI (lakh units)"),
     ):
-        spec = chart.to_dict()
+        spec = as_json(chart)
         first = _layers(spec)[0]
         x = first["encoding"]["x"]
         lo, hi = x["scale"]["domain"]
@@ -73,11 +74,12 @@ def test_legends_sit_above_the_plot_and_times_are_ist():
     points = [
         ConfidencePoint(1_796_000_000.0 + i, e, "UP", 0.5, True) for i in range(50) for e in ("AEngine", "B")
     ]
-    spec = charts.confidence_chart(points).to_dict()
-    enc = spec["encoding"]
+    spec = as_json(charts.confidence_chart(points))
+    (layer,) = _layers(spec)
+    enc = layer["encoding"]
     assert enc["color"]["legend"]["orient"] == "top"
     assert enc["x"]["title"] == "time (IST)"
-    first = spec["datasets"][spec["data"]["name"]][0]["time"]
+    first = spec["datasets"][layer["data"]["name"]][0]["time"]
     # 00:53:20 UTC, sent as 06:23:20 with no zone, so the browser shows IST wherever it is.
     assert first == datetime.fromtimestamp(1_796_000_000.0, IST).strftime("%Y-%m-%dT%H:%M:%S")
     assert json.dumps(spec).count('"engine"') > 0
