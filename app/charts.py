@@ -67,10 +67,10 @@ def level_marks(chart: Layers, m: LiveMetrics, x_field: str = "strike") -> Layer
     levels = sorted(((x, n, c) for x, n, c in ((m.spot, "spot", SPOT), (m.gamma_flip, "flip", FLIP)) if x))
     for i, (x, name, colour) in enumerate(levels):
         left = i == 0 and len(levels) > 1
-        frame = pd.DataFrame({x_field: [x], "label": [f"{name} {x:,.0f}"]})
+        row = {x_field: x, "label": f"{name} {x:,.0f}"}
         dash = [6, 4] if name == "spot" else [2, 3]
         at = ch(f"{x_field}:Q")
-        chart.add(f"{name} level", frame, mark("rule", color=colour, strokeDash=dash), x=at)
+        chart.note(row, mark("rule", color=colour, strokeDash=dash), x=at)
         text = mark(
             "text",
             align="right" if left else "left",
@@ -80,7 +80,7 @@ def level_marks(chart: Layers, m: LiveMetrics, x_field: str = "strike") -> Layer
             color=colour,
             fontSize=11,
         )
-        chart.add(f"{name} level", frame, text, x=at, text=ch("label:N"))
+        chart.note(row, text, x=at, text=ch("label:N"))
     return chart
 
 
@@ -287,15 +287,9 @@ def max_pain_chart(m: LiveMetrics) -> Spec:
         y=ch("pain:Q", title="₹ Cr paid by writers", scale={"zero": False}),
         tooltip=[ch("strike:Q", format=",.0f"), ch("pain:Q", title="₹ Cr", format=",.0f")],
     )
-    pin = pd.DataFrame({"strike": [m.max_pain], "label": [f"max pain {m.max_pain:,.0f}"]})
-    chart.add("max pain", pin, mark("rule", color=PAIN, strokeDash=[2, 3]), x=ch("strike:Q"))
-    chart.add(
-        "max pain",
-        pin,
-        mark("text", align="left", dx=4, y=20, color=PAIN),
-        x=ch("strike:Q"),
-        text=ch("label:N"),
-    )
+    pin = {"strike": m.max_pain, "label": f"max pain {m.max_pain:,.0f}"}
+    chart.note(pin, mark("rule", color=PAIN, strokeDash=[2, 3]), x=ch("strike:Q"))
+    chart.note(pin, mark("text", align="left", dx=4, y=20, color=PAIN), x=ch("strike:Q"), text=ch("label:N"))
     return level_marks(chart, m).chart("Max-pain curve")
 
 

@@ -42,7 +42,7 @@ def _label_marks(spec: dict) -> dict[str, dict]:
     for layer in _layers(spec):
         mark = layer.get("mark")
         if isinstance(mark, dict) and mark.get("type") == "text":
-            label = spec["datasets"][layer["data"]["name"]][0]["label"]
+            label = layer["data"]["values"][0]["label"]
             marks[label.split(" ")[0]] = mark
     return marks
 
