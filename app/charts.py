@@ -289,7 +289,9 @@ def max_pain_chart(m: LiveMetrics) -> Spec:
     )
     pin = {"strike": m.max_pain, "label": f"max pain {m.max_pain:,.0f}"}
     chart.note(pin, mark("rule", color=PAIN, strokeDash=[2, 3]), x=ch("strike:Q"))
-    chart.note(pin, mark("text", align="left", dx=4, y=20, color=PAIN), x=ch("strike:Q"), text=ch("label:N"))
+    # a line under the spot and flip labels (y 6, 11 px), so a max pain next to either never overlaps it
+    label = mark("text", align="left", dx=4, y=22, baseline="top", color=PAIN, fontSize=11)
+    chart.note(pin, label, x=ch("strike:Q"), text=ch("label:N"))
     return level_marks(chart, m).chart("Max-pain curve")
 
 

@@ -83,3 +83,12 @@ def test_legends_sit_above_the_plot_and_times_are_ist():
     # 00:53:20 UTC, sent as 06:23:20 with no zone, so the browser shows IST wherever it is.
     assert first == datetime.fromtimestamp(1_796_000_000.0, IST).strftime("%Y-%m-%dT%H:%M:%S")
     assert json.dumps(spec).count('"engine"') > 0
+
+
+def test_the_max_pain_label_sits_on_a_line_below_the_spot_and_flip_labels():
+    """Max pain 25,000 right beside the flip (25,030): the labels are stacked, never drawn over each other."""
+    marks = _label_marks(as_json(charts.max_pain_chart(_chain_metrics(spot=24_990.0, gamma_flip=25_030.0))))
+    pain = marks["max"]
+    for level in (marks["spot"], marks["flip"]):
+        assert pain.get("baseline") == level.get("baseline") == "top"
+        assert pain["y"] >= level["y"] + level["fontSize"] + 2
