@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from app.vega import LEGEND, Layers, Spec, ch, empty, ist_times, long_rows, mark
+from app.components import ist_wall_times
+from app.vega import LEGEND, Layers, Spec, ch, empty, long_rows, mark
 from core.analytics.chain_view import pain_curve
 from core.bus import ConfidencePoint, SpotPoint
 from core.domain import LiveMetrics, Signal
@@ -90,7 +91,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> Spec:
         return empty("Spot (waiting for data)")
     if len(points) > MAX_POINTS:
         points = list(points)[:: -(-len(points) // MAX_POINTS)] + [points[-1]]
-    times = ist_times([p.ts for p in points])
+    times = ist_wall_times([p.ts for p in points])
     series = {
         "spot": [p.spot for p in points],
         "support": [p.support for p in points],
@@ -121,7 +122,7 @@ def spot_chart(points: Sequence[SpotPoint], signals: Sequence[Signal]) -> Spec:
     if marks:
         sig = pd.DataFrame(
             {
-                "time": ist_times([s.ts for s in marks]),
+                "time": ist_wall_times([s.ts for s in marks]),
                 "spot": [s.spot_price for s in marks],
                 "direction": [s.direction for s in marks],
                 "signal": [
@@ -305,7 +306,7 @@ def confidence_chart(points: Sequence[ConfidencePoint]) -> Spec:
         points = [p for p in points if p.ts in keep]
     frame = pd.DataFrame(
         {
-            "time": ist_times([p.ts for p in points]),
+            "time": ist_wall_times([p.ts for p in points]),
             "engine": [p.engine.removesuffix("Engine") for p in points],
             "score": [p.raw_score for p in points],
         }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from app.components import ist_wall_times
 from core.analytics.gex_all import AllExpiryGex
 from core.domain import LiveMetrics
 from core.storage.intraday import Series
@@ -40,15 +41,6 @@ class Panel:
     title: str
     weight: float = 1.0
     unit: str = ""
-
-
-IST_OFFSET_S = 19_800  # +05:30; India keeps no daylight saving time
-
-
-def _x(ts: Sequence[float] | np.ndarray) -> np.ndarray:
-    """IST wall-clock times as naive datetime64: Plotly encodes a numpy array in one pass, where a
-    list of aware datetimes costs seconds for a full session of 5-second snapshots."""
-    return ((np.asarray(ts, dtype=float) + IST_OFFSET_S) * 1000.0).astype("int64").astype("datetime64[ms]")
 
 
 def _axis(i: int) -> str:
@@ -122,7 +114,7 @@ def day_figure(series: Series, straddle: Series, compact: bool = False) -> go.Fi
         fig.update_layout(title="No stored snapshots for this selection")
         return fig
     series = thinned(series)
-    x, axis = _x(series.ts), {p.title: _axis(i) for i, p in enumerate(panels)}
+    x, axis = ist_wall_times(series.ts), {p.title: _axis(i) for i, p in enumerate(panels)}
     spot_axis = axis["Spot and levels"]
     for col, label, colour, dash in LEVELS:
         _line(fig, x, series[col], label, spot_axis, color=colour, width=1, dash=dash, shape="hv")
@@ -137,7 +129,7 @@ def day_figure(series: Series, straddle: Series, compact: bool = False) -> go.Fi
         _line(fig, x, series["atm_iv"] * 100.0, "ATM IV %", axis["ATM IV"], color="#facc15", width=2)
     st_axis = axis["ATM straddle (rolling) and its VWAP"]
     if len(straddle):
-        sx = _x(straddle.ts)
+        sx = ist_wall_times(straddle.ts)
         _line(fig, sx, straddle["straddle"], "straddle", st_axis, color="#2dd4bf", width=2)
         _line(fig, sx, straddle["vwap"], "straddle VWAP", st_axis, color="#fb923c", width=1, dash="dash")
     if not compact:
@@ -166,7 +158,7 @@ def strike_oi_figure(series: Mapping[tuple[float, str], Series], strikes: Sequen
             s = series.get((float(strike), right))
             if s is None or not len(s):
                 continue
-            x, name = _x(s.ts), f"{strike:,.0f} {right}"
+            x, name = ist_wall_times(s.ts), f"{strike:,.0f} {right}"
             _line(fig, x, s["oi"], name, "y", color=colour, dash=dash, width=2, shape="hv")
             _line(fig, x, s["oi_change"], f"{name} ΔOI", "y2", color=colour, dash=dash, width=1, shape="hv")
     if not fig.data:

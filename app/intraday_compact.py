@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from app.vega import Spec, ch, empty, ist_times, long_rows, mark
+from app.components import ist_wall_times
+from app.vega import Spec, ch, empty, long_rows, mark
 from core.storage.intraday import Series
 
 PANELS = ("Spot and levels", "PCR", "ATM straddle")
@@ -49,7 +50,7 @@ def long_frame(series: Series, straddle: Series) -> pd.DataFrame:
         if len(source):
             keep = _thin(len(source))
             values = {name: source.values[column][keep] for _, column, name, _, _ in specs}
-            frames.append(long_rows("t", ist_times(source.ts[keep]), values, "value"))
+            frames.append(long_rows("t", ist_wall_times(source.ts[keep]), values, "value"))
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames, ignore_index=True)

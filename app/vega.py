@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.clock import IST
-
 Spec = dict[str, Any]
 KINDS = {"Q": "quantitative", "N": "nominal", "T": "temporal"}
 LEGEND: Spec = {"orient": "top", "title": None, "columns": 4, "labelLimit": 160}  # wraps, never clipped
@@ -29,11 +27,6 @@ def ch(shorthand: str, **props: Any) -> Spec:
     """An encoding channel from Altair-style shorthand: `ch("gex:Q", title="₹ Cr")`; no type for x2/y2."""
     field, _, kind = shorthand.partition(":")
     return {"field": field, **({"type": KINDS[kind]} if kind else {}), **props}
-
-
-def ist_times(ts: Sequence[float] | np.ndarray) -> pd.DatetimeIndex:
-    """IST wall-clock times without a zone: Vega-Lite then shows them as IST whatever the browser's zone."""
-    return pd.to_datetime(np.asarray(ts, dtype=float), unit="s", utc=True).tz_convert(IST).tz_localize(None)
 
 
 def long_rows(
