@@ -184,16 +184,33 @@ class RecordingStop(threading.Event):
         return self.is_set()
 
 
+class ClockedStop(RecordingStop):
+    """A RecordingStop whose waits are the only thing that moves its clock: pacing on a fake clock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.now += timeout or 0.0
+        return super().wait(timeout)
+
+
 @pytest.mark.parametrize("speed", [1.0, 10.0])
 def test_pacing_follows_event_time_divided_by_speed(tmp_path, speed):
     path = tmp_path / "s.jsonl.gz"
     record(path, session())
-    stop = RecordingStop()
-    sink, _ = replay(path, speed, stop)
+    stop, sink = ClockedStop(), RecordingSink()
+    ReplayFeed(path, speed, clock=stop.clock).run(sink, stop)
     assert len(sink.batches) == len(session())
-    # The waits return at once, so each one is the whole distance from the replay's start to the
-    # batch's event time (minus decoding time): 0.25 s apart in event time, divided by speed.
-    assert stop.waits == pytest.approx([0.25 * i / speed for i in range(1, 6)], abs=0.02)
+    # Batches 0.25 s apart in event time are waited for 0.25 s / speed each, and the replay ends
+    # 1.25 s / speed after it started; the batches sharing the first event time are not waited for.
+    # The fake clock moves only in waits, so decoding time cannot enter (it did on a busy machine).
+    assert stop.waits == pytest.approx([0.25 / speed] * 5)
+    assert stop.now == pytest.approx(1.25 / speed)
 
 
 @pytest.mark.parametrize("speed", [1.0, 60.0])
@@ -202,19 +219,12 @@ def test_five_minute_gaps_are_paced_and_an_overnight_gap_is_not_waited_out(tmp_p
     times = [TS, TS + 300, TS + 600, TS + 600 + night, TS + 900 + night]  # 5-minute snapshots, two days
     path = tmp_path / "snapshots.jsonl.gz"
     record(path, [[Tick("NIFTY", ts, 25000.0, recv_ts=ts)] for ts in times])
-    now = [0.0]
-
-    class ClockedStop(RecordingStop):
-        def wait(self, timeout: float | None = None) -> bool:
-            now[0] += timeout or 0.0
-            return super().wait(timeout)
-
     stop, sink = ClockedStop(), RecordingSink()
     started = time.time()
-    ReplayFeed(path, speed, clock=lambda: now[0]).run(sink, stop)
+    ReplayFeed(path, speed, clock=stop.clock).run(sink, stop)
     assert len(sink.batches) == len(times)
     assert stop.waits == pytest.approx([300.0 / speed] * 3)
-    assert now[0] == pytest.approx(900.0 / speed)  # the night cost no wall time
+    assert stop.now == pytest.approx(900.0 / speed)  # the night cost no wall time
     assert sink.batches[1][0].recv_ts >= started  # received after the wait, stamped then
 
 
