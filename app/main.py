@@ -17,5 +17,10 @@ pages = [
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("views/system.py", title="System", icon=":material/settings:"),
 ]
-alert_toasts()  # fired alerts pop up on whatever page is open
-st.navigation(pages).run()
+# Fired alerts pop up on whatever page is open. These pages' timed panels toast them themselves
+# (alerts_ui.toast_new_alerts): a second timed fragment beside theirs would sometimes lose a toast.
+SELF_TOASTING = {"Live", "Option chain", "Alerts", "System"}
+page = st.navigation(pages)
+if page.title not in SELF_TOASTING:
+    alert_toasts()
+page.run()

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.alerts_ui import db_alert_feed
+from app.alerts_ui import db_alert_feed, toast_new_alerts
 from app.components import engine_label, fmt_ist, from_database
 from app.runtime import get_runtime
 from core.alerts.config import mask_webhook
@@ -181,6 +181,7 @@ def _log_frame(records: list[AlertRecord]) -> pd.DataFrame:
 
 @st.fragment(run_every=2.0)
 def alert_log() -> None:
+    toast_new_alerts()
     st.subheader("Alert log")
     service = getattr(runtime, "alerts", None)
     if service is not None:

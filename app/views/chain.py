@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts
+from app.alerts_ui import toast_new_alerts
 from app.chain_table import (
     OI_UNITS,
     OiBaseline,
@@ -85,6 +86,7 @@ def oi_baseline(m: LiveMetrics) -> OiBaseline | None:
 
 @st.fragment(run_every=2.0)
 def chain_panel() -> None:
+    toast_new_alerts()
     view = runtime.view(symbol)
     feed_pill(view.feed_mode, view.feed_state, view.feed_reason)
     expiries = sorted(view.metrics)

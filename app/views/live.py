@@ -8,6 +8,7 @@ from datetime import datetime
 import streamlit as st
 
 from app import charts
+from app.alerts_ui import toast_new_alerts
 from app.broker_panel import session_banner
 from app.components import feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct, fmt_rupees
 from app.intraday_panel import compact_day_panel
@@ -110,6 +111,7 @@ def header_cards(m: LiveMetrics) -> None:
 
 @st.fragment(run_every=1.0)
 def live_panel() -> None:
+    toast_new_alerts()
     view = runtime.view(symbol)
     pill, picker = st.columns([3, 1])
     with pill:

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app.alerts_ui import alerts_section
+from app.alerts_ui import alerts_section, toast_new_alerts
 from app.broker_panel import broker_section
 from app.components import database_unavailable, feed_pill, fmt_ist, note_outage
 from app.runtime import get_runtime, restart_runtime
@@ -34,6 +34,7 @@ def _rate(items: int) -> str:
 
 @st.fragment(run_every=2.0)
 def health_panel() -> None:
+    toast_new_alerts()
     h = runtime.health()
     feed, cycle, logger = h["feed"], h["cycle"], h["logger"]
     st.subheader("Feed")
@@ -134,6 +135,7 @@ def learning_section(learning: dict) -> None:
 @st.fragment(run_every=2.0)
 def replica_panel() -> None:
     """STRIKEIQ_LIVE_SOURCE=db: this process renders what a worker publishes; show its freshness."""
+    toast_new_alerts()
     h = runtime.health()
     st.subheader("Live source: database")
     st.caption(
