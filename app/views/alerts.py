@@ -142,7 +142,7 @@ def rules_list() -> None:
     st.dataframe(pd.DataFrame([{
         "id": r.id, "name": r.name, "rule": r.describe(), "delivers to": ", ".join(("in-app", *r.channels)),
         "cooldown (s)": r.cooldown_s, "enabled": r.enabled, "from": origin.get(r.origin, r.origin),
-    } for r in (*rules, *fixed)]), hide_index=True, use_container_width=True, key="alert_rules_table")  # fmt: skip
+    } for r in (*rules, *fixed)]), hide_index=True, width="stretch", key="alert_rules_table")  # fmt: skip
     if not rules:
         return
     by_id = {r.id: r for r in rules}
@@ -201,7 +201,7 @@ def alert_log() -> None:
     st.caption(
         f"The newest {len(records)} alerts (IST){f' · {failed} with a failed delivery' if failed else ''}."
     )
-    st.dataframe(_log_frame(records), hide_index=True, use_container_width=True, key="alert_log_table")
+    st.dataframe(_log_frame(records), hide_index=True, width="stretch", key="alert_log_table")
 
 
 _where_evaluated()
