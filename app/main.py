@@ -19,7 +19,8 @@ pages = [
 ]
 # Fired alerts pop up on whatever page is open. These pages' timed panels toast them themselves
 # (alerts_ui.toast_new_alerts): a second timed fragment beside theirs would sometimes lose a toast.
-SELF_TOASTING = {"Live", "Option chain", "Alerts", "System"}
+# Intraday has a timed panel on today's chart only and runs `alert_toasts` itself otherwise.
+SELF_TOASTING = {"Live", "Option chain", "Intraday", "Alerts", "System"}
 page = st.navigation(pages)
 if page.title not in SELF_TOASTING:
     alert_toasts()

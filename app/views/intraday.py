@@ -4,17 +4,27 @@ OI, and IV rank / percentile from stored days. Any stored day; today's ends with
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import NoReturn
 
 import numpy as np
 import streamlit as st
 
 from app import intraday_panel as panel
+from app.alerts_ui import alert_toasts, toast_new_alerts
 from app.components import fmt_ist
 from app.intraday_charts import OI_NOTE, day_figure, strike_oi_figure
 from app.runtime import get_runtime
 from core.clock import IST
 from core.storage import intraday
 from core.storage.intraday import Scope
+
+
+def stop() -> NoReturn:
+    """End the page early. It has no timed panel then, so it runs the standalone toast check here
+    (app/main.py leaves this page's toasts to it; today's chart toasts from its own 5 s panel)."""
+    alert_toasts()
+    st.stop()
+
 
 runtime = get_runtime()
 st.title("Intraday")
@@ -24,7 +34,7 @@ live_day = panel.event_day(live)
 days = sorted(set(panel.stored_days(symbol)) | ({live_day} if live_day else set()))
 if not days:
     st.info(f"No stored snapshots of {symbol} yet and no live data: start a feed or pick another symbol.")
-    st.stop()
+    stop()
 day = st.sidebar.date_input(
     "Day", value=days[-1], min_value=days[0], max_value=days[-1], key=f"intraday_day_{symbol}",
     help="IST trading day; any day with stored snapshots",
@@ -32,7 +42,7 @@ day = st.sidebar.date_input(
 start_at = st.sidebar.time_input("From (IST)", value=time(9, 15), key="intraday_start", step=300)
 if day not in days:
     st.info(f"No snapshots of {symbol} stored on {day}. Stored days: " + ", ".join(map(str, days[-10:])))
-    st.stop()
+    stop()
 
 
 def pick_scope(day: date) -> Scope:
@@ -54,10 +64,12 @@ if live is not None and day == live_day and live.expiry not in expiries and live
     expiries = [*expiries, live.expiry]
 if not expiries:
     st.info(f"No snapshots of {symbol} on {day} in this run scope.")
-    st.stop()
+    stop()
 expiry = st.sidebar.selectbox("Expiry", expiries, index=len(expiries) - 1, key=f"intraday_expiry_{day}")
 start = datetime.combine(day, start_at, IST)
 is_live_day = day == live_day
+if not is_live_day:
+    alert_toasts()  # a past day's page has no timed panel
 snapshot_s = runtime.config.analytics.chain_snapshot_interval_s
 
 
@@ -78,6 +90,8 @@ def strike_choice(series: intraday.Series) -> list[float]:
 
 @st.fragment(run_every=5.0 if is_live_day else None)
 def day_panel() -> None:
+    if is_live_day:
+        toast_new_alerts()  # the page's one timed fragment (see alerts_ui.toast_new_alerts)
     tail = panel.live_metrics(runtime, symbol, expiry) if is_live_day else None
     series, straddle = panel.day_with_tail(symbol, day, expiry, start, scope, tail)
     panel.iv_cards(symbol, day, scope, series)

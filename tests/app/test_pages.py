@@ -119,3 +119,32 @@ def test_signal_feed_shows_the_reasons_and_features_of_a_signal(monkeypatch):
     at = rerun_until(at, lambda a: any(s.value == "Signal feed" for s in a.subheader) and len(a.json) > 0)
     assert any("select a row to inspect it" in m.value for m in at.markdown)
     assert any(m.value == "Features the rules looked at" for m in at.markdown)
+
+
+def test_every_page_looks_for_new_alerts_once_per_run_from_its_one_timed_fragment(monkeypatch):
+    """A page with a timed panel checks for alerts to toast in that panel; the others in the
+    standalone `alert_toasts` fragment. Never both: a second timed fragment beside a page's own
+    loses toasts in the browser now and then (alerts_ui.toast_new_alerts)."""
+    import sys
+
+    import app.alerts_ui as alerts_ui
+
+    callers: list[str] = []
+    real = alerts_ui._new_alerts
+
+    def counted(feed):
+        callers.append(sys._getframe(2).f_code.co_name)  # who called toast_new_alerts
+        return real(feed)
+
+    monkeypatch.setattr(alerts_ui, "_new_alerts", counted)
+    at = run_page()
+    own = {"live": "live_panel", "chain": "chain_panel", "alerts": "alert_log", "system": "health_panel"}
+    for page in ("live", "chain", "intraday", "history", "performance", "alerts", "system"):
+        at.switch_page(f"views/{page}.py")
+        callers.clear()
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if page == "intraday":  # a timed panel on today's chart only; before any live data, none
+            assert callers in (["day_panel"], ["alert_toasts"]), callers
+        else:
+            assert callers == [own.get(page, "alert_toasts")], page
