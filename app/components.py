@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -207,17 +208,23 @@ def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
 
 
-def from_database(runtime: LiveSource, read: Callable[..., T], *args: Any) -> T:
-    """`read(*args)`, or the database-unavailable state and the end of this page run on an outage.
-    A read that succeeds ends the page-observed outage."""
+@contextmanager
+def reading_database(runtime: LiveSource, stop: Callable[[], NoReturn] = st.stop) -> Iterator[None]:
+    """The block's database reads, or the database-unavailable state and `stop()` (the end of this
+    page run) on an outage. A block that completes ends the page-observed outage."""
     try:
-        value = read(*args)
+        yield
     except Exception as exc:
         if not is_outage(exc):
             raise
         note_outage()
         database_unavailable(runtime, exc)
-        st.stop()
+        stop()
     with _outage_lock:
         _outage.pop("since", None)
-    return value
+
+
+def from_database(runtime: LiveSource, read: Callable[..., T], *args: Any) -> T:
+    """`read(*args)` inside `reading_database`."""
+    with reading_database(runtime):
+        return read(*args)

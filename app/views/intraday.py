@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import intraday_panel as panel
 from app.alerts_ui import alert_toasts, toast_new_alerts
-from app.components import fmt_ist
+from app.components import fmt_ist, reading_database
 from app.intraday_charts import OI_NOTE, day_figure, strike_oi_figure
 from app.runtime import get_runtime
 from core.clock import IST
@@ -29,9 +29,11 @@ def stop() -> NoReturn:
 runtime = get_runtime()
 st.title("Intraday")
 symbol = st.sidebar.selectbox("Symbol", runtime.symbols, key="intraday_symbol")
-live = panel.live_metrics(runtime, symbol)
+with reading_database(runtime, stop):  # an outage: the one unavailable state, never a traceback
+    live = panel.live_metrics(runtime, symbol)
+    days = set(panel.stored_days(symbol))
 live_day = panel.event_day(live)
-days = sorted(set(panel.stored_days(symbol)) | ({live_day} if live_day else set()))
+days = sorted(days | ({live_day} if live_day else set()))
 if not days:
     st.info(f"No stored snapshots of {symbol} yet and no live data: start a feed or pick another symbol.")
     stop()
@@ -58,8 +60,9 @@ def pick_scope(day: date) -> Scope:
     return scope if choice == "default" else Scope(choice, False)
 
 
-scope = pick_scope(day)
-expiries = panel.day_expiries(symbol, day, scope.run_id, scope.exclude_backtests)
+with reading_database(runtime, stop):
+    scope = pick_scope(day)
+    expiries = panel.day_expiries(symbol, day, scope.run_id, scope.exclude_backtests)
 if live is not None and day == live_day and live.expiry not in expiries and live.expiry is not None:
     expiries = [*expiries, live.expiry]
 if not expiries:
@@ -92,6 +95,11 @@ def strike_choice(series: intraday.Series) -> list[float]:
 def day_panel() -> None:
     if is_live_day:
         toast_new_alerts()  # the page's one timed fragment (see alerts_ui.toast_new_alerts)
+    with reading_database(runtime):  # toasts are seen to above, or were before a past day's panel
+        day_charts()
+
+
+def day_charts() -> None:
     tail = panel.live_metrics(runtime, symbol, expiry) if is_live_day else None
     series, straddle = panel.day_with_tail(symbol, day, expiry, start, scope, tail)
     panel.iv_cards(symbol, day, scope, series)

@@ -1,7 +1,7 @@
 """A database outage as a trader meets it (issue 13 #3): PostgreSQL behind a TCP proxy the test cuts
-and restores. History, Performance and System's Database section show one "database unavailable
-since HH:MM — retrying; live data continues" state instead of driver tracebacks, the logger's last
-error carries its time, and everything clears on recovery."""
+and restores. History, Performance, Intraday, Alerts and System's Database section show one
+"database unavailable since HH:MM — retrying; live data continues" state instead of driver
+tracebacks, the logger's last error carries its time, and everything clears on recovery."""
 
 from __future__ import annotations
 
@@ -119,7 +119,10 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("page", ["views/history.py", "views/performance.py", "views/system.py"])
+@pytest.mark.parametrize(
+    "page",
+    ["views/history.py", "views/performance.py", "views/system.py", "views/intraday.py", "views/alerts.py"],
+)
 def test_a_database_outage_shows_one_clear_state_and_clears_on_recovery(proxied_pg, page):
     runtime = get_runtime()
     at = open_page(page)
