@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -209,9 +209,10 @@ def short_error(exc: BaseException) -> str:
 
 
 @contextmanager
-def reading_database(runtime: LiveSource, stop: Callable[[], NoReturn] = st.stop) -> Iterator[None]:
-    """The block's database reads, or the database-unavailable state and `stop()` (the end of this
-    page run) on an outage. A block that completes ends the page-observed outage."""
+def reading_database(runtime: LiveSource, stop: Callable[[], object] = st.stop) -> Iterator[None]:
+    """The block's database reads, or the database-unavailable state and `stop()` on an outage:
+    `st.stop` ends the page run; a `stop` that returns skips the rest of the block and the page
+    goes on. A block that completes ends the page-observed outage."""
     try:
         yield
     except Exception as exc:
@@ -220,6 +221,7 @@ def reading_database(runtime: LiveSource, stop: Callable[[], NoReturn] = st.stop
         note_outage()
         database_unavailable(runtime, exc)
         stop()
+        return
     with _outage_lock:
         _outage.pop("since", None)
 

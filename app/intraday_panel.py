@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.components import fmt_pct
+from app.components import fmt_pct, reading_database
 from app.intraday_charts import day_figure
 from app.intraday_compact import compact_day_chart
 from core.analytics.iv_history import IvStanding, iv_standing
@@ -189,15 +189,16 @@ def compact_day_panel(runtime: LiveSource, symbol: str, metrics: LiveMetrics | N
     the stored snapshots plus the live tail (all runs but backtests, as after a restart)."""
     if metrics is None:
         return
-    day = event_day(metrics)
-    scope, note = default_scope(runtime, symbol, day)
-    bucket = int(metrics.ts // COMPACT_EVERY_S)
-    spec, stored, _ = compact_spec(
-        symbol, day, metrics.expiry, scope.run_id, scope.exclude_backtests, bucket, metrics
-    )
     st.subheader("Today so far")
-    st.caption(
-        f"{stored} stored snapshot(s) of {day} + the live tail · the Intraday page has "
-        "ATM IV, net GEX, OI, multi-strike OI and any past day" + (f" · {note}" if note else "")
-    )
-    st.vega_lite_chart(spec=spec, key="live_intraday_chart")
+    with reading_database(runtime, stop=lambda: None):  # on an outage the rest of Live goes on
+        day = event_day(metrics)
+        scope, note = default_scope(runtime, symbol, day)
+        bucket = int(metrics.ts // COMPACT_EVERY_S)
+        spec, stored, _ = compact_spec(
+            symbol, day, metrics.expiry, scope.run_id, scope.exclude_backtests, bucket, metrics
+        )
+        st.caption(
+            f"{stored} stored snapshot(s) of {day} + the live tail · the Intraday page has "
+            "ATM IV, net GEX, OI, multi-strike OI and any past day" + (f" · {note}" if note else "")
+        )
+        st.vega_lite_chart(spec=spec, key="live_intraday_chart")

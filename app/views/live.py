@@ -158,7 +158,8 @@ def live_panel() -> None:
         spec=charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart"
     )
     chart_right.vega_lite_chart(spec=charts.oi_chart(m), key="oi_chart")
-    compact_day_panel(runtime, symbol, m)
+    with st.container():  # an outage's note in place of the chart shifts nothing below it
+        compact_day_panel(runtime, symbol, m)
     signal_feed(signals, published_at)
 
 
