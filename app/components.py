@@ -190,12 +190,14 @@ def outage_since(runtime: LiveSource) -> float | None:
 def database_unavailable(runtime: LiveSource, exc: BaseException | None = None) -> None:
     """The one outage state History, Performance and System show instead of a driver traceback."""
     since = outage_since(runtime) or time.time()
-    held = ""
-    if getattr(runtime, "logger", None) is not None:
-        held = " New signals are kept and written when it is back."
+    if runtime.config.live_source == "db":  # a replica's live data is in the database too
+        after = "this replica's live data resumes when it is back."
+    else:
+        after = "live data continues."
+        if getattr(runtime, "logger", None) is not None:
+            after += " New signals are kept and written when it is back."
     st.warning(
-        f"Database unavailable since {datetime.fromtimestamp(since, IST):%H:%M} IST — retrying; "
-        f"live data continues.{held}",
+        f"Database unavailable since {datetime.fromtimestamp(since, IST):%H:%M} IST — retrying; {after}",
         icon=":material/cloud_off:",
     )
     if exc is not None:

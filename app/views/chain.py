@@ -17,7 +17,7 @@ from app.chain_table import (
     text_columns,
     window,
 )
-from app.components import feed_pill, fmt_ist, fmt_num
+from app.components import feed_pill, fmt_ist, fmt_num, reading_database
 from app.gex_panel import all_expiry_gex_panel
 from app.runtime import get_runtime
 from core.analytics.chain_view import days_to_expiry
@@ -87,7 +87,8 @@ def oi_baseline(m: LiveMetrics) -> OiBaseline | None:
 @st.fragment(run_every=2.0)
 def chain_panel() -> None:
     toast_new_alerts()
-    view = runtime.view(symbol)
+    with reading_database(runtime):  # a replica reads its live data from the database
+        view = runtime.view(symbol)
     feed_pill(view.feed_mode, view.feed_state, view.feed_reason)
     expiries = sorted(view.metrics)
     if not expiries:

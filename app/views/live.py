@@ -10,7 +10,15 @@ import streamlit as st
 from app import charts
 from app.alerts_ui import toast_new_alerts
 from app.broker_panel import session_banner
-from app.components import feed_pill, fmt_crore, fmt_ist, fmt_num, fmt_pct, fmt_rupees
+from app.components import (
+    feed_pill,
+    fmt_crore,
+    fmt_ist,
+    fmt_num,
+    fmt_pct,
+    fmt_rupees,
+    reading_database,
+)
 from app.intraday_panel import compact_day_panel
 from app.runtime import get_runtime
 from app.signal_feed import signal_feed
@@ -112,7 +120,8 @@ def header_cards(m: LiveMetrics) -> None:
 @st.fragment(run_every=1.0)
 def live_panel() -> None:
     toast_new_alerts()
-    view = runtime.view(symbol)
+    with reading_database(runtime):  # a replica reads its live data from the database
+        view = runtime.view(symbol)
     pill, picker = st.columns([3, 1])
     with pill:
         feed_pill(view.feed_mode, view.feed_state, view.feed_reason)
@@ -147,16 +156,14 @@ def live_panel() -> None:
         for col, name in zip(cols, names[row : row + 4], strict=False):
             with col:
                 engine_tile(name, view.engine_states[name], m.ts, published_at)
-    signals = runtime.bus.signals(symbol, limit=200)
+    with reading_database(runtime):  # the same on a replica
+        signals = runtime.bus.signals(symbol, limit=200)
+        spots, confidences = runtime.bus.spot_series(symbol), runtime.bus.confidence_series(symbol)
     chart_left, chart_right = st.columns([3, 2])
-    chart_left.vega_lite_chart(
-        spec=charts.spot_chart(runtime.bus.spot_series(symbol), signals), key="spot_chart"
-    )
+    chart_left.vega_lite_chart(spec=charts.spot_chart(spots, signals), key="spot_chart")
     chart_right.vega_lite_chart(spec=charts.gex_by_strike_chart(m), key="gex_chart")
     chart_left, chart_right = st.columns([3, 2])
-    chart_left.vega_lite_chart(
-        spec=charts.confidence_chart(runtime.bus.confidence_series(symbol)), key="conf_chart"
-    )
+    chart_left.vega_lite_chart(spec=charts.confidence_chart(confidences), key="conf_chart")
     chart_right.vega_lite_chart(spec=charts.oi_chart(m), key="oi_chart")
     with st.container():  # an outage's note in place of the chart shifts nothing below it
         compact_day_panel(runtime, symbol, m)

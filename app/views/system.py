@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.alerts_ui import alerts_section, toast_new_alerts
 from app.broker_panel import broker_section
-from app.components import database_unavailable, feed_pill, fmt_ist, note_outage
+from app.components import database_unavailable, feed_pill, fmt_ist, note_outage, reading_database
 from app.runtime import get_runtime, restart_runtime
 from core.storage.database import current_revision, head_revision, is_outage
 
@@ -136,8 +136,9 @@ def learning_section(learning: dict) -> None:
 def replica_panel() -> None:
     """STRIKEIQ_LIVE_SOURCE=db: this process renders what a worker publishes; show its freshness."""
     toast_new_alerts()
-    h = runtime.health()
     st.subheader("Live source: database")
+    with reading_database(runtime):
+        h = runtime.health()
     st.caption(
         "This dashboard has no feed of its own: it reads live_chain_state, which "
         "`python -m core worker --live-state` publishes. Feed, engine and logger telemetry live in "

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -182,3 +184,35 @@ def test_the_system_page_dates_the_logger_outage_and_its_last_error(proxied_pg):
     assert stats["db_up"] and stats["last_error"] == "" and stats["down_since"] is None
     at.run()
     assert next(m.value for m in at.metric if m.label == "Database") == "up"
+
+
+def test_a_replica_meets_an_outage_with_the_state_not_a_traceback(proxied_pg, pg_url, monkeypatch):
+    """STRIKEIQ_LIVE_SOURCE=db: the live data is in the database, so an outage stops it; Live,
+    Option chain and System say so (and that it resumes), and follow the worker's rows again on
+    recovery."""
+    subprocess.run(
+        [sys.executable, "-m", "core", "worker", "--speed", "20", "--duration", "5", "--live-state", "--db", pg_url],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    monkeypatch.setenv("STRIKEIQ_LIVE_SOURCE", "db")
+    at = open_page("views/live.py")
+    assert any(m.label == "Spot" for m in at.metric)
+    replica_down = re.compile(
+        r"Database unavailable since \d\d:\d\d IST — retrying; this replica's live data resumes when it is back"
+    )
+    proxied_pg.cut()
+    time.sleep(0.6)  # past the replica's half-second cache of the published row
+    for page in ("views/live.py", "views/chain.py", "views/system.py"):
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        shown = texts(at)
+        assert replica_down.search(shown) and "live data continues" not in shown, (page, shown)
+        assert not any(m.label == "Spot" for m in at.metric)  # no stale numbers passed off as live
+
+    proxied_pg.restore()
+    time.sleep(0.6)
+    at.switch_page("views/live.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.label == "Spot" for m in at.metric) and "Database unavailable" not in texts(at)
