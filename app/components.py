@@ -188,7 +188,7 @@ def outage_since(runtime: LiveSource) -> float | None:
 
 
 def database_unavailable(runtime: LiveSource, exc: BaseException | None = None) -> None:
-    """The one outage state History, Performance and System show instead of a driver traceback."""
+    """The one outage state the pages show instead of a driver traceback."""
     since = outage_since(runtime) or time.time()
     if runtime.config.live_source == "db":  # a replica's live data is in the database too
         after = "this replica's live data resumes when it is back."
