@@ -1,7 +1,8 @@
 """A database outage as a trader meets it (issue 13 #3): PostgreSQL behind a TCP proxy the test cuts
-and restores. History, Performance, Intraday, Alerts and System's Database section show one
-"database unavailable since HH:MM — retrying; live data continues" state instead of driver
-tracebacks, the logger's last error carries its time, and everything clears on recovery."""
+and restores. History, Performance, Intraday, Alerts, Live (in place of its stored-day chart) and
+System's Database section show one "database unavailable since HH:MM — retrying; live data
+continues" state instead of driver tracebacks, a replica says its live data resumes when the
+database is back, the logger's last error carries its time, and everything clears on recovery."""
 
 from __future__ import annotations
 
