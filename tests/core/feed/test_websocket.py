@@ -217,22 +217,25 @@ def test_bad_frames_over_the_wire_are_counted_and_the_connection_lives(server):
     assert feed.stats.frames == 4 and feed.stats.items == 1 and "disconnected" not in sink.states()
 
 
-def _run_drop_storm(server: ScriptedServer, seconds: float) -> tuple[int, RecordingSink, WebSocketFeed]:
-    """Stream sequence-numbered ticks while dropping every connection every 0.5-1 s."""
+def _run_drop_storm(
+    server: ScriptedServer, seconds: float, gap_s: tuple[float, float], **backoff: float
+) -> tuple[int, RecordingSink, WebSocketFeed]:
+    """Stream sequence-numbered ticks for `seconds`, dropping every connection a random `gap_s`
+    after the last drop, once the client has resubscribed."""
     sink = RecordingSink()
-    feed = WebSocketFeed(ws_config(server.url), rng=random.Random(3))
+    feed = WebSocketFeed(ws_config(server.url), rng=random.Random(3), **backoff)
     rng, pace = random.Random(11), threading.Event()
     drops, seq = 0, 0
     with FeedThread(feed, sink) as ft:
         start = time.monotonic()
-        next_drop = start + rng.uniform(0.5, 1.0)
+        next_drop = start + rng.uniform(*gap_s)
         while time.monotonic() - start < seconds:
             batch = tuple(range(seq, seq + 5))
             seq += 5
             server.send(encode_frame([seq_tick(s) for s in batch]), batch)
             if time.monotonic() >= next_drop and server.subscribed():
                 drops += server.drop_all(abort=drops % 2 == 1)
-                next_drop = time.monotonic() + rng.uniform(0.5, 1.0)
+                next_drop = time.monotonic() + rng.uniform(*gap_s)
             pace.wait(0.005)  # producer pacing, not a wait for another thread
         # After the last drop the client must come back once more and still receive data.
         assert server.wait_for(lambda: len(server.subscribed()) == 1, 10)
@@ -242,10 +245,22 @@ def _run_drop_storm(server: ScriptedServer, seconds: float) -> tuple[int, Record
     return drops, sink, feed
 
 
-@pytest.mark.parametrize("seconds", [10, pytest.param(60, marks=pytest.mark.slow)])
-def test_reconnects_and_resubscribes_after_every_drop_without_duplicates(server, seconds):
-    drops, sink, feed = _run_drop_storm(server, seconds)
-    assert drops >= seconds * 0.4  # a drop every 0.5-1 s plus ~0.5 s reconnect
+@pytest.mark.parametrize(
+    ("seconds", "gap_s", "backoff", "min_drops"),
+    [
+        # Ten seconds at the default backoff (from 0.5 s): a drop 0.5-1 s after each reconnect (13).
+        pytest.param(10, (0.5, 1.0), {}, 4, id="10s"),
+        # The long run's count of drops on a compressed timeline: it ran a minute of the storm
+        # above (80 drops), almost all of it waiting on the clock; this makes ~85 in 15 s.
+        pytest.param(15, (0.1, 0.25), {"backoff_initial_s": 0.05, "backoff_max_s": 0.2}, 60,
+                     id="60-drops", marks=pytest.mark.slow),
+    ],
+)  # fmt: skip
+def test_reconnects_and_resubscribes_after_every_drop_without_duplicates(
+    server, seconds, gap_s, backoff, min_drops
+):
+    drops, sink, feed = _run_drop_storm(server, seconds, gap_s, **backoff)
+    assert drops >= min_drops
     assert len(server.conns) == drops + 1
     assert all(c.messages[0] == {"op": "subscribe", "symbols": ["NIFTY", "BANKNIFTY"]} for c in server.conns)
     received = [seq_of(t) for t in sink.items]
