@@ -129,13 +129,7 @@ def _recent_runs() -> list[RunInfo]:
 
 def _runs_or_none() -> list[RunInfo]:
     """The recent runs, or none while the database is down (the picker still offers this run)."""
-    try:
-        return _recent_runs()
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        note_outage()
-        return []
+    return read_or(_recent_runs, [])
 
 
 def run_label(run: RunInfo) -> str:
@@ -176,6 +170,17 @@ T = TypeVar("T")
 def note_outage() -> None:
     with _outage_lock:
         _outage.setdefault("since", time.time())
+
+
+def read_or(read: Callable[[], T], fallback: T) -> T:
+    """`read()`, or `fallback` while the database is unavailable (noted as the pages' outage)."""
+    try:
+        return read()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        note_outage()
+        return fallback
 
 
 def outage_since(runtime: LiveSource) -> float | None:

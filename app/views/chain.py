@@ -17,7 +17,7 @@ from app.chain_table import (
     text_columns,
     window,
 )
-from app.components import feed_pill, fmt_ist, fmt_num, reading_database
+from app.components import feed_pill, fmt_ist, fmt_num, read_or, reading_database
 from app.gex_panel import all_expiry_gex_panel
 from app.runtime import get_runtime
 from core.analytics.chain_view import days_to_expiry
@@ -58,8 +58,10 @@ def header(m: LiveMetrics) -> None:
 
 
 def _mark(m: LiveMetrics) -> None:
-    """Button callback (runs before the widgets): keep this OI as the baseline and switch to it."""
-    latest = runtime.view(symbol).metrics.get(m.expiry) or m
+    """Button callback (runs before the widgets): keep this OI as the baseline and switch to it.
+    The latest chain, or the one the page showed when it cannot be read (a replica whose database
+    went away since: the panel then shows the outage)."""
+    latest = read_or(lambda: runtime.view(symbol).metrics.get(m.expiry), None) or m
     st.session_state.setdefault("chain_oi_marks", {})[(symbol, m.expiry)] = OiBaseline.mark(latest)
     st.session_state["chain_doi_since"] = "marked time"
 

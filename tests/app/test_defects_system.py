@@ -187,20 +187,28 @@ def test_the_system_page_dates_the_logger_outage_and_its_last_error(proxied_pg):
     assert next(m.value for m in at.metric if m.label == "Database") == "up"
 
 
-def test_a_replica_meets_an_outage_with_the_state_not_a_traceback(proxied_pg, pg_url, monkeypatch):
-    """STRIKEIQ_LIVE_SOURCE=db: the live data is in the database, so an outage stops it; Live,
-    Option chain and System say so (and that it resumes), and follow the worker's rows again on
-    recovery."""
+REPLICA_DOWN = re.compile(
+    r"Database unavailable since \d\d:\d\d IST — retrying; this replica's live data resumes when it is back"
+)
+
+
+def replica_of_a_worker(pg_url: str, monkeypatch) -> None:
+    """Five seconds of a worker's live state in the database (reached directly), and this app a
+    replica of it (STRIKEIQ_LIVE_SOURCE=db, through the proxy)."""
     subprocess.run(
         [sys.executable, "-m", "core", "worker", "--speed", "20", "--duration", "5", "--live-state", "--db", pg_url],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     monkeypatch.setenv("STRIKEIQ_LIVE_SOURCE", "db")
+
+
+def test_a_replica_meets_an_outage_with_the_state_not_a_traceback(proxied_pg, pg_url, monkeypatch):
+    """STRIKEIQ_LIVE_SOURCE=db: the live data is in the database, so an outage stops it; Live,
+    Option chain and System say so (and that it resumes), and follow the worker's rows again on
+    recovery."""
+    replica_of_a_worker(pg_url, monkeypatch)
     at = open_page("views/live.py")
     assert any(m.label == "Spot" for m in at.metric)
-    replica_down = re.compile(
-        r"Database unavailable since \d\d:\d\d IST — retrying; this replica's live data resumes when it is back"
-    )
     proxied_pg.cut()
     time.sleep(0.6)  # past the replica's half-second cache of the published row
     for page in ("views/live.py", "views/chain.py", "views/system.py"):
@@ -208,7 +216,7 @@ def test_a_replica_meets_an_outage_with_the_state_not_a_traceback(proxied_pg, pg
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
         shown = texts(at)
-        assert replica_down.search(shown) and "live data continues" not in shown, (page, shown)
+        assert REPLICA_DOWN.search(shown) and "live data continues" not in shown, (page, shown)
         assert not any(m.label == "Spot" for m in at.metric)  # no stale numbers passed off as live
 
     proxied_pg.restore()
@@ -217,3 +225,23 @@ def test_a_replica_meets_an_outage_with_the_state_not_a_traceback(proxied_pg, pg
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(m.label == "Spot" for m in at.metric) and "Database unavailable" not in texts(at)
+
+
+def test_marking_oi_on_a_replica_as_its_database_goes_away_keeps_the_chain_it_showed(
+    proxied_pg, pg_url, monkeypatch
+):
+    """The Mark OI button's callback reads the latest chain before the page runs: on a replica a
+    click landing just after the database went away marks the chain the page showed, and the
+    page shows the outage."""
+    replica_of_a_worker(pg_url, monkeypatch)
+    at = open_page("views/chain.py")
+    shown = get_runtime().view("NIFTY").metrics  # the replica's published chain, read before the cut
+    proxied_pg.cut()
+    time.sleep(0.6)  # past the replica's half-second cache of the published row
+    at.button(key="chain_mark_oi").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert REPLICA_DOWN.search(texts(at)), texts(at)
+    ((key, mark),) = at.session_state["chain_oi_marks"].items()
+    m = shown[key[1]]
+    assert key[0] == "NIFTY" and mark.ts == m.ts and list(mark.call_oi) == list(m.call_oi)
+    assert at.session_state["chain_doi_since"] == "marked time"
